@@ -1,0 +1,97 @@
+"""The local sandbox payment provider's wire format, shaped like the real providers' v3 APIs.
+
+A notification is a JSON body POSTed to the callback route with three headers:
+`Sandbox-Timestamp` (unix seconds), `Sandbox-Nonce` and `Sandbox-Signature`, the base64 of an
+RSA-SHA256 (PKCS#1 v1.5) signature over ``f"{timestamp}\\n{nonce}\\n{body}\\n"``.
+The provider keeps the private key; parkcharge holds only the public key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+PROVIDER = "sandbox"
+HEADER_TIMESTAMP = "Sandbox-Timestamp"
+HEADER_NONCE = "Sandbox-Nonce"
+HEADER_SIGNATURE = "Sandbox-Signature"
+MAX_SKEW_SECONDS = 300
+
+
+class SignatureError(Exception):
+    """The notification is not signed by the provider (or too old)."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    out_trade_no: str
+    transaction_id: str
+    amount_fen: int
+    trade_state: str
+    success_time: str
+
+
+def _message(timestamp: str, nonce: str, body: str) -> bytes:
+    return f"{timestamp}\n{nonce}\n{body}\n".encode()
+
+
+def sign(private_key_pem: bytes, body: str, timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
+    """Provider side: the headers that go with `body`."""
+    ts = timestamp or str(int(time.time()))
+    nc = nonce or secrets.token_hex(16)
+    key = serialization.load_pem_private_key(private_key_pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    signature = key.sign(_message(ts, nc, body), padding.PKCS1v15(), hashes.SHA256())
+    return {
+        HEADER_TIMESTAMP: ts,
+        HEADER_NONCE: nc,
+        HEADER_SIGNATURE: base64.b64encode(signature).decode(),
+    }
+
+
+def _header(headers: Any, name: str) -> str:
+    value = headers.get(name) or headers.get(name.lower())
+    if not value:
+        raise SignatureError(f"missing header {name}")
+    return str(value)
+
+
+def verify(public_key_pem: bytes, headers: Any, body: str, now: float) -> Notification:
+    """parkcharge side: check the signature and freshness, then parse the body."""
+    ts = _header(headers, HEADER_TIMESTAMP)
+    nonce = _header(headers, HEADER_NONCE)
+    signature = _header(headers, HEADER_SIGNATURE)
+    try:
+        sent = int(ts)
+    except ValueError as exc:
+        raise SignatureError("timestamp is not an integer") from exc
+    if abs(now - sent) > MAX_SKEW_SECONDS:
+        raise SignatureError("timestamp outside the accepted window")
+    key = serialization.load_pem_public_key(public_key_pem)
+    assert isinstance(key, rsa.RSAPublicKey)
+    try:
+        key.verify(base64.b64decode(signature, validate=True), _message(ts, nonce, body), padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError) as exc:
+        raise SignatureError("signature does not verify") from exc
+    try:
+        data = json.loads(body)
+        amount = data["amount_fen"]
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise ValueError("amount_fen must be an integer")
+        return Notification(
+            out_trade_no=str(data["out_trade_no"]),
+            transaction_id=str(data["transaction_id"]),
+            amount_fen=amount,
+            trade_state=str(data["trade_state"]),
+            success_time=str(data.get("success_time", "")),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SignatureError(f"malformed notification body: {exc}") from exc

@@ -1,0 +1,70 @@
+"""One place that reads the environment. Everything else asks `get_settings()`.
+
+The same variables configure the Lambda functions in AWS (set by the CDK stack) and the local
+stack (set by `infra.local`). Nothing here performs I/O besides reading environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    # Downlink transport: "iot" (AWS IoT data plane) or "mqtt" (a local broker).
+    downlink: str
+    iot_data_endpoint: str | None
+    mqtt_host: str
+    mqtt_port: int
+    # Auth: tokens are JWTs signed by the user pool (AWS) or by the local stack's key.
+    jwt_issuer: str
+    jwt_audience: str | None
+    jwks_url: str | None
+    jwks_file: str | None
+    # Payments: the sandbox provider's public key (PEM file locally, SSM parameter in AWS).
+    sandbox_pay_public_key_file: str | None
+    sandbox_pay_public_key_param: str | None
+    # Caching and business defaults.
+    config_cache_seconds: int
+    quote_ttl_minutes: int
+    command_timeout_seconds: int
+    iot_dead_letter_queue: str
+
+
+def table_name(base: str) -> str:
+    """Physical table name for a logical table (read at model import time)."""
+    return f"{os.environ.get('PARKCHARGE_TABLE_PREFIX', 'parkcharge-local-')}{base}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ.get
+    return Settings(
+        stage=env("PARKCHARGE_STAGE", "local"),
+        region=env("AWS_DEFAULT_REGION", env("AWS_REGION", "cn-north-1")) or "cn-north-1",
+        table_prefix=env("PARKCHARGE_TABLE_PREFIX", "parkcharge-local-") or "",
+        downlink=env("PARKCHARGE_DOWNLINK", "iot") or "iot",
+        iot_data_endpoint=env("PARKCHARGE_IOT_DATA_ENDPOINT"),
+        mqtt_host=env("PARKCHARGE_MQTT_HOST", "127.0.0.1") or "127.0.0.1",
+        mqtt_port=_int("PARKCHARGE_MQTT_PORT", 1883),
+        jwt_issuer=env("PARKCHARGE_JWT_ISSUER", "parkcharge-local") or "parkcharge-local",
+        jwt_audience=env("PARKCHARGE_JWT_AUDIENCE") or None,
+        jwks_url=env("PARKCHARGE_JWKS_URL") or None,
+        jwks_file=env("PARKCHARGE_JWKS_FILE") or None,
+        sandbox_pay_public_key_file=env("PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_FILE") or None,
+        sandbox_pay_public_key_param=env("PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_PARAM") or None,
+        config_cache_seconds=_int("PARKCHARGE_CONFIG_CACHE_SECONDS", 30),
+        quote_ttl_minutes=_int("PARKCHARGE_QUOTE_TTL_MINUTES", 15),
+        command_timeout_seconds=_int("PARKCHARGE_COMMAND_TIMEOUT_SECONDS", 10),
+        iot_dead_letter_queue=env("PARKCHARGE_IOT_DLQ", "parkcharge-iot-dead-letters") or "",
+    )
