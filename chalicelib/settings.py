@@ -51,7 +51,7 @@ def get_settings() -> Settings:
     env = os.environ.get
     return Settings(
         stage=env("PARKCHARGE_STAGE", "local"),
-        region=env("AWS_DEFAULT_REGION", env("AWS_REGION", "cn-north-1")) or "cn-north-1",
+        region=env("AWS_DEFAULT_REGION", env("AWS_REGION", "us-east-1")) or "us-east-1",
         table_prefix=env("PARKCHARGE_TABLE_PREFIX", "parkcharge-local-") or "",
         downlink=env("PARKCHARGE_DOWNLINK", "iot") or "iot",
         iot_data_endpoint=env("PARKCHARGE_IOT_DATA_ENDPOINT"),
