@@ -1,0 +1,19 @@
+"""Money is an integer number of fen (分). Never a float."""
+
+from __future__ import annotations
+
+
+def require_fen(value: object, field: str = "amount_fen") -> int:
+    """An amount from outside: an int (not bool, not float), not negative."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field} must be an integer number of fen")
+    if value < 0:
+        raise ValueError(f"{field} must not be negative")
+    return value
+
+
+def format_yuan(fen: int) -> str:
+    """900 -> '9.00'; for display texts only."""
+    sign = "-" if fen < 0 else ""
+    yuan, cents = divmod(abs(fen), 100)
+    return f"{sign}{yuan}.{cents:02d}"

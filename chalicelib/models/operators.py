@@ -1,0 +1,18 @@
+"""Operators (运营商): the tenant at the top of every lot and station.
+
+Access patterns:
+- get an operator by id (staff claims carry operator_id).
+"""
+
+from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.models import Model
+
+from chalicelib.models.base import meta
+
+
+class Operator(Model):
+    Meta = meta("operators")
+
+    operator_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
