@@ -177,7 +177,9 @@ def parse_ack(env: Envelope) -> Ack:
     if result not in ("ok", "failed"):
         raise InvalidMessage("result must be 'ok' or 'failed'")
     assert correlation_id is not None
-    return Ack(message_id, device_id, correlation_id, result, _str(data, "detail", required=False, max_len=256) or "")
+    return Ack(
+        message_id, device_id, correlation_id, result, _str(data, "detail", required=False, max_len=256) or ""
+    )
 
 
 def parse_status(env: Envelope) -> Status:

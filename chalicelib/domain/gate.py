@@ -42,7 +42,9 @@ class ExitDecision:
     display: tuple[str, ...]
 
 
-def fee_until(now: datetime, paid_at: datetime | None, priced_until: datetime | None, grace: timedelta) -> datetime:
+def fee_until(
+    now: datetime, paid_at: datetime | None, priced_until: datetime | None, grace: timedelta
+) -> datetime:
     """The instant a stay is priced to: the last paid quote's time while inside the grace window
     after that payment, otherwise now (so a late exit owes the difference)."""
     if paid_at is not None and priced_until is not None and now <= paid_at + grace:

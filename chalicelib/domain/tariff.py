@@ -129,7 +129,8 @@ class HourlyTariff:
             lines.append(
                 FeeLine(
                     "cycle",
-                    f"第{index}个计费周期: {units} × {self.unit_minutes} 分钟" + (" (已封顶)" if capped else ""),
+                    f"第{index}个计费周期: {units} × {self.unit_minutes} 分钟"
+                    + (" (已封顶)" if capped else ""),
                     amount,
                     minutes=-(-span // 60),
                     units=units,
@@ -142,4 +143,3 @@ class HourlyTariff:
             )
             total += amount
         return Fee(total, tuple(lines))
-

@@ -19,4 +19,3 @@ def meta(base: str) -> type:
 
 def table_name_for(base: str) -> str:
     return table_name(base)
-

@@ -43,7 +43,9 @@ def _message(timestamp: str, nonce: str, body: str) -> bytes:
     return f"{timestamp}\n{nonce}\n{body}\n".encode()
 
 
-def sign(private_key_pem: bytes, body: str, timestamp: str | None = None, nonce: str | None = None) -> dict[str, str]:
+def sign(
+    private_key_pem: bytes, body: str, timestamp: str | None = None, nonce: str | None = None
+) -> dict[str, str]:
     """Provider side: the headers that go with `body`."""
     ts = timestamp or str(int(time.time()))
     nc = nonce or secrets.token_hex(16)
@@ -78,7 +80,12 @@ def verify(public_key_pem: bytes, headers: Any, body: str, now: float) -> Notifi
     key = serialization.load_pem_public_key(public_key_pem)
     assert isinstance(key, rsa.RSAPublicKey)
     try:
-        key.verify(base64.b64decode(signature, validate=True), _message(ts, nonce, body), padding.PKCS1v15(), hashes.SHA256())
+        key.verify(
+            base64.b64decode(signature, validate=True),
+            _message(ts, nonce, body),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
     except (InvalidSignature, ValueError) as exc:
         raise SignatureError("signature does not verify") from exc
     try:

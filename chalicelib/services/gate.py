@@ -1,0 +1,249 @@
+"""The gate path: a capture comes in, a decision and commands go out.
+
+Round trips per capture: device and lot configuration from the container cache; one strongly
+consistent Query for the plate's latest visit at the lot; one TransactWrite that records the
+message as handled, writes the visit change, any record, and the commands; then the publish.
+A repeated capture fails the transaction's inbox condition and sends nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.devices.schemas import Capture, InvalidMessage
+from chalicelib.domain import gate, plates
+from chalicelib.domain.timeutil import iso
+from chalicelib.ids import sortable_id
+from chalicelib.models.device_messages import DeviceMessage, message_key
+from chalicelib.models.records import ABNORMAL_ENTRY, UNMATCHED_EXIT, Record
+from chalicelib.models.visits import ABNORMAL_ENTRY as VISIT_ABNORMAL
+from chalicelib.models.visits import EXITED as VISIT_EXITED
+from chalicelib.models.visits import INSIDE, Visit, lot_plate_key
+from chalicelib.services import commands, config
+from chalicelib.services.commands import OutgoingCommand
+from chalicelib.settings import get_settings
+
+INBOX_KEEP = timedelta(days=7)
+
+
+@dataclass
+class GateOutcome:
+    result: str  # entered | exited | payment_required | unmatched_exit | duplicate
+    visit_id: str | None = None
+    due_fen: int = 0
+    commands: list[OutgoingCommand] = field(default_factory=list)
+
+
+def _connection() -> Connection:
+    return Connection(region=get_settings().region)
+
+
+def _inbox(capture: Capture, outcome: str, now: datetime) -> DeviceMessage:
+    return DeviceMessage(
+        message_key(capture.device_id, capture.message_id),
+        kind="capture",
+        outcome=outcome,
+        received_at=now,
+        ttl=now + INBOX_KEEP,
+    )
+
+
+def _is_duplicate(error: TransactWriteError) -> bool:
+    reasons = error.cancellation_reasons or []
+    return bool(reasons) and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"
+
+
+def latest_visit(lot_id: str, plate: str) -> Visit | None:
+    for visit in Visit.query(
+        lot_plate_key(lot_id, plate), scan_index_forward=False, limit=1, consistent_read=True
+    ):
+        return visit
+    return None
+
+
+def handle_capture(capture: Capture, now: datetime) -> GateOutcome:
+    device = config.device(capture.device_id)
+    if device is None:
+        raise InvalidMessage(f"unknown device {capture.device_id}")
+    if capture.lane_id is not None and capture.lane_id != device.lane_id:
+        raise InvalidMessage(f"lane {capture.lane_id} does not belong to device {capture.device_id}")
+    lot = config.lot(device.lot_id)
+    if lot is None or device.lane_id not in lot.lanes:
+        raise InvalidMessage(f"device {capture.device_id} is not installed at a known lane")
+    lane = lot.lanes[device.lane_id]
+    if lane.direction != capture.direction:
+        raise InvalidMessage(
+            f"lane {lane.lane_id} is an '{lane.direction}' lane, capture says '{capture.direction}'"
+        )
+    plate = plates.normalize(capture.plate)
+    if plates.is_unreadable(plate):
+        plate = plates.placeholder(now)
+    if capture.direction == "in":
+        return _enter(capture, lot, lane.lane_id, plate, now)
+    return _exit(capture, lot, lane.lane_id, plate, now)
+
+
+def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime) -> GateOutcome:
+    previous = latest_visit(lot.lot_id, plate)
+    already_inside = previous is not None and previous.status == INSIDE
+    decision = gate.decide_entry(plate, already_inside)
+    visit_id = sortable_id("v", now)
+    outgoing = [commands.display(capture.device_id, decision.display, now)]
+    if decision.open_gate:
+        outgoing.insert(0, commands.open_gate(capture.device_id, lane_id, visit_id, now))
+    visit = Visit(
+        lot_plate_key(lot.lot_id, plate),
+        visit_id,
+        lot_id=lot.lot_id,
+        plate=plate,
+        plate_color=capture.plate_color,
+        vehicle_class=plates.vehicle_class(plate, capture.plate_color, capture.vehicle_type),
+        status=INSIDE,
+        inside_lot=lot.lot_id,
+        entered_at=now,
+        entry_lane_id=lane_id,
+        entry_device_id=capture.device_id,
+        entry_message_id=capture.message_id,
+        entry_remark=decision.remark,
+        tariff_version=lot.tariff.version,
+    )
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(_inbox(capture, "entered", now), condition=DeviceMessage.message_key.does_not_exist())
+            tx.save(visit, condition=Visit.visit_id.does_not_exist())
+            if decision.previous_becomes_abnormal and previous is not None:
+                tx.update(
+                    previous,
+                    actions=[
+                        Visit.status.set(VISIT_ABNORMAL),
+                        Visit.inside_lot.remove(),
+                        Visit.abnormal_reason.set(f"同一车牌再次入场 (新记录 {visit_id})"),
+                    ],
+                    condition=Visit.status == INSIDE,
+                )
+                tx.save(
+                    Record(
+                        lot.lot_id,
+                        f"{ABNORMAL_ENTRY}#{iso(now)}#{previous.visit_id}",
+                        type=ABNORMAL_ENTRY,
+                        plate=plate,
+                        visit_id=previous.visit_id,
+                        detail={
+                            "entered_at": iso(previous.entered_at),
+                            "replaced_by": visit_id,
+                            "reason": "plate entered again while inside",
+                        },
+                        created_at=now,
+                    )
+                )
+            for command in outgoing:
+                tx.save(command.record(now))
+    except TransactWriteError as error:
+        if _is_duplicate(error):
+            return GateOutcome("duplicate")
+        raise
+    commands.publish(outgoing)
+    return GateOutcome("entered", visit_id=visit_id, commands=outgoing)
+
+
+def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime) -> GateOutcome:
+    visit = latest_visit(lot.lot_id, plate)
+    if visit is None or visit.status != INSIDE:
+        return _unmatched_exit(capture, lot, plate, now)
+    decision = gate.decide_exit(
+        plate,
+        lot.tariff,
+        visit.entered_at,
+        now,
+        int(visit.paid_fen),
+        int(visit.discount_fen),
+        visit.paid_at,
+        visit.priced_until,
+        lot.grace,
+    )
+    outgoing: list[OutgoingCommand] = []
+    if decision.open_gate:
+        outgoing.append(commands.open_gate(capture.device_id, lane_id, visit.visit_id, now))
+    outgoing.append(commands.display(capture.device_id, decision.display, now))
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(
+                _inbox(capture, "exited" if decision.open_gate else "payment_required", now),
+                condition=DeviceMessage.message_key.does_not_exist(),
+            )
+            if decision.open_gate:
+                tx.update(
+                    visit,
+                    actions=close_actions(decision.fee.total_fen, lane_id, capture.device_id, now),
+                    condition=Visit.status == INSIDE,
+                )
+            else:
+                tx.update(
+                    visit,
+                    actions=[
+                        Visit.waiting_exit_device_id.set(capture.device_id),
+                        Visit.waiting_exit_lane_id.set(lane_id),
+                        Visit.total_fen.set(decision.fee.total_fen),
+                    ],
+                    condition=Visit.status == INSIDE,
+                )
+            for command in outgoing:
+                tx.save(command.record(now))
+    except TransactWriteError as error:
+        if _is_duplicate(error):
+            return GateOutcome("duplicate")
+        raise
+    commands.publish(outgoing)
+    return GateOutcome(
+        "exited" if decision.open_gate else "payment_required",
+        visit_id=visit.visit_id,
+        due_fen=decision.due_fen,
+        commands=outgoing,
+    )
+
+
+def close_actions(total_fen: int, lane_id: str, device_id: str, now: datetime) -> list:
+    return [
+        Visit.status.set(VISIT_EXITED),
+        Visit.inside_lot.remove(),
+        Visit.exited_at.set(now),
+        Visit.exit_lane_id.set(lane_id),
+        Visit.exit_device_id.set(device_id),
+        Visit.total_fen.set(total_fen),
+        Visit.waiting_exit_device_id.remove(),
+        Visit.waiting_exit_lane_id.remove(),
+    ]
+
+
+def _unmatched_exit(capture: Capture, lot: config.LotConfig, plate: str, now: datetime) -> GateOutcome:
+    """No open visit for this plate: keep the barrier closed and leave a record for the cashier,
+    who releases the car by hand (abnormal release, a later change)."""
+    outgoing = [commands.display(capture.device_id, (plate, "未找到入场记录", "请联系管理员"), now)]
+    try:
+        with TransactWrite(connection=_connection()) as tx:
+            tx.save(
+                _inbox(capture, "unmatched_exit", now), condition=DeviceMessage.message_key.does_not_exist()
+            )
+            tx.save(
+                Record(
+                    lot.lot_id,
+                    f"{UNMATCHED_EXIT}#{iso(now)}#{capture.message_id}",
+                    type=UNMATCHED_EXIT,
+                    plate=plate,
+                    detail={"device_id": capture.device_id, "message_id": capture.message_id},
+                    created_at=now,
+                )
+            )
+            for command in outgoing:
+                tx.save(command.record(now))
+    except TransactWriteError as error:
+        if _is_duplicate(error):
+            return GateOutcome("duplicate")
+        raise
+    commands.publish(outgoing)
+    return GateOutcome("unmatched_exit", commands=outgoing)

@@ -1,0 +1,94 @@
+"""Demo data for the local stack: enough to drive a whole parking visit within a minute.
+
+- operator `demo-op` with lot `demo-lot` (entry lane `entry-1` with camera `demo-entry-cam`,
+  exit lane `exit-1` with camera `demo-exit-cam`) and a tariff that charges from the first minute
+  (no free minutes), so a visit driven by the simulator has something to pay;
+- operator `other-op` with lot `other-lot`, to see the refusals across operators;
+- driver `demo-driver` holding plate 粤B12345, driver `demo-driver-2` holding 粤A99999,
+  staff `demo-staff` of `demo-op`.
+Idempotent: running it again rewrites the same items.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.models.devices import Device
+from chalicelib.models.lots import Lane, Lot
+from chalicelib.models.operators import Operator
+from chalicelib.models.plates import PlateBinding
+
+DEMO_TARIFF: dict[str, Any] = {
+    "kind": "hourly",
+    "free_minutes": 0,
+    "unit_minutes": 30,
+    "unit_price_fen": 250,
+    "cap_per_cycle_fen": 3000,
+    "version": "demo-1",
+}
+
+DEMO = {
+    "operator_id": "demo-op",
+    "lot_id": "demo-lot",
+    "entry_device_id": "demo-entry-cam",
+    "entry_lane_id": "entry-1",
+    "exit_device_id": "demo-exit-cam",
+    "exit_lane_id": "exit-1",
+    "driver_sub": "demo-driver",
+    "driver_plate": "粤B12345",
+    "other_driver_sub": "demo-driver-2",
+    "other_driver_plate": "粤A99999",
+    "staff_sub": "demo-staff",
+    "other_operator_id": "other-op",
+    "other_lot_id": "other-lot",
+    "other_staff_sub": "other-staff",
+}
+
+
+def _lot(
+    operator_id: str, lot_id: str, name: str, entry: tuple[str, str], exit_: tuple[str, str], now: datetime
+) -> None:
+    Operator(operator_id, name=f"{name} 运营", created_at=now).save()
+    Lot(
+        lot_id,
+        operator_id=operator_id,
+        name=name,
+        timezone="Asia/Shanghai",
+        capacity=200,
+        grace_minutes=15,
+        tariff=DEMO_TARIFF,
+        updated_at=now,
+    ).save()
+    for (lane_id, device_id), direction, lane_name in ((entry, "in", "入口"), (exit_, "out", "出口")):
+        Lane(
+            lot_id,
+            lane_id,
+            name=lane_name,
+            direction=direction,
+            gate_id=f"{lane_id}-gate",
+            device_ids=[device_id],
+        ).save()
+        Device(device_id, operator_id=operator_id, lot_id=lot_id, lane_id=lane_id).save()
+
+
+def seed(now: datetime) -> dict[str, str]:
+    _lot(
+        DEMO["operator_id"],
+        DEMO["lot_id"],
+        "演示停车场",
+        (DEMO["entry_lane_id"], DEMO["entry_device_id"]),
+        (DEMO["exit_lane_id"], DEMO["exit_device_id"]),
+        now,
+    )
+    _lot(
+        DEMO["other_operator_id"],
+        DEMO["other_lot_id"],
+        "其他停车场",
+        ("entry-1", "other-entry-cam"),
+        ("exit-1", "other-exit-cam"),
+        now,
+    )
+    PlateBinding(DEMO["driver_plate"], user_id=DEMO["driver_sub"], bound_at=now).save()
+    PlateBinding(DEMO["other_driver_plate"], user_id=DEMO["other_driver_sub"], bound_at=now).save()
+    return dict(DEMO)
