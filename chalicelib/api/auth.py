@@ -42,7 +42,7 @@ class _Keys:
                 if self._client is None:
                     self._client = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=3600)
             return self._client.get_signing_key_from_jwt(token).key
-        kid = jwt.get_unverified_header(token).get("kid")
+        kid = str(jwt.get_unverified_header(token).get("kid", ""))
         with self._lock:
             if not self._by_kid:
                 if not settings.jwks_file:
@@ -50,7 +50,7 @@ class _Keys:
                 with open(settings.jwks_file, encoding="utf-8") as handle:
                     jwks = json.load(handle)
                 for jwk in jwks.get("keys", []):
-                    self._by_kid[jwk.get("kid")] = jwt.PyJWK(jwk).key
+                    self._by_kid[str(jwk.get("kid", ""))] = jwt.PyJWK(jwk).key
             key = self._by_kid.get(kid)
         if key is None:
             raise Unauthorized("token signed by an unknown key")

@@ -16,7 +16,8 @@ def sandbox_notification() -> Response:
     from chalicelib.services import payments
 
     request = bp.current_request
-    body = (request.raw_body or b"").decode("utf-8", errors="replace")
+    raw = request.raw_body or b""
+    body = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
     try:
         note = verify_sandbox(request.headers, body)
     except SignatureError as exc:

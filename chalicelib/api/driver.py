@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api.auth import require_driver
-from chalicelib.api.http import json_body, now, ok
+from chalicelib.api.http import json_body, now, ok, query_param
 from chalicelib.domain.timeutil import iso
 
 bp = Blueprint(__name__)
@@ -37,7 +37,7 @@ def my_visits() -> Response:
     from chalicelib.services import plates, views
 
     me = require_driver(bp.current_request.headers)
-    plate = plates.clean((bp.current_request.query_params or {}).get("plate"))
+    plate = plates.clean(query_param(bp.current_request, "plate"))
     plates.require_owner(me.user_id, plate)
     visits = Visit.by_plate.query(plate, scan_index_forward=False, limit=50)
     return ok({"plate": plate, "visits": [views.visit(v) for v in visits]})

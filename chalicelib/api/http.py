@@ -28,6 +28,11 @@ def json_body(request: Any) -> dict[str, Any]:
     return body
 
 
+def query_param(request: Any, name: str, default: str = "") -> str:
+    params: dict[str, str] = request.query_params or {}
+    return params.get(name, default)
+
+
 def error_response(status: int, code: str, message: str) -> Response:
     return Response(
         body=json.dumps({"code": code, "message": message}, ensure_ascii=False),

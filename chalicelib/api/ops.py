@@ -5,14 +5,14 @@ from __future__ import annotations
 from chalice import Blueprint, Response
 
 from chalicelib.api.auth import Principal, require_staff
-from chalicelib.api.http import ok
+from chalicelib.api.http import ok, query_param
 from chalicelib.errors import BadRequest, NotFound
+from chalicelib.models.lots import Lot
 
 bp = Blueprint(__name__)
 
 
-def _own_lot(me: Principal, lot_id: str):  # type: ignore[no-untyped-def]
-    from chalicelib.models.lots import Lot
+def _own_lot(me: Principal, lot_id: str) -> Lot:
 
     try:
         lot = Lot.get(lot_id)
@@ -70,7 +70,7 @@ def lot_visits(lot_id: str) -> Response:
 
     me = require_staff(bp.current_request.headers)
     _own_lot(me, lot_id)
-    status = (bp.current_request.query_params or {}).get("status", "inside")
+    status = query_param(bp.current_request, "status", "inside")
     if status != "inside":
         raise BadRequest(
             "status must be 'inside' (exited visits are listed by the records export)", "invalid_status"
@@ -86,7 +86,7 @@ def lot_records(lot_id: str) -> Response:
 
     me = require_staff(bp.current_request.headers)
     _own_lot(me, lot_id)
-    record_type = (bp.current_request.query_params or {}).get("type", "")
+    record_type = query_param(bp.current_request, "type")
     if record_type not in TYPES:
         raise BadRequest(f"type must be one of {', '.join(TYPES)}", "invalid_type")
     items = Record.query(

@@ -36,6 +36,12 @@ class IotDataPublisher:
         self._client.publish(topic=topic, qos=1, payload=encode(message))
 
 
+def _no_delay(_client: Any, _userdata: Any, sock: Any) -> None:
+    """Send each publish at once (Nagle would hold small packets back for tens of ms)."""
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class MqttPublisher:
     """A paho client with TCP_NODELAY, connected once and kept (reconnects on its own)."""
 
@@ -48,9 +54,7 @@ class MqttPublisher:
         self._connected = threading.Event()
         self._client.on_connect = lambda *_args, **_kw: self._connected.set()
         self._client.on_disconnect = lambda *_args, **_kw: self._connected.clear()
-        self._client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(
-            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
-        )
+        self._client.on_socket_open = _no_delay
         self._client.connect(host, port, keepalive=30)
         self._client.loop_start()
         if not self._connected.wait(10):

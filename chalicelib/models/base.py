@@ -6,15 +6,11 @@ from __future__ import annotations
 from chalicelib.settings import get_settings, table_name
 
 
-def meta(base: str) -> type:
-    """A PynamoDB Meta class for table `base`."""
+class TableMeta:
+    """Base of every model's Meta: region from the settings, on-demand capacity."""
 
-    class Meta:
-        table_name = table_name_for(base)
-        region = get_settings().region
-        billing_mode = "PAY_PER_REQUEST"
-
-    return Meta
+    region = get_settings().region
+    billing_mode = "PAY_PER_REQUEST"
 
 
 def table_name_for(base: str) -> str:

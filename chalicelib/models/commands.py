@@ -13,7 +13,7 @@ from pynamodb.attributes import JSONAttribute, TTLAttribute, UnicodeAttribute, U
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 SENT = "sent"
 ACKED = "acked"
@@ -32,7 +32,8 @@ class PendingCommands(GlobalSecondaryIndex["Command"]):
 
 
 class Command(Model):
-    Meta = meta("commands")
+    class Meta(TableMeta):
+        table_name = table_name_for("commands")
 
     device_id = UnicodeAttribute(hash_key=True)
     correlation_id = UnicodeAttribute(range_key=True)

@@ -8,11 +8,12 @@ Access patterns:
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 
 class DeadLetter(Model):
-    Meta = meta("dead_letters")
+    class Meta(TableMeta):
+        table_name = table_name_for("dead_letters")
 
     source = UnicodeAttribute(hash_key=True)
     dead_letter_id = UnicodeAttribute(range_key=True)

@@ -8,11 +8,12 @@ Access patterns:
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 
 class DeviceMessage(Model):
-    Meta = meta("device_messages")
+    class Meta(TableMeta):
+        table_name = table_name_for("device_messages")
 
     message_key = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute()

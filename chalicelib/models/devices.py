@@ -8,11 +8,12 @@ Access patterns:
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 
 class Device(Model):
-    Meta = meta("devices")
+    class Meta(TableMeta):
+        table_name = table_name_for("devices")
 
     device_id = UnicodeAttribute(hash_key=True)
     operator_id = UnicodeAttribute()

@@ -16,7 +16,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 
 class LotsByOperator(GlobalSecondaryIndex["Lot"]):
@@ -29,7 +29,8 @@ class LotsByOperator(GlobalSecondaryIndex["Lot"]):
 
 
 class Lot(Model):
-    Meta = meta("lots")
+    class Meta(TableMeta):
+        table_name = table_name_for("lots")
 
     lot_id = UnicodeAttribute(hash_key=True)
     operator_id = UnicodeAttribute()
@@ -47,7 +48,8 @@ class Lot(Model):
 class Lane(Model):
     """A lane with its gate (barrier); `direction` is `in` or `out`."""
 
-    Meta = meta("lanes")
+    class Meta(TableMeta):
+        table_name = table_name_for("lanes")
 
     lot_id = UnicodeAttribute(hash_key=True)
     lane_id = UnicodeAttribute(range_key=True)

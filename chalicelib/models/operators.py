@@ -7,11 +7,12 @@ Access patterns:
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 
 class Operator(Model):
-    Meta = meta("operators")
+    class Meta(TableMeta):
+        table_name = table_name_for("operators")
 
     operator_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()

@@ -11,7 +11,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 PENDING = "pending"
 PAID = "paid"
@@ -27,7 +27,8 @@ class PaymentsByLot(GlobalSecondaryIndex["Payment"]):
 
 
 class Payment(Model):
-    Meta = meta("payments")
+    class Meta(TableMeta):
+        table_name = table_name_for("payments")
 
     payment_id = UnicodeAttribute(hash_key=True)
     quote_id = UnicodeAttribute()

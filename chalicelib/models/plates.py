@@ -9,7 +9,7 @@ from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 
 class PlatesByUser(GlobalSecondaryIndex["PlateBinding"]):
@@ -22,7 +22,8 @@ class PlatesByUser(GlobalSecondaryIndex["PlateBinding"]):
 
 
 class PlateBinding(Model):
-    Meta = meta("plates")
+    class Meta(TableMeta):
+        table_name = table_name_for("plates")
 
     plate = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()

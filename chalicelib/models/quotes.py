@@ -14,11 +14,12 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 
 class Quote(Model):
-    Meta = meta("quotes")
+    class Meta(TableMeta):
+        table_name = table_name_for("quotes")
 
     quote_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()

@@ -8,7 +8,7 @@ Access patterns:
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 ABNORMAL_ENTRY = "abnormal_entry"
 UNMATCHED_EXIT = "unmatched_exit"
@@ -16,7 +16,8 @@ TYPES = (ABNORMAL_ENTRY, UNMATCHED_EXIT)
 
 
 class Record(Model):
-    Meta = meta("records")
+    class Meta(TableMeta):
+        table_name = table_name_for("records")
 
     lot_id = UnicodeAttribute(hash_key=True)
     record_key = UnicodeAttribute(range_key=True)

@@ -14,7 +14,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import TableMeta, table_name_for
 
 INSIDE = "inside"
 EXITED = "exited"
@@ -40,7 +40,8 @@ class VisitsInsideByLot(GlobalSecondaryIndex["Visit"]):
 
 
 class Visit(Model):
-    Meta = meta("visits")
+    class Meta(TableMeta):
+        table_name = table_name_for("visits")
 
     lot_plate = UnicodeAttribute(hash_key=True)
     visit_id = UnicodeAttribute(range_key=True)

@@ -89,7 +89,7 @@ def acknowledge(device_id: str, correlation_id: str, ok: bool, detail: str, now:
             actions=[
                 Command.status.set(ACKED if ok else FAILED),
                 Command.finished_at.set(now),
-                Command.detail.set(detail or None),
+                *([Command.detail.set(detail)] if detail else []),
                 Command.pending_shard.remove(),
             ],
             condition=Command.status == SENT,

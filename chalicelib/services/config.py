@@ -96,7 +96,9 @@ def lot(lot_id: str) -> LotConfig | None:
         _cache.put(key, False)
         return None
     lanes = {
-        lane.lane_id: LaneInfo(lane.lane_id, lane.direction, lane.gate_id, tuple(lane.device_ids or ()))
+        lane.lane_id: LaneInfo(
+            lane.lane_id, lane.direction, lane.gate_id, tuple(str(d) for d in lane.device_ids or [])
+        )
         for lane in Lane.query(lot_id)
     }
     config = LotConfig(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalice.test import Client
 
@@ -34,7 +35,7 @@ def leave(plate: str = PLATE) -> dict:
     return handlers.on_capture(iot_event(EXIT, "capture", capture(EXIT, "out", plate)), now())
 
 
-def post(client: Client, path: str, body: object, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def post(client: Client, path: str, body: object, headers: dict[str, str] | None = None) -> Any:
     return client.http.post(path, body=json.dumps(body), headers=headers or auth())
 
 
@@ -44,7 +45,7 @@ def quote(client: Client) -> dict:
     return response.json_body
 
 
-def notify(client: Client, payment_id: str, amount: int, txn: str = "txn-1", key: bytes | None = None):  # type: ignore[no-untyped-def]
+def notify(client: Client, payment_id: str, amount: int, txn: str = "txn-1", key: bytes | None = None) -> Any:
     body = json.dumps(
         {
             "out_trade_no": payment_id,
