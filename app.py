@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from chalice import Chalice, Rate, Response
 
 from chalicelib.api import callbacks, driver, ops
@@ -19,6 +19,7 @@ app = Chalice(app_name="parkcharge")
 app.debug = False
 logger = Logger(service="parkcharge")
 metrics = Metrics(namespace="parkcharge", service="parkcharge")
+tracer = Tracer(service="parkcharge")
 
 app.register_blueprint(driver.bp)
 app.register_blueprint(ops.bp)
@@ -51,6 +52,19 @@ def health() -> Response:
     return ok({"status": "ok", "stage": get_settings().stage})
 
 
+class metrics_flushed:
+    """Flush business metrics after each device message (EMF lines on stdout in Lambda)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            metrics.flush_metrics()
+        except Exception:  # metrics must never fail a gate decision
+            logger.debug("metrics flush skipped")
+
+
 def _device_event(kind: str, event: Any) -> dict[str, Any]:
     from chalicelib.devices import handlers
 
@@ -63,18 +77,21 @@ def _device_event(kind: str, event: Any) -> dict[str, Any]:
 
 
 @app.lambda_function(name="gate_capture")
+@tracer.capture_lambda_handler
 def gate_capture(event: Any, context: Any) -> dict[str, Any]:
     with metrics_flushed():
         return _device_event("capture", event)
 
 
 @app.lambda_function(name="gate_ack")
+@tracer.capture_lambda_handler
 def gate_ack(event: Any, context: Any) -> dict[str, Any]:
     with metrics_flushed():
         return _device_event("ack", event)
 
 
 @app.lambda_function(name="gate_status")
+@tracer.capture_lambda_handler
 def gate_status(event: Any, context: Any) -> dict[str, Any]:
     with metrics_flushed():
         return _device_event("status", event)
@@ -96,16 +113,3 @@ def sweep_commands(event: Any) -> None:
     timed_out = commands.sweep_timeouts(_now())
     if timed_out:
         logger.warning("device commands timed out", extra={"count": timed_out})
-
-
-class metrics_flushed:
-    """Flush business metrics after each device message (EMF lines on stdout in Lambda)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            metrics.flush_metrics()
-        except Exception:  # metrics must never fail a gate decision
-            logger.debug("metrics flush skipped")

@@ -113,7 +113,7 @@ def _tokenize(sql: str) -> list[_Tok]:
     while pos < len(sql):
         m = _TOKEN.match(sql, pos)
         if not m or m.end() == pos:
-            raise UnsupportedSql(f"cannot parse IoT SQL near {sql[pos:pos + 20]!r}")
+            raise UnsupportedSql(f"cannot parse IoT SQL near {sql[pos : pos + 20]!r}")
         kind = m.lastgroup or ""
         text = m.group(kind)
         if kind == "ident" and text.lower() in _KEYWORDS:
@@ -216,7 +216,7 @@ class _Parser:
         if self.peek("kw", "not"):
             self.take()
             inner = self.negation()
-            return lambda m: not (inner(m) is True)
+            return lambda m: inner(m) is not True
         if self.peek("punct", "("):
             self.take()
             inner = self.condition()

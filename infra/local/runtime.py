@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-log = logging.getLogger("parkcharge.local")
+log = logging.getLogger(__name__)
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 FUNCTION_PREFIX = "parkcharge-local-"
@@ -67,7 +67,7 @@ def handler(app_module: ModuleType, name: str) -> Handler:
     fn = getattr(app_module, attr, None)
     if fn is None or not callable(fn):
         raise LookupError(f"app.py has no handler named {attr!r}")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def invoke(fn: Handler, name: str, event: dict[str, Any], region: str) -> Any:
