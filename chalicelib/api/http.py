@@ -33,16 +33,19 @@ def query_param(request: Any, name: str, default: str = "") -> str:
     return params.get(name, default)
 
 
-def error_response(status: int, code: str, message: str) -> Response:
+def error_response(status: int, code: str, message: str, errors: list[str] | None = None) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if errors:
+        body["errors"] = errors
     return Response(
-        body=json.dumps({"code": code, "message": message}, ensure_ascii=False),
+        body=json.dumps(body, ensure_ascii=False),
         status_code=status,
         headers={"Content-Type": "application/json"},
     )
 
 
 def from_app_error(error: AppError) -> Response:
-    return error_response(error.status, error.code, error.message)
+    return error_response(error.status, error.code, error.message, getattr(error, "errors", None))
 
 
 def ok(body: Any, status: int = 200) -> Response:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Blueprint, Response
 
 from chalicelib.api.auth import Principal, require_staff
-from chalicelib.api.http import ok, query_param
+from chalicelib.api.http import json_body, now, ok, query_param
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models.lots import Lot
+from chalicelib.models.tariffs import TariffVersion
 
 bp = Blueprint(__name__)
 
@@ -57,7 +60,8 @@ def get_lot(lot_id: str) -> Response:
             "timezone": lot.timezone,
             "capacity": int(lot.capacity),
             "grace_minutes": int(lot.grace_minutes),
-            "tariff": lot.tariff,
+            "tariff_plan": lot.tariff_plan,
+            "holidays": list(lot.holidays or []),
             "lanes": lanes,
         }
     )
@@ -149,5 +153,99 @@ def device_commands(device_id: str) -> Response:
                 }
                 for c in items
             ],
+        }
+    )
+
+
+def _tariff_view(item: TariffVersion) -> dict[str, Any]:
+    from chalicelib.domain.timeutil import iso
+
+    return {
+        "tariff_id": item.tariff_id,
+        "version": int(item.version),
+        "name": item.name,
+        "definition": item.definition,
+        "created_at": iso(item.created_at),
+        "created_by": item.created_by,
+    }
+
+
+@bp.route("/v1/ops/tariffs", methods=["GET"])
+def list_tariffs() -> Response:
+    from chalicelib.services import tariffs
+
+    me = require_staff(bp.current_request.headers)
+    assert me.operator_id is not None
+    return ok({"tariffs": [_tariff_view(t) for t in tariffs.of_operator(me.operator_id)]})
+
+
+@bp.route("/v1/ops/tariffs", methods=["POST"])
+def create_tariff() -> Response:
+    from chalicelib.services import tariffs
+
+    me = require_staff(bp.current_request.headers)
+    assert me.operator_id is not None
+    body = json_body(bp.current_request)
+    item = tariffs.create(me.operator_id, me.user_id, body.get("name"), body.get("definition"), now())
+    return ok(_tariff_view(item), status=201)
+
+
+@bp.route("/v1/ops/tariffs/preview", methods=["POST"])
+def preview_tariff() -> Response:
+    from chalicelib.domain.timeutil import iso
+    from chalicelib.services import tariffs
+
+    me = require_staff(bp.current_request.headers)
+    assert me.operator_id is not None
+    result, used = tariffs.preview(me.operator_id, json_body(bp.current_request), now())
+    return ok(
+        {
+            "total_fen": result.total_fen,
+            "stay_minutes": result.stay_minutes,
+            "breakdown": result.breakdown(),
+            "tariff": {k: v for k, v in used.items() if k not in ("entered_at", "exited_at")},
+            "entered_at": iso(used["entered_at"]),
+            "exited_at": iso(used["exited_at"]),
+        }
+    )
+
+
+@bp.route("/v1/ops/tariffs/{tariff_id}", methods=["GET"])
+def get_tariff(tariff_id: str) -> Response:
+    from chalicelib.services import tariffs
+
+    me = require_staff(bp.current_request.headers)
+    assert me.operator_id is not None
+    raw = query_param(bp.current_request, "version")
+    if raw and not raw.isdigit():
+        raise BadRequest("version must be a whole number", "invalid_version")
+    return ok(_tariff_view(tariffs.get(me.operator_id, tariff_id, int(raw) if raw else None)))
+
+
+@bp.route("/v1/ops/tariffs/{tariff_id}", methods=["PUT"])
+def update_tariff(tariff_id: str) -> Response:
+    from chalicelib.services import tariffs
+
+    me = require_staff(bp.current_request.headers)
+    assert me.operator_id is not None
+    body = json_body(bp.current_request)
+    name, definition = body.get("name"), body.get("definition")
+    item = tariffs.new_version(me.operator_id, me.user_id, tariff_id, name, definition, now())
+    return ok(_tariff_view(item), status=201)
+
+
+@bp.route("/v1/ops/lots/{lot_id}/tariff-plan", methods=["PUT"])
+def assign_tariffs(lot_id: str) -> Response:
+    from chalicelib.services import tariffs
+
+    me = require_staff(bp.current_request.headers)
+    assert me.operator_id is not None
+    lot = tariffs.assign(me.operator_id, _own_lot(me, lot_id), json_body(bp.current_request), now())
+    return ok(
+        {
+            "lot_id": lot.lot_id,
+            "tariff_plan": lot.tariff_plan,
+            "holidays": list(lot.holidays or []),
+            "grace_minutes": int(lot.grace_minutes),
         }
     )

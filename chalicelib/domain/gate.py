@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.domain.money import format_yuan
-from chalicelib.domain.tariff import Fee, HourlyTariff
+from chalicelib.domain.tariffs import Price
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,7 @@ def decide_entry(plate: str, already_inside: bool) -> EntryDecision:
 @dataclass(frozen=True)
 class ExitDecision:
     open_gate: bool
-    fee: Fee
-    priced_until: datetime
+    fee: Price
     due_fen: int
     display: tuple[str, ...]
 
@@ -52,20 +51,9 @@ def fee_until(
     return now
 
 
-def decide_exit(
-    plate: str,
-    tariff: HourlyTariff,
-    entered_at: datetime,
-    now: datetime,
-    paid_fen: int,
-    discount_fen: int,
-    paid_at: datetime | None,
-    priced_until: datetime | None,
-    grace: timedelta,
-) -> ExitDecision:
-    until = fee_until(now, paid_at, priced_until, grace)
-    fee = tariff.price(entered_at, until)
+def decide_exit(plate: str, fee: Price, paid_fen: int, discount_fen: int) -> ExitDecision:
+    """Open when nothing is due, else show the amount and keep the barrier down."""
     due = max(0, fee.total_fen - paid_fen - discount_fen)
     if due == 0:
-        return ExitDecision(True, fee, until, 0, (plate, "一路顺风"))
-    return ExitDecision(False, fee, until, due, (plate, f"请缴费 {format_yuan(due)}元"))
+        return ExitDecision(True, fee, 0, (plate, "一路顺风"))
+    return ExitDecision(False, fee, due, (plate, f"请缴费 {format_yuan(due)}元"))

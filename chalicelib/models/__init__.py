@@ -15,6 +15,7 @@ from chalicelib.models.payments import Payment
 from chalicelib.models.plates import PlateBinding
 from chalicelib.models.quotes import Quote
 from chalicelib.models.records import Record
+from chalicelib.models.tariffs import TariffVersion
 from chalicelib.models.visits import Visit
 
 ALL_MODELS: list[type[Model]] = [
@@ -30,6 +31,7 @@ ALL_MODELS: list[type[Model]] = [
     Command,
     DeviceMessage,
     PlateBinding,
+    TariffVersion,
 ]
 
 

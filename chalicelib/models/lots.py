@@ -38,8 +38,11 @@ class Lot(Model):
     timezone = UnicodeAttribute(default="Asia/Shanghai")
     capacity = NumberAttribute(default=0)
     grace_minutes = NumberAttribute(default=15)
-    # The temporary-car tariff (see chalicelib.domain.tariff); integer fen inside.
-    tariff = JSONAttribute()
+    # Which tariff applies to each vehicle class, on ordinary days and on holidays:
+    # {"small": {"tariff_id": "...", "holiday_tariff_id": "..." | null}, "large": {...}, "other": {...}}
+    tariff_plan = JSONAttribute(default=dict)
+    # Holidays as the lot's local dates, "YYYY-MM-DD".
+    holidays: ListAttribute[str] = ListAttribute(default=list)
     updated_at = UTCDateTimeAttribute()
 
     by_operator = LotsByOperator()

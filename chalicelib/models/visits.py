@@ -10,7 +10,7 @@ Access patterns:
 Status: inside → exited | abnormal_entry. Every change is conditional on the status.
 """
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -56,7 +56,12 @@ class Visit(Model):
     entry_device_id = UnicodeAttribute()
     entry_message_id = UnicodeAttribute()
     entry_remark = UnicodeAttribute()
-    tariff_version = UnicodeAttribute(null=True)
+    # The tariff versions in force at entry for this car's class: {"tariff_id", "version",
+    # "holiday_tariff_id", "holiday_version"}; the visit is always priced with these.
+    tariff_ref = JSONAttribute(null=True)
+    # no_repeat mode: the start of this visit's last billing cycle and what it owed in it.
+    last_cycle_start = UTCDateTimeAttribute(null=True)
+    last_cycle_fen = NumberAttribute(null=True)
     exited_at = UTCDateTimeAttribute(null=True)
     exit_lane_id = UnicodeAttribute(null=True)
     exit_device_id = UnicodeAttribute(null=True)

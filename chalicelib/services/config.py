@@ -6,12 +6,16 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from chalicelib.domain.tariff import HourlyTariff
+from chalicelib.domain import tariffs
+from chalicelib.domain.tariffs import Tariff
 from chalicelib.models.devices import Device
 from chalicelib.models.lots import Lane, Lot
+from chalicelib.models.tariffs import TariffVersion
 from chalicelib.settings import get_settings
 
 
@@ -32,14 +36,47 @@ class LaneInfo:
 
 
 @dataclass(frozen=True)
+class TariffRef:
+    """The tariff versions a vehicle class is priced with (stored on each visit at entry)."""
+
+    tariff_id: str
+    version: int
+    holiday_tariff_id: str | None = None
+    holiday_version: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tariff_id": self.tariff_id,
+            "version": self.version,
+            "holiday_tariff_id": self.holiday_tariff_id,
+            "holiday_version": self.holiday_version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TariffRef:
+        holiday_version = data.get("holiday_version")
+        return cls(
+            str(data["tariff_id"]),
+            int(data["version"]),
+            data.get("holiday_tariff_id"),
+            int(holiday_version) if holiday_version is not None else None,
+        )
+
+
+@dataclass(frozen=True)
 class LotConfig:
     lot_id: str
     operator_id: str
     name: str
     timezone: str
+    zone: tzinfo
     grace: timedelta
-    tariff: HourlyTariff
+    plan: dict[str, TariffRef]
+    holidays: tuple[date, ...]
     lanes: dict[str, LaneInfo]
+
+    def ref_for(self, vehicle_class: str) -> TariffRef | None:
+        return self.plan.get(vehicle_class) or self.plan.get("small")
 
 
 class _TtlCache:
@@ -101,14 +138,37 @@ def lot(lot_id: str) -> LotConfig | None:
         )
         for lane in Lane.query(lot_id)
     }
+    plan: dict[str, TariffRef] = {}
+    for vehicle_class, entry in (item.tariff_plan or {}).items():
+        holiday_id = entry.get("holiday_tariff_id")
+        plan[vehicle_class] = TariffRef(
+            entry["tariff_id"],
+            latest_version(entry["tariff_id"]),
+            holiday_id,
+            latest_version(holiday_id) if holiday_id else None,
+        )
     config = LotConfig(
         lot_id=item.lot_id,
         operator_id=item.operator_id,
         name=item.name,
         timezone=item.timezone,
+        zone=ZoneInfo(item.timezone),
         grace=timedelta(minutes=int(item.grace_minutes)),
-        tariff=HourlyTariff.from_dict(item.tariff),
+        plan=plan,
+        holidays=tuple(date.fromisoformat(str(d)) for d in item.holidays or []),
         lanes=lanes,
     )
     _cache.put(key, config)
     return config
+
+
+def latest_version(tariff_id: str) -> int:
+    for item in TariffVersion.query(tariff_id, scan_index_forward=False, limit=1):
+        return int(item.version)
+    raise LookupError(f"tariff {tariff_id} does not exist")
+
+
+@lru_cache(maxsize=256)
+def tariff(tariff_id: str, version: int) -> Tariff:
+    """One tariff version; versions never change, so they are cached for the container's life."""
+    return tariffs.parse(TariffVersion.get(tariff_id, version).definition)

@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.devices.schemas import Capture, InvalidMessage
 from chalicelib.domain import gate, plates
+from chalicelib.domain.tariffs import Price
 from chalicelib.domain.timeutil import iso
 from chalicelib.ids import sortable_id
 from chalicelib.models.device_messages import DeviceMessage, message_key
@@ -24,7 +26,7 @@ from chalicelib.models.records import ABNORMAL_ENTRY, UNMATCHED_EXIT, Record
 from chalicelib.models.visits import ABNORMAL_ENTRY as VISIT_ABNORMAL
 from chalicelib.models.visits import EXITED as VISIT_EXITED
 from chalicelib.models.visits import INSIDE, Visit, lot_plate_key
-from chalicelib.services import commands, config
+from chalicelib.services import commands, config, pricing
 from chalicelib.services.commands import OutgoingCommand
 from chalicelib.settings import get_settings
 
@@ -89,10 +91,13 @@ def handle_capture(capture: Capture, now: datetime) -> GateOutcome:
 
 
 def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime) -> GateOutcome:
-    previous = latest_visit(lot.lot_id, plate)
+    recent = pricing.earlier_visits(lot.lot_id, plate, limit=1)
+    previous = recent[0] if recent else None
     already_inside = previous is not None and previous.status == INSIDE
     decision = gate.decide_entry(plate, already_inside)
     visit_id = sortable_id("v", now)
+    vehicle_class = plates.vehicle_class(plate, capture.plate_color, capture.vehicle_type)
+    ref = pricing.ref_at_entry(lot, vehicle_class)
     outgoing = [commands.display(capture.device_id, decision.display, now)]
     if decision.open_gate:
         outgoing.insert(0, commands.open_gate(capture.device_id, lane_id, visit_id, now))
@@ -102,7 +107,7 @@ def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, no
         lot_id=lot.lot_id,
         plate=plate,
         plate_color=capture.plate_color,
-        vehicle_class=plates.vehicle_class(plate, capture.plate_color, capture.vehicle_type),
+        vehicle_class=vehicle_class,
         status=INSIDE,
         inside_lot=lot.lot_id,
         entered_at=now,
@@ -110,7 +115,7 @@ def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, no
         entry_device_id=capture.device_id,
         entry_message_id=capture.message_id,
         entry_remark=decision.remark,
-        tariff_version=lot.tariff.version,
+        tariff_ref=ref.to_dict() if ref else None,
     )
     try:
         with TransactWrite(connection=_connection()) as tx:
@@ -152,20 +157,11 @@ def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, no
 
 
 def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime) -> GateOutcome:
-    visit = latest_visit(lot.lot_id, plate)
+    recent = pricing.earlier_visits(lot.lot_id, plate)
+    visit = recent[0] if recent else None
     if visit is None or visit.status != INSIDE:
         return _unmatched_exit(capture, lot, plate, now)
-    decision = gate.decide_exit(
-        plate,
-        lot.tariff,
-        visit.entered_at,
-        now,
-        int(visit.paid_fen),
-        int(visit.discount_fen),
-        visit.paid_at,
-        visit.priced_until,
-        lot.grace,
-    )
+    decision, _until = pricing.exit_decision(visit, lot, now, recent[1:])
     outgoing: list[OutgoingCommand] = []
     if decision.open_gate:
         outgoing.append(commands.open_gate(capture.device_id, lane_id, visit.visit_id, now))
@@ -179,7 +175,7 @@ def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now
             if decision.open_gate:
                 tx.update(
                     visit,
-                    actions=close_actions(decision.fee.total_fen, lane_id, capture.device_id, now),
+                    actions=close_actions(decision.fee, lane_id, capture.device_id, now),
                     condition=Visit.status == INSIDE,
                 )
             else:
@@ -207,17 +203,21 @@ def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now
     )
 
 
-def close_actions(total_fen: int, lane_id: str, device_id: str, now: datetime) -> list:
-    return [
+def close_actions(fee: Price, lane_id: str, device_id: str, now: datetime) -> list[Action]:
+    actions: list[Action] = [
         Visit.status.set(VISIT_EXITED),
         Visit.inside_lot.remove(),
         Visit.exited_at.set(now),
         Visit.exit_lane_id.set(lane_id),
         Visit.exit_device_id.set(device_id),
-        Visit.total_fen.set(total_fen),
+        Visit.total_fen.set(fee.total_fen),
         Visit.waiting_exit_device_id.remove(),
         Visit.waiting_exit_lane_id.remove(),
     ]
+    last = fee.last_cycle
+    if last is not None:
+        actions += [Visit.last_cycle_start.set(last[0]), Visit.last_cycle_fen.set(last[1])]
+    return actions
 
 
 def _unmatched_exit(capture: Capture, lot: config.LotConfig, plate: str, now: datetime) -> GateOutcome:

@@ -11,14 +11,13 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain import gate
 from chalicelib.domain.money import format_yuan, require_fen
 from chalicelib.errors import BadRequest, Conflict, Gone, NotFound, Unprocessable
 from chalicelib.models.payments import PAID, PENDING, Payment
 from chalicelib.models.visits import INSIDE, Visit
 from chalicelib.payments import provider
 from chalicelib.payments.sandbox import Notification
-from chalicelib.services import commands, config, quotes
+from chalicelib.services import commands, config, pricing, quotes
 from chalicelib.services.commands import OutgoingCommand
 from chalicelib.services.gate import close_actions
 from chalicelib.settings import get_settings
@@ -146,16 +145,9 @@ def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[Ou
     lot = config.lot(visit.lot_id)
     if lot is None:
         return []
-    decision = gate.decide_exit(
-        visit.plate,
-        lot.tariff,
-        visit.entered_at,
-        now,
-        int(visit.paid_fen),
-        int(visit.discount_fen),
-        visit.paid_at,
-        visit.priced_until,
-        lot.grace,
+    recent = pricing.earlier_visits(visit.lot_id, visit.plate)
+    decision, _until = pricing.exit_decision(
+        visit, lot, now, [v for v in recent if v.visit_id < visit.visit_id]
     )
     if not decision.open_gate:
         return []
@@ -168,7 +160,7 @@ def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[Ou
         with TransactWrite(connection=Connection(region=get_settings().region)) as tx:
             tx.update(
                 visit,
-                actions=close_actions(decision.fee.total_fen, lane_id, device_id, now),
+                actions=close_actions(decision.fee, lane_id, device_id, now),
                 condition=(Visit.status == INSIDE) & (Visit.waiting_exit_device_id == device_id),
             )
             for command in outgoing:

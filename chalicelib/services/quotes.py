@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from chalicelib.domain import gate
 from chalicelib.errors import NotFound
 from chalicelib.ids import sortable_id
 from chalicelib.models.quotes import Quote
 from chalicelib.models.visits import INSIDE, Visit
-from chalicelib.services import config, plates
+from chalicelib.services import config, plates, pricing
 from chalicelib.settings import get_settings
 
 
@@ -27,16 +26,9 @@ def create(user_id: str, plate: str, lot_id: str | None, now: datetime) -> Quote
     lot = config.lot(visit.lot_id)
     if lot is None:
         raise NotFound("the lot of this visit no longer exists", "lot_not_found")
-    decision = gate.decide_exit(
-        plate,
-        lot.tariff,
-        visit.entered_at,
-        now,
-        int(visit.paid_fen),
-        int(visit.discount_fen),
-        visit.paid_at,
-        visit.priced_until,
-        lot.grace,
+    recent = pricing.earlier_visits(visit.lot_id, plate)
+    decision, until = pricing.exit_decision(
+        visit, lot, now, [v for v in recent if v.visit_id < visit.visit_id]
     )
     expires = now + timedelta(minutes=get_settings().quote_ttl_minutes)
     quote = Quote(
@@ -47,13 +39,13 @@ def create(user_id: str, plate: str, lot_id: str | None, now: datetime) -> Quote
         visit_id=visit.visit_id,
         plate=plate,
         entered_at=visit.entered_at,
-        priced_until=decision.priced_until,
+        priced_until=until,
         total_fen=decision.fee.total_fen,
         paid_fen=int(visit.paid_fen),
         discount_fen=int(visit.discount_fen),
         due_fen=decision.due_fen,
         breakdown=decision.fee.breakdown(),
-        tariff=lot.tariff.to_dict(),
+        tariff=visit.tariff_ref or {},
         created_at=now,
         expires_at=expires,
         ttl=expires + timedelta(days=1),

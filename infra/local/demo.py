@@ -18,15 +18,33 @@ from chalicelib.models.devices import Device
 from chalicelib.models.lots import Lane, Lot
 from chalicelib.models.operators import Operator
 from chalicelib.models.plates import PlateBinding
+from chalicelib.models.tariffs import TariffVersion
 
-DEMO_TARIFF: dict[str, Any] = {
-    "kind": "hourly",
-    "free_minutes": 0,
-    "unit_minutes": 30,
-    "unit_price_fen": 250,
-    "cap_per_cycle_fen": 3000,
-    "version": "demo-1",
+# 2.50 yuan per started half hour from the first minute, at most 30 yuan per 24 h; large cars
+# pay double; on holidays small cars pay a flat 10 yuan per calendar day.
+DEMO_TARIFFS: dict[str, dict[str, Any]] = {
+    "demo-small": {
+        "kind": "duration",
+        "free_minutes": 0,
+        "unit_minutes": 30,
+        "unit_fen": 250,
+        "cap_per_cycle_fen": 3000,
+    },
+    "demo-large": {
+        "kind": "duration",
+        "free_minutes": 0,
+        "unit_minutes": 30,
+        "unit_fen": 500,
+        "cap_per_cycle_fen": 6000,
+    },
+    "demo-holiday": {"kind": "per_visit", "free_minutes": 0, "amount_fen": 1000, "cycle": "calendar_day"},
 }
+DEMO_PLAN = {
+    "small": {"tariff_id": "demo-small", "holiday_tariff_id": "demo-holiday"},
+    "large": {"tariff_id": "demo-large", "holiday_tariff_id": None},
+    "other": {"tariff_id": "demo-small", "holiday_tariff_id": None},
+}
+DEMO_HOLIDAYS = ["2027-01-01", "2027-02-06", "2027-02-07", "2027-02-08", "2027-05-01", "2027-10-01"]
 
 DEMO = {
     "operator_id": "demo-op",
@@ -57,9 +75,28 @@ def _lot(
         timezone="Asia/Shanghai",
         capacity=200,
         grace_minutes=15,
-        tariff=DEMO_TARIFF,
+        tariff_plan={
+            k: {**v, "tariff_id": f"{v['tariff_id']}@{operator_id}"}
+            | (
+                {"holiday_tariff_id": f"{v['holiday_tariff_id']}@{operator_id}"}
+                if v["holiday_tariff_id"]
+                else {}
+            )
+            for k, v in DEMO_PLAN.items()
+        },
+        holidays=DEMO_HOLIDAYS,
         updated_at=now,
     ).save()
+    for tariff_id, definition in DEMO_TARIFFS.items():
+        TariffVersion(
+            f"{tariff_id}@{operator_id}",
+            1,
+            operator_id=operator_id,
+            name=tariff_id,
+            definition=definition,
+            created_at=now,
+            created_by="demo",
+        ).save()
     for (lane_id, device_id), direction, lane_name in ((entry, "in", "入口"), (exit_, "out", "出口")):
         Lane(
             lot_id,

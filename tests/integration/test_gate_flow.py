@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.devices import handlers
 from chalicelib.models.commands import ACKED, SENT, TIMED_OUT, Command
 from chalicelib.models.dead_letters import DeadLetter
-from chalicelib.models.lots import Lot
 from chalicelib.models.records import Record
 from chalicelib.models.visits import ABNORMAL_ENTRY, EXITED, INSIDE, Visit
-from chalicelib.services import commands, config
+from chalicelib.services import commands
 from tests.integration.conftest import Recorder, capture, iot_event
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
@@ -32,10 +31,12 @@ def leave(plate: str = PLATE, at: datetime = T0) -> dict:
 
 
 def set_free_minutes(minutes: int) -> None:
-    lot = Lot.get("demo-lot")
-    lot.tariff = {**lot.tariff, "free_minutes": minutes}
-    lot.save()
-    config.clear_cache()
+    from chalicelib.services import tariffs
+
+    current = tariffs.latest("demo-op", "demo-small@demo-op")
+    tariffs.new_version(
+        "demo-op", "test", current.tariff_id, None, {**current.definition, "free_minutes": minutes}, T0
+    )
 
 
 def test_entry_records_a_visit_and_opens_the_gate_with_a_welcome(demo, published: Recorder) -> None:
