@@ -35,7 +35,7 @@ synth: $(STAMP)
 	$(PY) -m infra.cdk.synth
 
 bench: $(STAMP)
-	$(PY) -m tests.bench
+	$$(command -v taskset >/dev/null && echo taskset -c 0) $(PY) -m tests.bench
 
 token: $(STAMP)
 	$(PY) -m infra.local.tokens $(ROLE)

@@ -7,7 +7,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -162,13 +161,21 @@ def lot(lot_id: str) -> LotConfig | None:
     return config
 
 
+_tariffs: dict[tuple[str, int], Tariff] = {}
+
+
 def latest_version(tariff_id: str) -> int:
+    """The version in force now; its definition is kept too, so the exit needs no extra read."""
     for item in TariffVersion.query(tariff_id, scan_index_forward=False, limit=1):
-        return int(item.version)
+        version = int(item.version)
+        _tariffs.setdefault((tariff_id, version), tariffs.parse(item.definition))
+        return version
     raise LookupError(f"tariff {tariff_id} does not exist")
 
 
-@lru_cache(maxsize=256)
 def tariff(tariff_id: str, version: int) -> Tariff:
-    """One tariff version; versions never change, so they are cached for the container's life."""
-    return tariffs.parse(TariffVersion.get(tariff_id, version).definition)
+    """One tariff version; versions never change, so they are kept for the container's life."""
+    key = (tariff_id, version)
+    if key not in _tariffs:
+        _tariffs[key] = tariffs.parse(TariffVersion.get(tariff_id, version).definition)
+    return _tariffs[key]

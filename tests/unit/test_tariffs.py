@@ -116,7 +116,7 @@ def test_duration_minimum_per_cycle() -> None:
 def test_segments_price_each_piece_with_its_own_unit_and_cap() -> None:
     # 18:00-22:00: 2 day hours (600) + 2 night hours (200)
     assert fee(SEGMENTS, at(22, 18), at(22, 22)) == 800
-    # 07:30-20:30 the next night stays under the caps: 30 min night (100) + 12 h day (capped 2000) + 30 min night
+    # 07:30-20:30: 30 min night (100) + 12 h day (capped at 2000) + 30 min night (100)
     assert fee(SEGMENTS, at(22, 7, 30), at(22, 20, 30)) == 100 + 2000 + 100
     # overnight 20:00-08:00 is one night occurrence: 12 units capped at 500
     assert fee(SEGMENTS, at(22, 20), at(23, 8)) == 500

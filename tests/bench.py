@@ -1,0 +1,164 @@
+"""`make bench`: how fast parkcharge prices stays and how many DynamoDB round trips the gate
+path makes. Prints the numbers and writes them to bench-results.json. Runs on one core, talks to
+nothing (DynamoDB is moto in-process, the IoT data plane is a recorder)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import tests.conftest  # noqa: F401  (test environment: keys, table prefix, no endpoints)
+
+KINDS: dict[str, dict[str, Any]] = {
+    "per_visit": {"kind": "per_visit", "amount_fen": 1000, "free_minutes": 15, "cycle": "calendar_day"},
+    "duration": {
+        "kind": "duration",
+        "free_minutes": 15,
+        "first_block_minutes": 120,
+        "first_block_fen": 500,
+        "unit_minutes": 30,
+        "unit_fen": 200,
+        "cap_per_cycle_fen": 3000,
+    },
+    "segments": {
+        "kind": "segments",
+        "free_minutes": 15,
+        "cap_per_cycle_fen": 4000,
+        "segments": [
+            {"start": "07:00", "end": "19:00", "unit_minutes": 60, "unit_fen": 300, "cap_fen": 2500},
+            {"start": "19:00", "end": "23:00", "unit_minutes": 60, "unit_fen": 200, "cap_fen": 600},
+            {"start": "23:00", "end": "07:00", "unit_minutes": 120, "unit_fen": 100, "cap_fen": 400},
+        ],
+    },
+    "tiered": {
+        "kind": "tiered",
+        "free_minutes": 15,
+        "bands": [
+            {"up_to_minutes": 120, "amount_fen": 500},
+            {"up_to_minutes": 480, "amount_fen": 1200},
+            {"up_to_minutes": 1440, "amount_fen": 2500},
+        ],
+    },
+    "free": {"kind": "free"},
+}
+STAYS = {"1h": timedelta(hours=1), "3d": timedelta(days=3), "1y": timedelta(days=365)}
+
+
+def _rate(fn: Callable[[], object], seconds: float = 0.3) -> tuple[float, float]:
+    """Calls per second and microseconds per call, over at least `seconds`."""
+    fn()
+    calls, start = 0, time.perf_counter()
+    while True:
+        for _ in range(50):
+            fn()
+        calls += 50
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return calls / elapsed, elapsed / calls * 1e6
+
+
+def bench_pricing() -> dict[str, Any]:
+    from chalicelib.domain import tariffs
+
+    zone = ZoneInfo("Asia/Shanghai")
+    holidays = tariffs.Calendar.of(
+        [datetime(2027, m, 1).date() for m in (1, 5, 10)],
+        tariffs.parse({"kind": "per_visit", "amount_fen": 100}),
+    )
+    entered = datetime(2026, 11, 22, 9, 17, tzinfo=zone)
+    out: dict[str, Any] = {}
+    for name, definition in KINDS.items():
+        tariff = tariffs.parse(definition)
+        for stay_name, stay in STAYS.items():
+
+            def quote(t: tariffs.Tariff = tariff, s: timedelta = stay) -> object:
+                price = tariffs.price(t, entered, entered + s, zone, holidays)
+                return price.breakdown()
+
+            per_second, micros = _rate(quote)
+            out[f"{name}/{stay_name}"] = {
+                "quotes_per_second": round(per_second),
+                "microseconds_per_quote": round(micros, 1),
+            }
+    return out
+
+
+def bench_gate_round_trips() -> dict[str, Any]:
+    """DynamoDB calls per capture on the gate path, cold and warm configuration cache."""
+    from moto import mock_aws
+    from pynamodb.connection.base import Connection
+
+    calls: Counter[str] = Counter()
+    original = Connection._make_api_call
+
+    def counting(self: Connection, operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        calls[operation] += 1
+        return original(self, operation, kwargs)
+
+    with mock_aws():
+        from chalicelib.devices import downlink, handlers
+        from chalicelib.models import create_all_tables
+        from chalicelib.services import config
+        from infra.local.demo import seed
+        from tests.integration.conftest import Recorder, capture, iot_event
+
+        create_all_tables()
+        seed(datetime(2026, 11, 1, tzinfo=UTC))
+        downlink.set_publisher(Recorder())
+        config.clear_cache()
+        Connection._make_api_call = counting  # type: ignore[method-assign]
+        results: dict[str, Any] = {}
+        try:
+            t0 = datetime(2026, 11, 22, 1, tzinfo=UTC)
+            for label, device, direction, at in (
+                ("entry_cold_cache", "demo-entry-cam", "in", t0),
+                ("entry_warm_cache", "demo-entry-cam", "in", t0),
+                ("exit_cold_device", "demo-exit-cam", "out", t0 + timedelta(hours=2)),
+                ("exit_warm_cache", "demo-exit-cam", "out", t0 + timedelta(hours=3)),
+            ):
+                plate = "粤C12345" if label == "entry_warm_cache" else "粤B12345"
+                calls.clear()
+                started = time.perf_counter()
+                handlers.on_capture(iot_event(device, "capture", capture(device, direction, plate)), at)
+                results[label] = {
+                    "dynamodb_calls": dict(calls),
+                    "round_trips": sum(calls.values()),
+                    "milliseconds_in_process": round((time.perf_counter() - started) * 1000, 2),
+                }
+        finally:
+            Connection._make_api_call = original  # type: ignore[method-assign]
+            downlink.set_publisher(None)
+    return results
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    results = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "pricing": bench_pricing(),
+        "gate_path": bench_gate_round_trips(),
+    }
+    print(f"{'tariff/stay':<18}{'quotes/s':>12}{'µs/quote':>12}")
+    for key, value in results["pricing"].items():
+        print(f"{key:<18}{value['quotes_per_second']:>12}{value['microseconds_per_quote']:>12}")
+    print("\ngate path (DynamoDB round trips per capture):")
+    for key, value in results["gate_path"].items():
+        print(f"  {key:<18}{value['round_trips']:>3}  {value['dynamodb_calls']}")
+    out = Path(os.environ.get("BENCH_OUT", "bench-results.json"))
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()
