@@ -115,7 +115,7 @@ def bench_gate_round_trips() -> dict[str, Any]:
         seed(datetime(2026, 11, 1, tzinfo=UTC))
         downlink.set_publisher(Recorder())
         config.clear_cache()
-        Connection._make_api_call = counting  # type: ignore[method-assign]
+        Connection._make_api_call = counting  # type: ignore[method-assign,assignment]
         results: dict[str, Any] = {}
         try:
             t0 = datetime(2026, 11, 22, 1, tzinfo=UTC)
@@ -142,7 +142,7 @@ def bench_gate_round_trips() -> dict[str, Any]:
 
 def main() -> None:
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    results = {
+    results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
         "machine": platform.machine(),

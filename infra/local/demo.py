@@ -39,7 +39,7 @@ DEMO_TARIFFS: dict[str, dict[str, Any]] = {
     },
     "demo-holiday": {"kind": "per_visit", "free_minutes": 0, "amount_fen": 1000, "cycle": "calendar_day"},
 }
-DEMO_PLAN = {
+DEMO_PLAN: dict[str, dict[str, str | None]] = {
     "small": {"tariff_id": "demo-small", "holiday_tariff_id": "demo-holiday"},
     "large": {"tariff_id": "demo-large", "holiday_tariff_id": None},
     "other": {"tariff_id": "demo-small", "holiday_tariff_id": None},
@@ -64,6 +64,11 @@ DEMO = {
 }
 
 
+def _scoped(tariff_id: str | None, operator_id: str) -> str | None:
+    """Tariff ids are global; the demo gives each operator its own copies."""
+    return f"{tariff_id}@{operator_id}" if tariff_id else None
+
+
 def _lot(
     operator_id: str, lot_id: str, name: str, entry: tuple[str, str], exit_: tuple[str, str], now: datetime
 ) -> None:
@@ -76,13 +81,8 @@ def _lot(
         capacity=200,
         grace_minutes=15,
         tariff_plan={
-            k: {**v, "tariff_id": f"{v['tariff_id']}@{operator_id}"}
-            | (
-                {"holiday_tariff_id": f"{v['holiday_tariff_id']}@{operator_id}"}
-                if v["holiday_tariff_id"]
-                else {}
-            )
-            for k, v in DEMO_PLAN.items()
+            vehicle_class: {key: _scoped(value, operator_id) for key, value in entry.items()}
+            for vehicle_class, entry in DEMO_PLAN.items()
         },
         holidays=DEMO_HOLIDAYS,
         updated_at=now,
