@@ -179,3 +179,27 @@ def test_bad_bodies_get_clear_errors(client: Client) -> None:
     assert missing.status_code == 400 and missing.json_body["code"] == "invalid_plate"
     no_quote = post(client, "/v1/driver/payments", {"quote_id": "q-missing", "amount_fen": 100})
     assert no_quote.status_code == 404 and no_quote.json_body["code"] == "quote_not_found"
+
+
+def test_a_later_quote_subtracts_what_is_paid_and_the_grace_window_holds_the_price(client: Client) -> None:
+    enter(minutes_ago=100)
+    earlier = visit()
+    # 750 fen paid for a quote priced 70 minutes into the stay
+    earlier.update(
+        actions=[
+            Visit.paid_fen.set(750),
+            Visit.paid_at.set(now() - timedelta(minutes=5)),
+            Visit.priced_until.set(now() - timedelta(minutes=30)),
+        ]
+    )
+    within_grace = quote(client)
+    assert (within_grace["total_fen"], within_grace["paid_fen"], within_grace["due_fen"]) == (750, 750, 0)
+    late = post(client, "/v1/driver/payments", {"quote_id": within_grace["quote_id"], "amount_fen": 0})
+    assert late.status_code == 409 and late.json_body["code"] == "nothing_due"
+
+    visit().update(actions=[Visit.paid_at.set(now() - timedelta(minutes=25))])  # grace (15 min) is over
+    after_grace = quote(client)
+    assert (after_grace["total_fen"], after_grace["paid_fen"], after_grace["due_fen"]) == (1000, 750, 250)
+    assert (
+        after_grace["tariff"]["tariff_id"] == "demo-small@demo-op" and after_grace["tariff"]["version"] == 1
+    )
