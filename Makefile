@@ -21,7 +21,7 @@ broker:
 	  echo "mosquitto not available: using the amqtt fallback broker"
 
 run: $(STAMP) broker
-	$(PY) -m infra.local
+	$(PY) -m infra.local $(ARGS)
 
 test: $(STAMP) broker
 	$(PY) -m pytest

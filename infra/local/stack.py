@@ -1,0 +1,363 @@
+"""The embedded local stack, one process on 127.0.0.1:
+
+moto (server mode) · MQTT broker (mosquitto, or amqtt) · keys · tables + demo data · IoT rules
+bridge · SQS consumers · scheduler · Chalice's local HTTP server · sandbox payment provider.
+
+`python -m infra.local --help` lists the options. Ctrl-C / SIGTERM stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from infra.local import keys as local_keys
+from infra.local.broker import Broker, create_broker
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+READY_LINE = "parkcharge local stack ready"
+DEMO_DRIVER = "demo-driver"
+DEMO_STAFF = "demo-staff"
+DEMO_OPERATOR = "demo-op"
+
+
+@dataclass(frozen=True)
+class Ports:
+    api: int
+    mqtt: int
+    moto: int
+    pay: int
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """What clients need to reach the stack; written to <state>/stack.json."""
+
+    api_url: str
+    pay_url: str
+    mqtt_host: str
+    mqtt_port: int
+    aws_endpoint_url: str
+    broker: str
+    state_dir: str
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m infra.local", description="Run parkcharge locally on 127.0.0.1."
+    )
+    p.add_argument(
+        "--api-port", type=int, default=8000, help="HTTP API (Chalice local server); 0 picks a free port"
+    )
+    p.add_argument("--mqtt-port", type=int, default=1883, help="MQTT broker; 0 picks a free port")
+    p.add_argument("--moto-port", type=int, default=8001, help="moto server (AWS APIs); 0 picks a free port")
+    p.add_argument("--pay-port", type=int, default=8002, help="sandbox payment provider; 0 picks a free port")
+    p.add_argument(
+        "--state-dir", default=".local", help="keys, tokens, broker config and logs (default .local)"
+    )
+    p.add_argument(
+        "--broker", choices=("auto", "mosquitto", "amqtt"), default="auto", help="MQTT broker to run"
+    )
+    p.add_argument("--no-demo", action="store_true", help="create the tables but no demo data")
+    p.add_argument(
+        "--schedule-speedup",
+        type=float,
+        default=1.0,
+        help="run scheduled functions N times as often as their rate (e.g. 6 runs rate(1 minute) every 10 s)",
+    )
+    p.add_argument(
+        "--command-timeout", type=int, default=10, help="seconds before an unacked command times out"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="also show the app's INFO logs")
+    return p.parse_args(argv)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _check_free(port: int, what: str) -> int:
+    if port == 0:
+        return _free_port()
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            raise SystemExit(
+                f"port {port} ({what}) on {HOST} is in use: is another local stack running? "
+                f"Stop it or pass another --{what}-port."
+            ) from None
+    return port
+
+
+def app_environment(
+    ports: Ports, keys: local_keys.LocalKeys, command_timeout: int, verbose: bool
+) -> dict[str, str]:
+    """The variables the app reads (chalicelib.settings); set before app.py is imported."""
+    return {
+        "AWS_ENDPOINT_URL": f"http://{HOST}:{ports.moto}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "PARKCHARGE_STAGE": "local",
+        "PARKCHARGE_TABLE_PREFIX": "parkcharge-local-",
+        "PARKCHARGE_DOWNLINK": "mqtt",
+        "PARKCHARGE_MQTT_HOST": HOST,
+        "PARKCHARGE_MQTT_PORT": str(ports.mqtt),
+        "PARKCHARGE_JWT_ISSUER": local_keys.LOCAL_ISSUER,
+        "PARKCHARGE_JWT_AUDIENCE": local_keys.LOCAL_AUDIENCE,
+        "PARKCHARGE_JWKS_FILE": str(keys.jwks),
+        "PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_FILE": str(keys.pay_public),
+        "PARKCHARGE_COMMAND_TIMEOUT_SECONDS": str(command_timeout),
+        "POWERTOOLS_SERVICE_NAME": "parkcharge",
+        "POWERTOOLS_METRICS_NAMESPACE": "parkcharge",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "WARNING",
+    }
+
+
+def mint_demo_tokens(keys: local_keys.LocalKeys) -> dict[str, str]:
+    return {
+        "driver": local_keys.mint_token(keys, DEMO_DRIVER, ["driver"]),
+        "staff": local_keys.mint_token(keys, DEMO_STAFF, ["staff"], operator_id=DEMO_OPERATOR),
+    }
+
+
+class LocalStack:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.state_dir = Path(args.state_dir).resolve()
+        self._stops: list[tuple[str, Any]] = []
+        self.stopped = threading.Event()
+
+    def _started(self, name: str, stop: Any) -> None:
+        self._stops.append((name, stop))
+
+    def start(self) -> StackInfo:
+        args = self.args
+        t0 = time.monotonic()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        ports = Ports(
+            api=_check_free(args.api_port, "api"),
+            mqtt=_check_free(args.mqtt_port, "mqtt"),
+            moto=_check_free(args.moto_port, "moto"),
+            pay=_check_free(args.pay_port, "pay"),
+        )
+        keys = local_keys.ensure_keys(self.state_dir / "keys")
+        os.environ.update(app_environment(ports, keys, args.command_timeout, args.verbose))
+
+        # The broker first: it is a child process, started before any thread exists.
+        broker: Broker = create_broker(HOST, ports.mqtt, self.state_dir / "broker", args.broker)
+        broker.start()
+        self._started(f"broker ({broker.kind})", broker.stop)
+
+        from moto.server import ThreadedMotoServer
+
+        moto = ThreadedMotoServer(ip_address=HOST, port=ports.moto, verbose=False)
+        moto.start()
+        self._started("moto", moto.stop)
+        _moto_config(ports.moto)
+
+        if str(PROJECT_ROOT) not in sys.path:
+            sys.path.insert(0, str(PROJECT_ROOT))
+        import boto3
+
+        from infra.local import runtime
+
+        app_module = runtime.load_app()
+        from chalicelib import models
+
+        models.create_all_tables()
+        demo: dict[str, Any] = {}
+        if not args.no_demo:
+            from infra.local import demo as demo_data
+
+            demo = demo_data.seed(datetime.now(UTC)) or {}
+        region = os.environ["AWS_DEFAULT_REGION"]
+        sqs = boto3.client("sqs", region_name=region)
+
+        from infra.local.events import Scheduler, SqsPoller
+
+        poller = SqsPoller(app_module, sqs, region)
+        from infra.local.bridge import RulesBridge, load_rules
+
+        bridge = RulesBridge(
+            load_rules(PROJECT_ROOT / "iot-rules", app_module), HOST, ports.mqtt, sqs, region
+        )
+        bridge.start()
+        self._started("rules bridge", bridge.stop)
+        poller.start()
+        self._started("sqs consumers", poller.stop)
+        scheduler = Scheduler(app_module, region, speedup=args.schedule_speedup)
+        scheduler.start()
+        self._started("scheduler", scheduler.stop)
+
+        api = _start_api(app_module, ports.api)
+        self._started("http api", api)
+
+        from infra.local.sandbox_provider import SandboxProvider
+
+        pay = SandboxProvider(HOST, ports.pay, f"http://{HOST}:{ports.api}", keys.pay_private)
+        pay.start()
+        self._started("sandbox payment provider", pay.stop)
+
+        info = StackInfo(
+            api_url=f"http://{HOST}:{ports.api}",
+            pay_url=f"http://{HOST}:{ports.pay}",
+            mqtt_host=HOST,
+            mqtt_port=ports.mqtt,
+            aws_endpoint_url=f"http://{HOST}:{ports.moto}",
+            broker=broker.kind,
+            state_dir=str(self.state_dir),
+        )
+        tokens = mint_demo_tokens(keys)
+        _write_json(self.state_dir / "tokens.json", tokens)
+        _write_json(self.state_dir / "stack.json", asdict(info))
+        print(quick_start(info, tokens, demo, self.state_dir, time.monotonic() - t0), flush=True)
+        return info
+
+    def stop(self) -> None:
+        while self._stops:
+            name, stop = self._stops.pop()
+            started = time.monotonic()
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping %s failed", name)
+            log.debug("stopped %s in %.2f s", name, time.monotonic() - started)
+        (self.state_dir / "stack.json").unlink(missing_ok=True)
+        self.stopped.set()
+
+
+def _moto_config(port: int) -> None:
+    """Step Functions in moto runs the state machine definitions for real."""
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback URL
+    except OSError as exc:
+        log.warning("could not configure moto (%s): Step Functions executions will not run", exc)
+
+
+def _start_api(app_module: Any, port: int) -> Any:
+    """Chalice's local dev server for the app, in this process, like `chalice local`."""
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    config = Config.create(
+        chalice_stage="local",
+        app_name=app_module.app.app_name,
+        project_dir=str(PROJECT_ROOT),
+        chalice_app=app_module.app,
+        lambda_timeout=60,
+        lambda_memory_size=512,
+    )
+    server = create_local_server(app_module.app, config, HOST, port)
+    thread = threading.Thread(target=server.server.serve_forever, name="http-api", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server.server_close()
+        thread.join(timeout=10)
+
+    return stop
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def quick_start(
+    info: StackInfo, tokens: dict[str, str], demo: dict[str, Any], state_dir: Path, took: float
+) -> str:
+    try:
+        shown_state = state_dir.relative_to(Path.cwd())
+    except ValueError:
+        shown_state = state_dir
+    state_arg = "" if str(shown_state) == ".local" else f" --state-dir {shown_state}"
+    demo_lines = "\n".join(f"    {k}: {v}" for k, v in demo.items()) or "    (none)"
+    return f"""
+parkcharge local stack — up in {took:.1f} s
+  HTTP API        {info.api_url}          (try: curl {info.api_url}/v1/health)
+  MQTT broker     mqtt://{info.mqtt_host}:{info.mqtt_port}  ({info.broker}, plain TCP)
+  sandbox pay     {info.pay_url}/v1/pay
+  AWS (moto)      {info.aws_endpoint_url}
+  state           {shown_state}  (keys, tokens.json, broker log)
+
+  demo data
+{demo_lines}
+
+  tokens (also in {shown_state}/tokens.json)
+    driver demo-driver:            export DRIVER_TOKEN={tokens["driver"]}
+    staff demo-staff (demo-op):    export STAFF_TOKEN={tokens["staff"]}
+    more: make token ROLE=driver|staff  (python -m infra.local.tokens --help)
+
+  try it
+    curl -H "Authorization: Bearer $DRIVER_TOKEN" '{info.api_url}/v1/driver/plates'
+    curl -H "Authorization: Bearer $STAFF_TOKEN" {info.api_url}/v1/ops/lots/demo-lot
+    python -m infra.local.simulator visit --plate 粤B12345{state_arg}
+    python -m infra.local.simulator capture --device demo-entry-cam --plate 粤B12345 --direction in{state_arg}
+
+{READY_LINE} (Ctrl-C stops it)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("infra.local").setLevel(
+        logging.DEBUG if os.environ.get("PARKCHARGE_LOCAL_DEBUG") else logging.INFO
+    )
+    for noisy in ("werkzeug", "botocore", "urllib3", "amqtt", "transitions", "pynamodb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    stack = LocalStack(args)
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stack.start()
+        while not stop_requested.wait(0.5):
+            pass
+        print("\nstopping the local stack…", flush=True)
+    finally:
+        stack.stop()
+    return 0

@@ -1,0 +1,38 @@
+"""`python -m infra.local.tokens driver|staff [--sub S] [--operator O]` (`make token ROLE=...`):
+print a token signed with the local stack's key, shaped like a Cognito ID token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from infra.local.keys import ensure_keys, mint_token
+from infra.local.stack import DEMO_DRIVER, DEMO_OPERATOR, DEMO_STAFF
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m infra.local.tokens", description=__doc__)
+    p.add_argument("role", nargs="?", choices=("driver", "staff"), default="driver")
+    p.add_argument("--sub", help="the user id (default demo-driver / demo-staff)")
+    p.add_argument("--operator", help="staff only: the operator id (default demo-op)")
+    p.add_argument("--ttl", type=int, default=12 * 3600, help="seconds the token is valid")
+    p.add_argument("--state-dir", default=".local")
+    args = p.parse_args(argv)
+    keys = ensure_keys(f"{args.state_dir}/keys")
+    if args.role == "driver":
+        token = mint_token(keys, args.sub or DEMO_DRIVER, ["driver"], ttl_seconds=args.ttl)
+    else:
+        token = mint_token(
+            keys,
+            args.sub or DEMO_STAFF,
+            ["staff"],
+            operator_id=args.operator or DEMO_OPERATOR,
+            ttl_seconds=args.ttl,
+        )
+    print(token)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
