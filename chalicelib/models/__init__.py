@@ -5,6 +5,15 @@ from __future__ import annotations
 
 from pynamodb.models import Model
 
+from chalicelib.models.charging import (
+    Charger,
+    ChargingSession,
+    ChargingTariffVersion,
+    Connector,
+    QrCode,
+    Station,
+    Wallet,
+)
 from chalicelib.models.commands import Command
 from chalicelib.models.dead_letters import DeadLetter
 from chalicelib.models.device_messages import DeviceMessage
@@ -32,6 +41,13 @@ ALL_MODELS: list[type[Model]] = [
     DeviceMessage,
     PlateBinding,
     TariffVersion,
+    Station,
+    Charger,
+    Connector,
+    QrCode,
+    ChargingTariffVersion,
+    Wallet,
+    ChargingSession,
 ]
 
 
