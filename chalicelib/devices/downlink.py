@@ -16,10 +16,13 @@ from chalicelib.settings import get_settings
 
 
 class Publisher(Protocol):
-    def publish(self, topic: str, message: dict[str, Any]) -> None: ...
+    def publish(self, topic: str, message: Any) -> None: ...
 
 
-def encode(message: dict[str, Any]) -> bytes:
+def encode(message: Any) -> bytes:
+    """JSON objects (gate commands) or arrays (OCPP frames), or text already encoded."""
+    if isinstance(message, str):
+        return message.encode()
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -32,7 +35,7 @@ class IotDataPublisher:
             "iot-data", endpoint_url=settings.iot_data_endpoint, region_name=settings.region
         )
 
-    def publish(self, topic: str, message: dict[str, Any]) -> None:
+    def publish(self, topic: str, message: Any) -> None:
         self._client.publish(topic=topic, qos=1, payload=encode(message))
 
 
@@ -60,7 +63,7 @@ class MqttPublisher:
         if not self._connected.wait(10):
             raise ConnectionError(f"MQTT broker {host}:{port} did not accept the connection")
 
-    def publish(self, topic: str, message: dict[str, Any]) -> None:
+    def publish(self, topic: str, message: Any) -> None:
         info = self._client.publish(topic, encode(message), qos=1)
         info.wait_for_publish(timeout=5)
 

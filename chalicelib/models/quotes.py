@@ -34,6 +34,7 @@ class Quote(Model):
     discount_fen = NumberAttribute()
     due_fen = NumberAttribute()
     breakdown = JSONAttribute()
+    discounts = JSONAttribute(default=list)
     tariff = JSONAttribute()
     created_at = UTCDateTimeAttribute()
     expires_at = UTCDateTimeAttribute()

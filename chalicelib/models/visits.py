@@ -74,6 +74,8 @@ class Visit(Model):
     waiting_exit_device_id = UnicodeAttribute(null=True)
     waiting_exit_lane_id = UnicodeAttribute(null=True)
     abnormal_reason = UnicodeAttribute(null=True)
+    # Charging waives parking: {"session_id", "station_id", "minutes", "fen"}, once per visit.
+    charging_waiver = JSONAttribute(null=True)
 
     by_plate = VisitsByPlate()
     inside_by_lot = VisitsInsideByLot()

@@ -161,7 +161,7 @@ def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now
     visit = recent[0] if recent else None
     if visit is None or visit.status != INSIDE:
         return _unmatched_exit(capture, lot, plate, now)
-    decision, _until = pricing.exit_decision(visit, lot, now, recent[1:])
+    decision = pricing.exit_decision(visit, lot, now, recent[1:]).decision
     outgoing: list[OutgoingCommand] = []
     if decision.open_gate:
         outgoing.append(commands.open_gate(capture.device_id, lane_id, visit.visit_id, now))

@@ -146,9 +146,8 @@ def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[Ou
     if lot is None:
         return []
     recent = pricing.earlier_visits(visit.lot_id, visit.plate)
-    decision, _until = pricing.exit_decision(
-        visit, lot, now, [v for v in recent if v.visit_id < visit.visit_id]
-    )
+    earlier = [v for v in recent if v.visit_id < visit.visit_id]
+    decision = pricing.exit_decision(visit, lot, now, earlier).decision
     if not decision.open_gate:
         return []
     device_id, lane_id = visit.waiting_exit_device_id, visit.waiting_exit_lane_id

@@ -4,7 +4,9 @@ no_repeat mode what the plate's earlier visits already owe in the open cycle."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from chalicelib.domain import gate, tariffs
 from chalicelib.domain.gate import ExitDecision
@@ -45,13 +47,55 @@ def price_visit(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable
     return tariffs.price(tariff, visit.entered_at, until, lot.zone, calendar, carried)
 
 
-def exit_decision(
-    visit: Visit, lot: LotConfig, now: datetime, earlier: Iterable[Visit] = ()
-) -> tuple[ExitDecision, datetime]:
-    """What the exit decides now, and the instant the stay was priced to (grace window applied)."""
+@dataclass(frozen=True)
+class ExitPricing:
+    decision: ExitDecision
+    until: datetime
+    discounts: list[dict[str, Any]]
+
+    @property
+    def discount_fen(self) -> int:
+        return sum(int(d["amount_fen"]) for d in self.discounts)
+
+
+def waiver_discounts(
+    visit: Visit, lot: LotConfig, fee: Price, until: datetime, earlier: Iterable[Visit]
+) -> list[dict[str, Any]]:
+    """Charging waives parking: minutes off the stay, or an amount off the fee (never below 0)."""
+    grant = visit.charging_waiver
+    if not grant:
+        return []
+    amount = 0
+    label = "充电减免"
+    minutes = int(grant.get("minutes", 0))
+    if minutes:
+        shorter = max(visit.entered_at, until - timedelta(minutes=minutes))
+        amount += fee.total_fen - price_visit(visit, lot, shorter, earlier).total_fen
+        label += f" {minutes} 分钟"
+    fen = int(grant.get("fen", 0))
+    if fen:
+        amount += fen
+        label += f" {fen} 分"
+    amount = max(0, min(amount, fee.total_fen))
+    return [
+        {
+            "kind": "charging_waiver",
+            "label": label,
+            "session_id": grant.get("session_id"),
+            "amount_fen": amount,
+        }
+    ]
+
+
+def exit_decision(visit: Visit, lot: LotConfig, now: datetime, earlier: Iterable[Visit] = ()) -> ExitPricing:
+    """What the exit decides now, the instant the stay was priced to (grace window applied) and
+    the discounts that apply."""
+    earlier = list(earlier)
     until = gate.fee_until(now, visit.paid_at, visit.priced_until, lot.grace)
     fee = price_visit(visit, lot, until, earlier)
-    return gate.decide_exit(visit.plate, fee, int(visit.paid_fen), int(visit.discount_fen)), until
+    discounts = waiver_discounts(visit, lot, fee, until, earlier)
+    discount = int(visit.discount_fen) + sum(int(d["amount_fen"]) for d in discounts)
+    return ExitPricing(gate.decide_exit(visit.plate, fee, int(visit.paid_fen), discount), until, discounts)
 
 
 def earlier_visits(lot_id: str, plate: str, limit: int = 10) -> list[Visit]:

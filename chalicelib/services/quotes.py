@@ -27,9 +27,8 @@ def create(user_id: str, plate: str, lot_id: str | None, now: datetime) -> Quote
     if lot is None:
         raise NotFound("the lot of this visit no longer exists", "lot_not_found")
     recent = pricing.earlier_visits(visit.lot_id, plate)
-    decision, until = pricing.exit_decision(
-        visit, lot, now, [v for v in recent if v.visit_id < visit.visit_id]
-    )
+    priced = pricing.exit_decision(visit, lot, now, [v for v in recent if v.visit_id < visit.visit_id])
+    decision, until = priced.decision, priced.until
     expires = now + timedelta(minutes=get_settings().quote_ttl_minutes)
     quote = Quote(
         sortable_id("q", now),
@@ -42,7 +41,8 @@ def create(user_id: str, plate: str, lot_id: str | None, now: datetime) -> Quote
         priced_until=until,
         total_fen=decision.fee.total_fen,
         paid_fen=int(visit.paid_fen),
-        discount_fen=int(visit.discount_fen),
+        discount_fen=int(visit.discount_fen) + priced.discount_fen,
+        discounts=priced.discounts,
         due_fen=decision.due_fen,
         breakdown=decision.fee.breakdown(),
         tariff=visit.tariff_ref or {},

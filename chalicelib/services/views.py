@@ -32,6 +32,7 @@ def visit(item: Visit) -> dict[str, Any]:
         "discount_fen": int(item.discount_fen),
         "paid_at": _t(item.paid_at),
         "abnormal_reason": item.abnormal_reason,
+        "charging_waiver": item.charging_waiver,
     }
 
 
@@ -48,6 +49,7 @@ def quote(item: Quote) -> dict[str, Any]:
         "discount_fen": int(item.discount_fen),
         "due_fen": int(item.due_fen),
         "breakdown": item.breakdown,
+        "discounts": item.discounts or [],
         "tariff": item.tariff,
         "expires_at": _t(item.expires_at),
     }
