@@ -3,12 +3,15 @@ and settings are read at import time. Nothing here talks to anything but loopbac
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 from infra.local.keys import LOCAL_AUDIENCE, LOCAL_ISSUER, ensure_keys
 
 _STATE = tempfile.mkdtemp(prefix="parkcharge-test-")
+atexit.register(shutil.rmtree, _STATE, ignore_errors=True)
 KEYS = ensure_keys(os.path.join(_STATE, "keys"))
 
 os.environ.update(

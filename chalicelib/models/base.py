@@ -3,6 +3,10 @@ so the same classes serve the CDK stack, the local stack and the tests."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+from pynamodb.connection import Connection
+
 from chalicelib.settings import get_settings, table_name
 
 
@@ -15,3 +19,13 @@ class TableMeta:
 
 def table_name_for(base: str) -> str:
     return table_name(base)
+
+
+@lru_cache(maxsize=1)
+def connection() -> Connection:
+    """One PynamoDB connection per container for transactions (its botocore client is reused)."""
+    return Connection(region=get_settings().region)
+
+
+def reset_connection() -> None:
+    connection.cache_clear()

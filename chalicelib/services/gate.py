@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -21,6 +20,7 @@ from chalicelib.domain import gate, plates
 from chalicelib.domain.tariffs import Price
 from chalicelib.domain.timeutil import iso
 from chalicelib.ids import sortable_id
+from chalicelib.models.base import connection
 from chalicelib.models.device_messages import DeviceMessage, message_key
 from chalicelib.models.records import ABNORMAL_ENTRY, UNMATCHED_EXIT, Record
 from chalicelib.models.visits import ABNORMAL_ENTRY as VISIT_ABNORMAL
@@ -28,7 +28,6 @@ from chalicelib.models.visits import EXITED as VISIT_EXITED
 from chalicelib.models.visits import INSIDE, Visit, lot_plate_key
 from chalicelib.services import commands, config, pricing
 from chalicelib.services.commands import OutgoingCommand
-from chalicelib.settings import get_settings
 
 INBOX_KEEP = timedelta(days=7)
 
@@ -40,9 +39,6 @@ class GateOutcome:
     due_fen: int = 0
     commands: list[OutgoingCommand] = field(default_factory=list)
 
-
-def _connection() -> Connection:
-    return Connection(region=get_settings().region)
 
 
 def _inbox(capture: Capture, outcome: str, now: datetime) -> DeviceMessage:
@@ -118,7 +114,7 @@ def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, no
         tariff_ref=ref.to_dict() if ref else None,
     )
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.save(_inbox(capture, "entered", now), condition=DeviceMessage.message_key.does_not_exist())
             tx.save(visit, condition=Visit.visit_id.does_not_exist())
             if decision.previous_becomes_abnormal and previous is not None:
@@ -167,7 +163,7 @@ def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now
         outgoing.append(commands.open_gate(capture.device_id, lane_id, visit.visit_id, now))
     outgoing.append(commands.display(capture.device_id, decision.display, now))
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.save(
                 _inbox(capture, "exited" if decision.open_gate else "payment_required", now),
                 condition=DeviceMessage.message_key.does_not_exist(),
@@ -225,7 +221,7 @@ def _unmatched_exit(capture: Capture, lot: config.LotConfig, plate: str, now: da
     who releases the car by hand (abnormal release, a later change)."""
     outgoing = [commands.display(capture.device_id, (plate, "未找到入场记录", "请联系管理员"), now)]
     try:
-        with TransactWrite(connection=_connection()) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.save(
                 _inbox(capture, "unmatched_exit", now), condition=DeviceMessage.message_key.does_not_exist()
             )

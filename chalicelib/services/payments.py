@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.money import format_yuan, require_fen
 from chalicelib.errors import BadRequest, Conflict, Gone, NotFound, Unprocessable
+from chalicelib.models.base import connection
 from chalicelib.models.payments import PAID, PENDING, Payment
 from chalicelib.models.visits import INSIDE, Visit
 from chalicelib.payments import provider
@@ -20,7 +20,6 @@ from chalicelib.payments.sandbox import Notification
 from chalicelib.services import commands, config, pricing, quotes
 from chalicelib.services.commands import OutgoingCommand
 from chalicelib.services.gate import close_actions
-from chalicelib.settings import get_settings
 
 
 @dataclass
@@ -104,7 +103,7 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
     if note.trade_state != "SUCCESS" or payment.status == PAID:
         return Applied(payment, applied=False)
     try:
-        with TransactWrite(connection=Connection(region=get_settings().region)) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(
                 payment,
                 actions=[
@@ -156,7 +155,7 @@ def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[Ou
         commands.display(device_id, decision.display, now),
     ]
     try:
-        with TransactWrite(connection=Connection(region=get_settings().region)) as tx:
+        with TransactWrite(connection=connection()) as tx:
             tx.update(
                 visit,
                 actions=close_actions(decision.fee, lane_id, device_id, now),
