@@ -3,7 +3,7 @@ stages); WeChat Pay and Alipay adapters plug in here with their own keys and for
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -37,4 +37,4 @@ def sandbox_public_key() -> bytes:
 
 
 def verify_sandbox(headers: Any, body: str) -> sandbox.Notification:
-    return sandbox.verify(sandbox_public_key(), headers, body, now=time.time())
+    return sandbox.verify(sandbox_public_key(), headers, body, now=datetime.now(UTC))

@@ -13,6 +13,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -66,7 +67,7 @@ def _header(headers: Any, name: str) -> str:
     return str(value)
 
 
-def verify(public_key_pem: bytes, headers: Any, body: str, now: float) -> Notification:
+def verify(public_key_pem: bytes, headers: Any, body: str, now: datetime) -> Notification:
     """parkcharge side: check the signature and freshness, then parse the body."""
     ts = _header(headers, HEADER_TIMESTAMP)
     nonce = _header(headers, HEADER_NONCE)
@@ -75,7 +76,7 @@ def verify(public_key_pem: bytes, headers: Any, body: str, now: float) -> Notifi
         sent = int(ts)
     except ValueError as exc:
         raise SignatureError("timestamp is not an integer") from exc
-    if abs(now - sent) > MAX_SKEW_SECONDS:
+    if abs(int(now.timestamp()) - sent) > MAX_SKEW_SECONDS:
         raise SignatureError("timestamp outside the accepted window")
     key = serialization.load_pem_public_key(public_key_pem)
     assert isinstance(key, rsa.RSAPublicKey)
