@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 synth: $(STAMP)
-	$(PY) -m infra.cdk.synth
+	$(PY) -m infra.aws.synth
 
 bench: $(STAMP)
 	$$(command -v taskset >/dev/null && echo taskset -c 0) $(PY) -m tests.bench

@@ -1,0 +1,146 @@
+"""The AWS stack as CloudFormation: synthesized offline once, then checked the way a reviewer
+would (cfn-lint, cdk-nag's AwsSolutions rules) and against the single definitions it is built
+from (the PynamoDB models, iot-rules/*.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.infra
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, Any], Path]:
+    from infra.aws.synth import build
+
+    work = tmp_path_factory.mktemp("synth")
+    # The layer's contents (wheels built by `make synth` from requirements.txt) are not what these
+    # tests check; an empty layer directory keeps the synthesis offline.
+    (work / "layer" / "python").mkdir(parents=True)
+    _app, stack = build(work / "cdk.out", work / "layer", stage="test")
+    template_path = work / "cdk.out" / f"{stack.stack_name}.template.json"
+    return stack, json.loads(template_path.read_text()), template_path
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_cfn_lint_accepts_the_template(synthesized: tuple[Any, dict[str, Any], Path]) -> None:
+    from cfnlint.api import lint_file
+
+    matches = lint_file(synthesized[2])
+    assert [str(m) for m in matches] == []
+
+
+def test_cdk_nag_aws_solutions_finds_nothing_unexplained(
+    synthesized: tuple[Any, dict[str, Any], Path],
+) -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    stack = synthesized[0]
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
+    warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("AwsSolutions-.*"))
+    assert [f"{e.id}: {e.entry.data}" for e in errors] == []
+    assert [f"{w.id}: {w.entry.data}" for w in warnings] == []
+
+
+def test_every_model_has_its_table_with_the_same_keys_indexes_and_ttl(
+    synthesized: tuple[Any, dict[str, Any], Path],
+) -> None:
+    from chalicelib.models import ALL_MODELS
+    from infra.aws.tables import table_spec
+
+    tables = {
+        t["Properties"]["TableName"]: t["Properties"]
+        for t in resources(synthesized[1], "AWS::DynamoDB::Table").values()
+    }
+    assert len(tables) == len(ALL_MODELS)
+    for model in ALL_MODELS:
+        spec = table_spec(model)
+        props = tables[spec.table_name]  # the test stage's prefix is the tests' prefix
+        keys = {k["AttributeName"]: k["KeyType"] for k in props["KeySchema"]}
+        expected = {spec.hash_key.name: "HASH", **({spec.range_key.name: "RANGE"} if spec.range_key else {})}
+        assert keys == expected, model.__name__
+        indexes = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
+        assert set(indexes) == {i.name for i in spec.indexes}, model.__name__
+        for index in spec.indexes:
+            assert indexes[index.name]["Projection"]["ProjectionType"] == index.projection
+        ttl = props.get("TimeToLiveSpecification", {})
+        assert ttl.get("AttributeName") == spec.ttl_attribute, model.__name__
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_every_iot_rule_invokes_its_function_and_dead_letters_failures(
+    synthesized: tuple[Any, dict[str, Any], Path],
+) -> None:
+    template = synthesized[1]
+    rules = {
+        r["Properties"]["RuleName"]: r["Properties"]["TopicRulePayload"]
+        for r in resources(template, "AWS::IoT::TopicRule").values()
+    }
+    permissions = [
+        p["Properties"]
+        for p in resources(template, "AWS::Lambda::Permission").values()
+        if p["Properties"].get("Principal") == "iot.amazonaws.com"
+    ]
+    queues = resources(template, "AWS::SQS::Queue")
+    [(queue_id, queue)] = queues.items()
+    assert queue["Properties"]["QueueName"] == "parkcharge-iot-dead-letters"
+    for path in sorted((ROOT / "iot-rules").glob("*.json")):
+        rule = json.loads(path.read_text())
+        payload = rules[rule["ruleName"]]
+        assert payload["Sql"] == rule["sql"]
+        [action] = payload["Actions"]
+        function_logical = action["Lambda"]["FunctionArn"]["Fn::GetAtt"][0]
+        assert (
+            template["Resources"][function_logical]["Properties"]["Handler"]
+            == f"app.{rule['action']['lambda']}"
+        )
+        assert payload["ErrorAction"]["Sqs"]["QueueUrl"] == {"Ref": queue_id}
+        assert any(p["FunctionName"] == action["Lambda"]["FunctionArn"] for p in permissions), rule[
+            "ruleName"
+        ]
+
+
+def test_the_functions_run_with_a_least_privilege_role_the_layer_and_their_settings(
+    synthesized: tuple[Any, dict[str, Any], Path],
+) -> None:
+    template = synthesized[1]
+    functions = resources(template, "AWS::Serverless::Function")
+    assert {f["Properties"]["Handler"] for f in functions.values()} >= {
+        "app.app",
+        "app.gate_capture",
+        "app.gate_ack",
+        "app.gate_status",
+        "app.charger_ocpp",
+        "app.iot_dead_letters",
+        "app.sweep_commands",
+    }
+    roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
+    assert len(roles) == 1
+    for function in functions.values():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert env["PARKCHARGE_TABLE_PREFIX"] == "parkcharge-test-" and env["PARKCHARGE_DOWNLINK"] == "iot"
+        assert len(function["Properties"]["Layers"]) == 1
+    [role_id] = roles
+    statements = [
+        s
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if any(a.startswith(("dynamodb:", "iot:", "sqs:", "ssm:")) for a in actions):
+            targets = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            assert "*" not in targets, statement
