@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from chalice import Chalice, Rate, Response
 
-from chalicelib.api import callbacks, driver, ops
+from chalicelib.api import callbacks, charging, driver, ops
 from chalicelib.api.http import error_response, from_app_error, ok
 from chalicelib.errors import AppError
 from chalicelib.settings import get_settings
@@ -24,6 +24,7 @@ tracer = Tracer(service="parkcharge")
 app.register_blueprint(driver.bp)
 app.register_blueprint(ops.bp)
 app.register_blueprint(callbacks.bp)
+app.register_blueprint(charging.bp)
 
 
 def _now() -> datetime:
@@ -97,6 +98,18 @@ def gate_status(event: Any, context: Any) -> dict[str, Any]:
         return _device_event("status", event)
 
 
+@app.lambda_function(name="charger_ocpp")
+@tracer.capture_lambda_handler
+def charger_ocpp(event: Any, context: Any) -> dict[str, Any]:
+    from chalicelib.devices import charger_handlers
+
+    with metrics_flushed():
+        result = charger_handlers.on_frame(event, _now())
+        metrics.add_metric(name=f"Ocpp{result['result'].title()}", unit="Count", value=1)
+        logger.info("ocpp frame", extra=result)
+        return result
+
+
 @app.on_sqs_message(queue=get_settings().iot_dead_letter_queue, batch_size=10)
 def iot_dead_letters(event: Any) -> None:
     from chalicelib.devices import handlers
@@ -113,3 +126,12 @@ def sweep_commands(event: Any) -> None:
     timed_out = commands.sweep_timeouts(_now())
     if timed_out:
         logger.warning("device commands timed out", extra={"count": timed_out})
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_charging(event: Any) -> None:
+    from chalicelib.services import charging as charging_service
+
+    counts = charging_service.sweep(_now())
+    if any(counts.values()):
+        logger.warning("charging sessions swept", extra=counts)

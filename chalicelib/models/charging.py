@@ -2,7 +2,8 @@
 
 Access patterns:
 - Station by id (start checks, tariffs, parking waiver); an operator's stations (GSI `by_operator`).
-- Charger by id (= IoT thing name; every OCPP frame); its connectors by (charger, connector id):
+- Charger by id (= IoT thing name; every OCPP frame); a station's chargers (GSI `by_station`);
+  its connectors by (charger, connector id):
   the connector's OCPP status and the session on it, changed with conditions.
 - QR code by id → charger and connector (driver start).
 - Charging tariff versions by tariff id (latest in force: query descending).
@@ -68,6 +69,15 @@ class Connector(Model):
     status_at = UTCDateTimeAttribute(null=True)
 
 
+class ChargersByStation(GlobalSecondaryIndex["Charger"]):
+    class Meta:
+        index_name = "by_station"
+        projection = AllProjection()
+
+    station_id = UnicodeAttribute(hash_key=True)
+    charger_id = UnicodeAttribute(range_key=True)
+
+
 class Charger(Model):
     class Meta(TableMeta):
         table_name = table_name_for("chargers")
@@ -89,6 +99,8 @@ class Charger(Model):
     last_seen_at = UTCDateTimeAttribute(null=True)
     booted_at = UTCDateTimeAttribute(null=True)
     transaction_counter = NumberAttribute(default=0)
+
+    by_station = ChargersByStation()
 
 
 class QrCode(Model):

@@ -40,7 +40,6 @@ class GateOutcome:
     commands: list[OutgoingCommand] = field(default_factory=list)
 
 
-
 def _inbox(capture: Capture, outcome: str, now: datetime) -> DeviceMessage:
     return DeviceMessage(
         message_key(capture.device_id, capture.message_id),

@@ -5,7 +5,10 @@
   (no free minutes), so a visit driven by the simulator has something to pay;
 - operator `other-op` with lot `other-lot`, to see the refusals across operators;
 - driver `demo-driver` holding plate 粤B12345, driver `demo-driver-2` holding 粤A99999,
-  staff `demo-staff` of `demo-op`.
+  staff `demo-staff` of `demo-op`;
+- charging station `demo-station` inside `demo-lot` (charging waives 120 minutes of parking) with
+  DC charger `demo-charger-1` (connectors 1 and 2, QR ids `demo-charger-1-1`, `demo-charger-1-2`),
+  a time-of-use tariff, wallets of 200 yuan for `demo-driver` and a frozen one for `demo-frozen`.
 Idempotent: running it again rewrites the same items.
 """
 
@@ -61,6 +64,10 @@ DEMO = {
     "other_operator_id": "other-op",
     "other_lot_id": "other-lot",
     "other_staff_sub": "other-staff",
+    "station_id": "demo-station",
+    "charger_id": "demo-charger-1",
+    "charger_qr_id": "demo-charger-1-1",
+    "frozen_driver_sub": "demo-frozen",
 }
 
 
@@ -109,6 +116,75 @@ def _lot(
         Device(device_id, operator_id=operator_id, lot_id=lot_id, lane_id=lane_id).save()
 
 
+DEMO_CHARGING_TARIFF: dict[str, Any] = {
+    "kind": "time_of_use",
+    "periods": {
+        "peak": {"electricity": 11000, "service": 8000},
+        "flat": {"electricity": 7000, "service": 8000},
+        "valley": {"electricity": 3500, "service": 8000},
+    },
+    "schedule": [
+        {"start": "00:00", "end": "08:00", "period": "valley"},
+        {"start": "08:00", "end": "12:00", "period": "peak"},
+        {"start": "12:00", "end": "18:00", "period": "flat"},
+        {"start": "18:00", "end": "22:00", "period": "peak"},
+        {"start": "22:00", "end": "24:00", "period": "valley"},
+    ],
+}
+
+
+def _charging(now: datetime) -> None:
+    from datetime import timedelta
+
+    from chalicelib.models.charging import Charger, ChargingTariffVersion, Connector, QrCode, Station, Wallet
+
+    operator_id = DEMO["operator_id"]
+    ChargingTariffVersion(
+        "demo-tou@demo-op",
+        1,
+        operator_id=operator_id,
+        name="峰平谷演示",
+        kind="ev",
+        definition=DEMO_CHARGING_TARIFF,
+        effective_from=now - timedelta(days=30),
+        created_at=now,
+        created_by="demo",
+    ).save()
+    Station(
+        DEMO["station_id"],
+        operator_id=operator_id,
+        name="演示充电站",
+        timezone="Asia/Shanghai",
+        areas={"A": {"name": "A区", "power_limit_w": 240000}},
+        tariff_id="demo-tou@demo-op",
+        min_balance_fen=100,
+        parking_waiver={"lot_id": DEMO["lot_id"], "minutes": 120},
+    ).save()
+    Charger(
+        DEMO["charger_id"],
+        operator_id=operator_id,
+        station_id=DEMO["station_id"],
+        area_id="A",
+        kind="ev",
+        serial="SN-DEMO-0001",
+        model="DC-120",
+        current_type="DC",
+        rated_power_w=120000,
+        connector_count=2,
+    ).save()
+    for connector_id in (1, 2):
+        Connector(DEMO["charger_id"], connector_id, status="Available").save()
+        QrCode(
+            f"{DEMO['charger_id']}-{connector_id}", charger_id=DEMO["charger_id"], connector_id=connector_id
+        ).save()
+    for user_id, balance, status in (
+        (DEMO["driver_sub"], 20000, "active"),
+        (DEMO["other_driver_sub"], 5000, "active"),
+        (DEMO["frozen_driver_sub"], 20000, "frozen"),
+    ):
+        Wallet(user_id, balance_fen=balance, status=status, updated_at=now).save()
+
+
 def seed(now: datetime) -> dict[str, str]:
     _lot(
         DEMO["operator_id"],
@@ -128,4 +204,5 @@ def seed(now: datetime) -> dict[str, str]:
     )
     PlateBinding(DEMO["driver_plate"], user_id=DEMO["driver_sub"], bound_at=now).save()
     PlateBinding(DEMO["other_driver_plate"], user_id=DEMO["other_driver_sub"], bound_at=now).save()
+    _charging(now)
     return dict(DEMO)

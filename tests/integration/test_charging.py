@@ -1,0 +1,399 @@
+"""Charge sessions through the real OCPP handler, services and tables (moto): a charger played by
+hand-written OCPP 1.6J frames in the IoT rule's event shape, the driver over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib.devices import charger_handlers
+from chalicelib.models.charging import ChargingSession, Connector, Wallet
+from chalicelib.models.commands import Command
+from chalicelib.services import charging
+from tests.integration.conftest import Recorder, auth, staff
+
+CHARGER = "demo-charger-1"
+QR = "demo-charger-1-1"
+
+
+class FakeCharger:
+    """Sends OCPP frames to the handler as the IoT rule would, reads what the backend sends back."""
+
+    def __init__(self, published: Recorder, charger_id: str = CHARGER) -> None:
+        self.published = published
+        self.charger_id = charger_id
+        self.sent: list[dict[str, Any]] = []
+
+    def event(self, raw: bytes) -> dict[str, Any]:
+        return {
+            "payload_b64": base64.b64encode(raw).decode(),
+            "topic": f"parkcharge/charger/{self.charger_id}/ocpp/up",
+            "topic_device_id": self.charger_id,
+            "received_at": 0,
+        }
+
+    def raw(self, raw: bytes, now: datetime) -> dict[str, Any]:
+        event = self.event(raw)
+        self.sent.append(event)
+        return charger_handlers.on_frame(event, now)
+
+    def call(self, action: str, payload: dict[str, Any], now: datetime, message_id: str | None = None) -> Any:
+        message_id = message_id or uuid.uuid4().hex[:12]
+        self.raw(json.dumps([2, message_id, action, payload]).encode(), now)
+        return self.answer_to(message_id)
+
+    def answer_to(self, message_id: str) -> Any:
+        for frame in reversed(self.frames()):
+            if frame[0] in (3, 4) and frame[1] == message_id:
+                return frame
+        raise AssertionError(f"no answer to {message_id}")
+
+    def frames(self) -> list[Any]:
+        topic = f"parkcharge/charger/{self.charger_id}/ocpp/down"
+        return [json.loads(m) if isinstance(m, str) else m for t, m in self.published.messages if t == topic]
+
+    def calls(self, action: str) -> list[list[Any]]:
+        return [f for f in self.frames() if f[0] == 2 and f[2] == action]
+
+    def reply(self, call: list[Any], payload: dict[str, Any], now: datetime) -> None:
+        self.raw(json.dumps([3, call[1], payload]).encode(), now)
+
+    def boot(self, now: datetime) -> None:
+        answer = self.call(
+            "BootNotification", {"chargePointVendor": "Demo", "chargePointModel": "DC-120"}, now
+        )
+        assert answer[2]["status"] == "Accepted"
+        self.call(
+            "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Preparing"}, now
+        )
+
+    def meter(self, transaction_id: int, wh: int, at: datetime, now: datetime | None = None) -> None:
+        value = [
+            {
+                "timestamp": at.isoformat(),
+                "sampledValue": [
+                    {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+                ],
+            }
+        ]
+        answer = self.call(
+            "MeterValues", {"connectorId": 1, "transactionId": transaction_id, "meterValue": value}, now or at
+        )
+        assert answer[0] == 3, answer
+
+    def stop(self, transaction_id: int, wh: int, at: datetime, reason: str = "Remote") -> Any:
+        return self.call(
+            "StopTransaction",
+            {"transactionId": transaction_id, "meterStop": wh, "timestamp": at.isoformat(), "reason": reason},
+            at,
+        )
+
+
+T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: peak
+
+
+@pytest.fixture
+def charger(client: Client, published: Recorder) -> FakeCharger:
+    fake = FakeCharger(published)
+    fake.boot(datetime.now(UTC))
+    return fake
+
+
+def start(
+    client: Client, charger: FakeCharger, prepay: int = 5000, who: str = "demo-driver", **extra: Any
+) -> Any:
+    return client.http.post(
+        "/v1/driver/charging/sessions",
+        body=json.dumps({"qr_id": QR, "prepay_fen": prepay, **extra}),
+        headers=auth(who),
+    )
+
+
+def started(
+    client: Client, charger: FakeCharger, now: datetime, prepay: int = 5000, **extra: Any
+) -> tuple[str, int]:
+    """The driver starts, the charger accepts and starts a transaction. Returns (session id, tx id)."""
+    response = start(client, charger, prepay, **extra)
+    assert response.status_code == 201, response.body
+    session_id = response.json_body["session_id"]
+    [remote] = charger.calls("RemoteStartTransaction")[-1:]
+    assert remote[3] == {"connectorId": 1, "idTag": session_id}
+    charger.reply(remote, {"status": "Accepted"}, now)
+    answer = charger.call(
+        "StartTransaction",
+        {"connectorId": 1, "idTag": session_id, "meterStart": 100_000, "timestamp": now.isoformat()},
+        now,
+    )
+    assert answer[2]["idTagInfo"]["status"] == "Accepted"
+    return session_id, answer[2]["transactionId"]
+
+
+def wallet(user: str = "demo-driver") -> int:
+    return int(Wallet.get(user, consistent_read=True).balance_fen)
+
+
+def test_a_charge_from_start_to_settled_bill(client: Client, charger: FakeCharger) -> None:
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now)
+    assert wallet() == 20000 - 5000
+    for minute, wh in ((1, 102_000), (2, 104_000), (3, 106_000)):
+        charger.meter(tx, wh, now + timedelta(minutes=minute), now)
+    live = client.http.get(f"/v1/driver/charging/sessions/{session_id}", headers=auth()).json_body
+    assert live["state"] == "charging" and live["energy_wh"] == 6000 and live["cost_fen"] > 0
+
+    stopped = client.http.post(f"/v1/driver/charging/sessions/{session_id}/stop", headers=auth()).json_body
+    assert stopped["state"] == "stopping"
+    [remote_stop] = charger.calls("RemoteStopTransaction")
+    assert remote_stop[3] == {"transactionId": tx}
+    charger.reply(remote_stop, {"status": "Accepted"}, now)
+    charger.stop(tx, 107_000, now + timedelta(minutes=4))
+
+    bill = client.http.get(f"/v1/driver/charging/sessions/{session_id}/bill", headers=auth()).json_body
+    assert bill["state"] == "completed" and bill["energy_wh"] == 7000
+    assert bill["total_fen"] == bill["electricity_fen"] + bill["service_fen"]
+    assert bill["refund_fen"] == 5000 - bill["total_fen"]
+    assert wallet() == 20000 - bill["total_fen"]
+    assert Connector.get(CHARGER, 1).session_id is None
+    statuses = {c.command: c.status for c in Command.query(CHARGER)}
+    assert statuses == {"RemoteStartTransaction": "acked", "RemoteStopTransaction": "acked"}
+
+
+def test_a_resent_start_transaction_gets_the_same_transaction_id(
+    client: Client, charger: FakeCharger
+) -> None:
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now)
+    payload = {"connectorId": 1, "idTag": session_id, "meterStart": 100_000, "timestamp": now.isoformat()}
+    again = charger.call("StartTransaction", payload, now)
+    assert again[2]["transactionId"] == tx
+    repeated = charger.sent[-1]
+    charger_handlers.on_frame(repeated, now)
+    assert charger.frames()[-1][2]["transactionId"] == tx
+
+
+def test_three_stops_and_every_message_twice_make_exactly_one_bill(
+    client: Client, charger: FakeCharger
+) -> None:
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now)
+    for minute, wh in ((1, 103_000), (2, 106_000)):
+        charger.meter(tx, wh, now + timedelta(minutes=minute), now)
+        charging_handlers_replay(charger.sent[-1], now)
+    for _ in range(3):
+        response = client.http.post(f"/v1/driver/charging/sessions/{session_id}/stop", headers=auth())
+        assert response.status_code == 200
+    [remote_stop] = charger.calls("RemoteStopTransaction")
+    charger.reply(remote_stop, {"status": "Accepted"}, now)
+    charging_handlers_replay(charger.sent[-1], now)
+    charger.stop(tx, 108_000, now + timedelta(minutes=3))
+    charging_handlers_replay(charger.sent[-1], now)
+    charger.stop(tx, 108_000, now + timedelta(minutes=3))  # the same stop with a new message id
+    session = ChargingSession.get(session_id)
+    assert session.state == "completed" and session.energy_wh == 8000
+    assert len(charger.calls("RemoteStopTransaction")) == 1
+    assert wallet() == 20000 - int(session.bill["total_fen"])
+
+
+def charging_handlers_replay(event: dict[str, Any], now: datetime) -> None:
+    result = charger_handlers.on_frame(event, now)
+    assert result["result"] in ("duplicate", "ignored"), result
+
+
+def test_a_charger_that_finished_by_itself_then_gets_a_stop(client: Client, charger: FakeCharger) -> None:
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now)
+    charger.meter(tx, 104_000, now + timedelta(minutes=1), now)
+    charger.stop(tx, 105_000, now + timedelta(minutes=2), reason="EVDisconnected")
+    before = wallet()
+    response = client.http.post(f"/v1/driver/charging/sessions/{session_id}/stop", headers=auth())
+    assert response.json_body["state"] == "completed"
+    assert charger.calls("RemoteStopTransaction") == []
+    assert wallet() == before
+
+
+def test_a_silent_charger_suspends_the_session_and_it_completes_when_back(
+    client: Client, charger: FakeCharger
+) -> None:
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now)
+    charger.meter(tx, 103_000, now + timedelta(minutes=1), now)
+    counts = charging.sweep(now + timedelta(minutes=7))
+    assert counts["suspended"] == 1
+    assert ChargingSession.get(session_id).state == "suspended"
+    back = now + timedelta(minutes=20)
+    charger.call("BootNotification", {"chargePointVendor": "Demo", "chargePointModel": "DC-120"}, back)
+    charger.stop(tx, 109_000, now + timedelta(minutes=15), reason="PowerLoss")
+    session = ChargingSession.get(session_id)
+    assert session.state == "completed" and session.energy_wh == 9000
+
+
+def test_a_late_meter_value_after_the_stop_changes_nothing(client: Client, charger: FakeCharger) -> None:
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now)
+    charger.meter(tx, 104_000, now + timedelta(minutes=1), now)
+    charger.stop(tx, 105_000, now + timedelta(minutes=2))
+    bill = ChargingSession.get(session_id).bill
+    charger.meter(tx, 150_000, now + timedelta(minutes=1, seconds=30), now + timedelta(minutes=5))
+    assert ChargingSession.get(session_id).bill == bill
+
+
+def test_a_frozen_account_cannot_charge(client: Client, charger: FakeCharger) -> None:
+    response = start(client, charger, who="demo-frozen")
+    assert response.status_code == 403 and response.json_body["code"] == "account_frozen"
+    assert charger.calls("RemoteStartTransaction") == []
+
+
+def test_refused_starts_say_why(client: Client, charger: FakeCharger) -> None:
+    too_much = start(client, charger, prepay=10**6)
+    assert too_much.status_code == 409 and too_much.json_body["code"] == "balance_too_low"
+    too_little = start(client, charger, prepay=50)
+    assert too_little.status_code == 409 and too_little.json_body["code"] == "prepay_too_low"
+    unknown = client.http.post(
+        "/v1/driver/charging/sessions", body=json.dumps({"qr_id": "nope"}), headers=auth()
+    )
+    assert unknown.status_code == 404
+    charger.call(
+        "StatusNotification",
+        {"connectorId": 1, "errorCode": "NoError", "status": "Available"},
+        datetime.now(UTC),
+    )
+    unplugged = start(client, charger)
+    assert unplugged.status_code == 409 and unplugged.json_body["code"] == "not_plugged"
+
+
+def test_the_session_stops_before_the_prepaid_amount_runs_out(client: Client, charger: FakeCharger) -> None:
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now, prepay=500)  # 5 yuan
+    wh = 100_000
+    for minute in range(1, 30):
+        wh += 500  # 30 kW
+        charger.meter(tx, wh, now + timedelta(minutes=minute), now + timedelta(minutes=minute))
+        if charger.calls("RemoteStopTransaction"):
+            break
+    session = ChargingSession.get(session_id)
+    assert session.state == "stopping" and session.end_reason == "balance"
+    assert int(session.prepaid_fen) - int(session.cost_fen) >= 100  # at least 1 yuan left when stopping
+
+
+def test_a_malformed_frame_gets_a_callerror_and_the_next_frame_works(
+    client: Client, charger: FakeCharger
+) -> None:
+    now = datetime.now(UTC)
+    result = charger.raw(b'[2, "m-1", "Heartbeat"', now)
+    assert result["result"] == "rejected"
+    error = charger.frames()[-1]
+    assert error[0] == 4 and error[2] == "FormationViolation"
+    bad = charger.call("StatusNotification", {"connectorId": 1, "status": "Sleeping"}, now, message_id="m-2")
+    assert bad[0] == 4 and bad[1] == "m-2"
+    fine = charger.call("Heartbeat", {}, now, message_id="m-3")
+    assert fine[0] == 3 and "currentTime" in fine[2]
+
+
+def test_commands_to_an_offline_charger_are_refused_at_once(client: Client, charger: FakeCharger) -> None:
+    from chalicelib.models.charging import Charger
+
+    Charger(CHARGER).update(actions=[Charger.online.set(False)])
+    response = client.http.post(
+        f"/v1/ops/chargers/{CHARGER}/commands",
+        body=json.dumps({"action": "Reset", "payload": {"type": "Soft"}}),
+        headers=staff(),
+    )
+    assert response.status_code == 409 and response.json_body["code"] == "charger_offline"
+    assert start(client, charger).json_body["code"] == "charger_offline"
+
+
+def test_staff_commands_are_tracked_to_their_answer(client: Client, charger: FakeCharger) -> None:
+    now = datetime.now(UTC)
+    sent = client.http.post(
+        f"/v1/ops/chargers/{CHARGER}/commands",
+        body=json.dumps({"action": "Reset", "payload": {"type": "Soft"}}),
+        headers=staff(),
+    )
+    assert sent.status_code == 202
+    [reset] = charger.calls("Reset")
+    charger.reply(reset, {"status": "Rejected"}, now)
+    listed = client.http.get(f"/v1/ops/chargers/{CHARGER}/commands", headers=staff()).json_body["commands"]
+    assert [(c["action"], c["status"], c["detail"]) for c in listed] == [("Reset", "failed", "Rejected")]
+    other = client.http.get(f"/v1/ops/chargers/{CHARGER}/commands", headers=staff("other-op", "other-staff"))
+    assert other.status_code == 404
+
+
+def test_staff_force_end_settles_on_the_last_reading(client: Client, charger: FakeCharger) -> None:
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now)
+    charger.meter(tx, 104_000, now + timedelta(minutes=1), now)
+    response = client.http.post(f"/v1/ops/charging/sessions/{session_id}/force-end", headers=staff())
+    assert response.status_code == 200 and response.json_body["state"] == "completed"
+    assert response.json_body["bill"]["energy_wh"] == 4000
+    again = client.http.post(f"/v1/ops/charging/sessions/{session_id}/force-end", headers=staff())
+    assert again.status_code == 409
+
+
+def test_a_start_that_never_begins_becomes_abnormal_and_refunds(client: Client, charger: FakeCharger) -> None:
+    response = start(client, charger)
+    session_id = response.json_body["session_id"]
+    counts = charging.sweep(datetime.now(UTC) + timedelta(minutes=5))
+    assert counts["abandoned"] == 1
+    assert ChargingSession.get(session_id).state == "abnormal"
+    assert wallet() == 20000
+    abnormal = client.http.get("/v1/ops/charging/abnormal", headers=staff()).json_body["sessions"]
+    assert [s["session_id"] for s in abnormal] == [session_id]
+
+
+def test_refund_requests_follow_the_rules(client: Client, charger: FakeCharger) -> None:
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now)
+    early = client.http.post(
+        f"/v1/driver/charging/sessions/{session_id}/refunds",
+        body=json.dumps({"amount_fen": 100}),
+        headers=auth(),
+    )
+    assert early.status_code == 409 and early.json_body["code"] == "not_refundable"
+    charger.stop(tx, 105_000, now + timedelta(minutes=5))
+    total = int(ChargingSession.get(session_id).bill["total_fen"])
+    too_much = client.http.post(
+        f"/v1/driver/charging/sessions/{session_id}/refunds",
+        body=json.dumps({"amount_fen": total + 1}),
+        headers=auth(),
+    )
+    assert too_much.status_code == 422
+    fine = client.http.post(
+        f"/v1/driver/charging/sessions/{session_id}/refunds",
+        body=json.dumps({"amount_fen": total}),
+        headers=auth(),
+    )
+    assert fine.status_code == 202
+    other = client.http.post(
+        f"/v1/driver/charging/sessions/{session_id}/refunds",
+        body=json.dumps({"amount_fen": 1}),
+        headers=auth("demo-driver-2"),
+    )
+    assert other.status_code == 404
+
+
+def test_charging_waives_parking_in_the_lot(
+    client: Client, charger: FakeCharger, published: Recorder
+) -> None:
+    from chalicelib.devices import handlers
+    from tests.integration.conftest import capture, iot_event
+
+    entered = datetime.now(UTC) - timedelta(hours=3)
+    handlers.on_capture(
+        iot_event("demo-entry-cam", "capture", capture("demo-entry-cam", "in", "粤B12345")), entered
+    )
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now, plate="粤B12345")
+    charger.stop(tx, 110_000, now + timedelta(minutes=30))
+    quote = client.http.post(
+        "/v1/driver/quotes", body=json.dumps({"plate": "粤B12345"}), headers=auth()
+    ).json_body
+    [waiver] = quote["discounts"]
+    assert waiver["kind"] == "charging_waiver" and waiver["session_id"] == session_id
+    assert waiver["amount_fen"] == 1000  # 120 minutes = 4 half hours at 2.50
+    assert quote["due_fen"] == quote["total_fen"] - 1000
