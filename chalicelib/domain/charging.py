@@ -109,6 +109,14 @@ def merge_reading(readings: list[tuple[datetime, int]], at: datetime, wh: int) -
     return envelope
 
 
+def after_start(started_at: datetime | None, at: datetime) -> datetime:
+    """A reading stamped at or before the start (clocks with whole seconds, small skew) counts just
+    after it: the start reading is the meter start, and nothing is delivered before it."""
+    if started_at is None or at > started_at:
+        return at
+    return started_at + timedelta(microseconds=1)
+
+
 def energy(readings: list[tuple[datetime, int]]) -> int:
     """Energy delivered since the first reading (the meter start), in Wh."""
     if not readings:

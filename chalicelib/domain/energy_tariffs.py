@@ -277,10 +277,10 @@ def estimate_next(
     if len(readings) < 2:
         return so_far
     (t0, e0), (t1, e1) = readings[-2], readings[-1]
-    seconds = (t1 - t0).total_seconds()
-    if seconds <= 0 or e1 <= e0:
+    elapsed = (t1 - t0) // timedelta(microseconds=1)
+    if elapsed <= 0 or e1 <= e0:
         return so_far
-    coming = Fraction(e1 - e0) * Fraction(int(interval.total_seconds())) / Fraction(int(seconds))
+    coming = Fraction(e1 - e0) * Fraction(interval // timedelta(microseconds=1), elapsed)
     return so_far + math.ceil(coming * price_now(tariff, now, zone) * FEN_PER_PRICE_WH)
 
 

@@ -296,7 +296,7 @@ def _with_readings(
     readings = readings_of(session)
     power = int(session.max_power_w or 0)
     for at, wh, watts in new:
-        readings = rules.merge_reading(readings, at, wh)
+        readings = rules.merge_reading(readings, rules.after_start(session.started_at, at), wh)
         if watts is not None:
             power = max(power, watts)
     return readings, power

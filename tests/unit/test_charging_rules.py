@@ -109,3 +109,10 @@ def test_refundable() -> None:
     assert rules.refundable(rules.COMPLETED, 1200, 5000, 3800) == 1200
     assert rules.refundable(rules.COMPLETED, 0, 5000, 5000) == 0
     assert rules.refundable(rules.CHARGING, 1200, 5000, 0) == 0
+
+
+def test_a_reading_stamped_before_the_start_counts_after_it() -> None:
+    start = [(T0, 200_000)]
+    early = rules.merge_reading(start, rules.after_start(T0, T0 - timedelta(seconds=1)), 200_300)
+    assert rules.energy(early) == 300
+    assert rules.after_start(T0, T0 + timedelta(seconds=5)) == T0 + timedelta(seconds=5)

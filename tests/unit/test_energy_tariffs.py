@@ -205,3 +205,8 @@ def test_a_lower_reading_adds_no_energy(start: datetime, steps: list) -> None:
     readings = build(start, steps)
     dropped = [*readings, (readings[-1][0] + timedelta(minutes=1), 0)]
     assert et.ev_bill(TOU, dropped, SH).energy_wh == et.ev_bill(TOU, readings, SH).energy_wh
+
+
+def test_the_estimate_survives_readings_less_than_a_second_apart() -> None:
+    readings = [(local(12), 0), (local(12) + timedelta(milliseconds=300), 5)]
+    assert et.estimate_next(TOU, readings, SH, local(12), timedelta(seconds=60)) >= 0
