@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint synth bench broker clean token simulate
+.PHONY: run test lint synth bench broker clean token simulate charge
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ token: $(STAMP)
 
 simulate: $(STAMP)
 	$(PY) -m infra.local.simulator $(ARGS)
+
+charge: $(STAMP)
+	$(PY) -m infra.local.charger_simulator charge $(ARGS)
 
 clean:
 	rm -rf $(VENV) .local cdk.out .pytest_cache .mypy_cache .ruff_cache .hypothesis
