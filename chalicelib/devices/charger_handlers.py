@@ -124,7 +124,7 @@ def _on_answer(charger: Charger, frame: Any, env: schemas.Envelope, now: datetim
         else:
             status = str(frame.payload.get("status", "Accepted"))
             ok, detail = status == "Accepted", status
-    if ocpp_calls.answered(charger.charger_id, frame.message_id, ok, detail, now) is None:
+    if not ocpp_calls.answered(charger.charger_id, frame.message_id, ok, detail, now):
         return {"result": "ignored", "reason": "already answered"}
     if action == "RemoteStartTransaction":
         charging.on_remote_start_answer(command.body.get("session_id"), ok, now)

@@ -8,6 +8,7 @@ A repeated capture fails the transaction's inbox condition and sends nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -63,6 +64,29 @@ def latest_visit(lot_id: str, plate: str) -> Visit | None:
     return None
 
 
+def _commit(
+    capture: Capture,
+    outcome: str,
+    outgoing: list[OutgoingCommand],
+    now: datetime,
+    write: Callable[[TransactWrite], None],
+) -> bool:
+    """One transaction: the "message handled" marker first (so a repeated capture fails on it), the
+    caller's writes, the commands; then the publish. False for a repeated capture."""
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(_inbox(capture, outcome, now), condition=DeviceMessage.message_key.does_not_exist())
+            write(tx)
+            for command in outgoing:
+                tx.save(command.record(now))
+    except TransactWriteError as error:
+        if _is_duplicate(error):
+            return False
+        raise
+    commands.publish(outgoing)
+    return True
+
+
 def handle_capture(capture: Capture, now: datetime) -> GateOutcome:
     device = config.device(capture.device_id)
     if device is None:
@@ -112,42 +136,37 @@ def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, no
         entry_remark=decision.remark,
         tariff_ref=ref.to_dict() if ref else None,
     )
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(_inbox(capture, "entered", now), condition=DeviceMessage.message_key.does_not_exist())
-            tx.save(visit, condition=Visit.visit_id.does_not_exist())
-            if decision.previous_becomes_abnormal and previous is not None:
-                tx.update(
-                    previous,
-                    actions=[
-                        Visit.status.set(VISIT_ABNORMAL),
-                        Visit.inside_lot.remove(),
-                        Visit.abnormal_reason.set(f"同一车牌再次入场 (新记录 {visit_id})"),
-                    ],
-                    condition=Visit.status == INSIDE,
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(visit, condition=Visit.visit_id.does_not_exist())
+        if decision.previous_becomes_abnormal and previous is not None:
+            tx.update(
+                previous,
+                actions=[
+                    Visit.status.set(VISIT_ABNORMAL),
+                    Visit.inside_lot.remove(),
+                    Visit.abnormal_reason.set(f"同一车牌再次入场 (新记录 {visit_id})"),
+                ],
+                condition=Visit.status == INSIDE,
+            )
+            tx.save(
+                Record(
+                    lot.lot_id,
+                    f"{ABNORMAL_ENTRY}#{iso(now)}#{previous.visit_id}",
+                    type=ABNORMAL_ENTRY,
+                    plate=plate,
+                    visit_id=previous.visit_id,
+                    detail={
+                        "entered_at": iso(previous.entered_at),
+                        "replaced_by": visit_id,
+                        "reason": "plate entered again while inside",
+                    },
+                    created_at=now,
                 )
-                tx.save(
-                    Record(
-                        lot.lot_id,
-                        f"{ABNORMAL_ENTRY}#{iso(now)}#{previous.visit_id}",
-                        type=ABNORMAL_ENTRY,
-                        plate=plate,
-                        visit_id=previous.visit_id,
-                        detail={
-                            "entered_at": iso(previous.entered_at),
-                            "replaced_by": visit_id,
-                            "reason": "plate entered again while inside",
-                        },
-                        created_at=now,
-                    )
-                )
-            for command in outgoing:
-                tx.save(command.record(now))
-    except TransactWriteError as error:
-        if _is_duplicate(error):
-            return GateOutcome("duplicate")
-        raise
-    commands.publish(outgoing)
+            )
+
+    if not _commit(capture, "entered", outgoing, now, write):
+        return GateOutcome("duplicate")
     return GateOutcome("entered", visit_id=visit_id, commands=outgoing)
 
 
@@ -161,35 +180,21 @@ def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now
     if decision.open_gate:
         outgoing.append(commands.open_gate(capture.device_id, lane_id, visit.visit_id, now))
     outgoing.append(commands.display(capture.device_id, decision.display, now))
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(
-                _inbox(capture, "exited" if decision.open_gate else "payment_required", now),
-                condition=DeviceMessage.message_key.does_not_exist(),
-            )
-            if decision.open_gate:
-                tx.update(
-                    visit,
-                    actions=close_actions(decision.fee, lane_id, capture.device_id, now),
-                    condition=Visit.status == INSIDE,
-                )
-            else:
-                tx.update(
-                    visit,
-                    actions=[
-                        Visit.waiting_exit_device_id.set(capture.device_id),
-                        Visit.waiting_exit_lane_id.set(lane_id),
-                        Visit.total_fen.set(decision.fee.total_fen),
-                    ],
-                    condition=Visit.status == INSIDE,
-                )
-            for command in outgoing:
-                tx.save(command.record(now))
-    except TransactWriteError as error:
-        if _is_duplicate(error):
-            return GateOutcome("duplicate")
-        raise
-    commands.publish(outgoing)
+    outcome = "exited" if decision.open_gate else "payment_required"
+    if decision.open_gate:
+        actions = close_actions(decision.fee, lane_id, capture.device_id, now)
+    else:
+        actions = [
+            Visit.waiting_exit_device_id.set(capture.device_id),
+            Visit.waiting_exit_lane_id.set(lane_id),
+            Visit.total_fen.set(decision.fee.total_fen),
+        ]
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(visit, actions=actions, condition=Visit.status == INSIDE)
+
+    if not _commit(capture, outcome, outgoing, now, write):
+        return GateOutcome("duplicate")
     return GateOutcome(
         "exited" if decision.open_gate else "payment_required",
         visit_id=visit.visit_id,
@@ -219,26 +224,19 @@ def _unmatched_exit(capture: Capture, lot: config.LotConfig, plate: str, now: da
     """No open visit for this plate: keep the barrier closed and leave a record for the cashier,
     who releases the car by hand (abnormal release, a later change)."""
     outgoing = [commands.display(capture.device_id, (plate, "未找到入场记录", "请联系管理员"), now)]
-    try:
-        with TransactWrite(connection=connection()) as tx:
-            tx.save(
-                _inbox(capture, "unmatched_exit", now), condition=DeviceMessage.message_key.does_not_exist()
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(
+            Record(
+                lot.lot_id,
+                f"{UNMATCHED_EXIT}#{iso(now)}#{capture.message_id}",
+                type=UNMATCHED_EXIT,
+                plate=plate,
+                detail={"device_id": capture.device_id, "message_id": capture.message_id},
+                created_at=now,
             )
-            tx.save(
-                Record(
-                    lot.lot_id,
-                    f"{UNMATCHED_EXIT}#{iso(now)}#{capture.message_id}",
-                    type=UNMATCHED_EXIT,
-                    plate=plate,
-                    detail={"device_id": capture.device_id, "message_id": capture.message_id},
-                    created_at=now,
-                )
-            )
-            for command in outgoing:
-                tx.save(command.record(now))
-    except TransactWriteError as error:
-        if _is_duplicate(error):
-            return GateOutcome("duplicate")
-        raise
-    commands.publish(outgoing)
+        )
+
+    if not _commit(capture, "unmatched_exit", outgoing, now, write):
+        return GateOutcome("duplicate")
     return GateOutcome("unmatched_exit", commands=outgoing)

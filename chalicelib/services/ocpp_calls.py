@@ -9,13 +9,12 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.devices import charger_topics, ocpp
 from chalicelib.devices.downlink import get_publisher
 from chalicelib.errors import Conflict
 from chalicelib.models.charging import Charger
-from chalicelib.models.commands import ACKED, FAILED, PENDING_SHARD, SENT, Command
+from chalicelib.models.commands import PENDING_SHARD, SENT, Command
+from chalicelib.services import commands
 
 KEEP = timedelta(days=30)
 STAFF_ACTIONS = ("Reset", "ChangeAvailability", "TriggerMessage", "RemoteStopTransaction")
@@ -48,19 +47,6 @@ def send(
     return command
 
 
-def answered(charger_id: str, message_id: str, ok: bool, detail: str, now: datetime) -> Command | None:
-    """Record the charger's answer once; None for unknown or repeated answers."""
-    command = Command(charger_id, message_id)
-    try:
-        command.update(
-            actions=[
-                Command.status.set(ACKED if ok else FAILED),
-                Command.finished_at.set(now),
-                Command.pending_shard.remove(),
-                *([Command.detail.set(detail[:500])] if detail else []),
-            ],
-            condition=Command.status == SENT,
-        )
-    except UpdateError:
-        return None
-    return command
+def answered(charger_id: str, message_id: str, ok: bool, detail: str, now: datetime) -> bool:
+    """Record the charger's answer once; False for unknown or repeated answers."""
+    return commands.acknowledge(charger_id, message_id, ok, detail[:500], now)
