@@ -335,7 +335,9 @@ def on_meter_values(
         return
     if session.state == rules.CHARGING:
         expected = charging_pricing.expected_at_next_reading(session, readings, now)
-        if rules.balance_runs_out(int(session.prepaid_fen), expected, int(session.min_balance_fen)):
+        if charging_pricing.past_auto_stop(session, now):
+            request_stop(session, now, "auto_stop")
+        elif rules.balance_runs_out(int(session.prepaid_fen), expected, int(session.min_balance_fen)):
             request_stop(session, now, "balance")
         elif session.started_at is not None and rules.no_energy_yet(
             session.started_at, now, rules.energy(readings)
@@ -520,6 +522,8 @@ def sweep(now: datetime) -> dict[str, int]:
         ):
             request_stop(session, now, "no_energy")
             counts["no_energy"] += 1
+        elif session.state == rules.CHARGING and charging_pricing.past_auto_stop(session, now):
+            request_stop(session, now, "auto_stop")
         elif session.state == rules.SUSPENDED and now - session.last_activity_at >= timedelta(hours=24):
             try:
                 session.update(

@@ -55,6 +55,13 @@ def _ebike(session: ChargingSession, readings: list[tuple[datetime, int]]) -> di
     }
 
 
+def past_auto_stop(session: ChargingSession, now: datetime) -> bool:
+    """E-bike sockets stop by themselves at the tariff's time limit (at most 48 h)."""
+    if _kind(session) != "ebike" or session.started_at is None:
+        return False
+    return now - session.started_at >= timedelta(minutes=et.parse_ebike(session.tariff).auto_stop_minutes)
+
+
 def bill(session: ChargingSession, readings: list[tuple[datetime, int]]) -> dict[str, Any]:
     if _kind(session) == "ebike":
         return _ebike(session, readings)

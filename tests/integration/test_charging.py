@@ -397,3 +397,126 @@ def test_charging_waives_parking_in_the_lot(
     assert waiver["kind"] == "charging_waiver" and waiver["session_id"] == session_id
     assert waiver["amount_fen"] == 1000  # 120 minutes = 4 half hours at 2.50
     assert quote["due_fen"] == quote["total_fen"] - 1000
+
+
+def test_staff_register_an_ebike_station_and_a_socket_charges_by_duration(
+    client: Client, published: Recorder
+) -> None:
+    ops = staff()
+    definition = {
+        "kind": "duration",
+        "unit_minutes": 60,
+        "unit_fen": 100,
+        "free_minutes": 5,
+        "auto_stop_minutes": 120,
+    }
+    bad = client.http.post(
+        "/v1/ops/charging-tariffs",
+        headers=ops,
+        body=json.dumps(
+            {"name": "单车", "kind": "ebike", "definition": {**definition, "auto_stop_minutes": 3000}}
+        ),
+    )
+    assert bad.status_code == 400 and bad.json_body["code"] == "invalid_tariff"
+    tariff = client.http.post(
+        "/v1/ops/charging-tariffs",
+        headers=ops,
+        body=json.dumps({"name": "单车", "kind": "ebike", "definition": definition}),
+    ).json_body
+    assert tariff["effective_from"] > datetime.now(UTC).isoformat()[:19]  # the next midnight
+    station = client.http.post(
+        "/v1/ops/stations",
+        headers=ops,
+        body=json.dumps(
+            {
+                "station_id": "bike-station",
+                "name": "单车棚",
+                "areas": {"B": {"name": "B区", "power_limit_w": 10000}},
+            }
+        ),
+    )
+    assert station.status_code == 201
+    assert (
+        client.http.put(
+            "/v1/ops/stations/bike-station/tariff",
+            headers=ops,
+            body=json.dumps({"tariff_id": tariff["tariff_id"]}),
+        ).status_code
+        == 200
+    )
+    created = client.http.post(
+        "/v1/ops/chargers",
+        headers=ops,
+        body=json.dumps(
+            {
+                "charger_id": "bike-1",
+                "station_id": "bike-station",
+                "kind": "ebike",
+                "connector_count": 10,
+                "rated_power_w": 1000,
+                "current_type": "AC",
+                "model": "EB-10",
+                "firmware_main": "2.1",
+                "firmware_screen": "1.0",
+            }
+        ),
+    ).json_body
+    assert len(created["qr_ids"]) == 10
+    listed = client.http.get("/v1/ops/stations/bike-station", headers=ops).json_body
+    assert (
+        listed["chargers"][0]["firmware_screen"] == "1.0" and len(listed["chargers"][0]["connectors"]) == 10
+    )
+    assert (
+        client.http.get("/v1/ops/stations/bike-station", headers=staff("other-op", "other-staff")).status_code
+        == 404
+    )
+
+    # the tariff takes effect at midnight: a start now is refused, after it the socket charges
+    socket = FakeCharger(published, "bike-1")
+    now = datetime.now(UTC)
+    socket.call("BootNotification", {"chargePointVendor": "EB", "chargePointModel": "EB-10"}, now)
+    socket.call("StatusNotification", {"connectorId": 3, "errorCode": "NoError", "status": "Preparing"}, now)
+    early = client.http.post(
+        "/v1/driver/charging/sessions",
+        body=json.dumps({"qr_id": "bike-1-3", "prepay_fen": 500}),
+        headers=auth(),
+    )
+    assert early.status_code == 409 and early.json_body["code"] == "no_tariff"
+    from chalicelib.models.charging import ChargingTariffVersion
+
+    version = ChargingTariffVersion.get(tariff["tariff_id"], 1)
+    version.update(actions=[ChargingTariffVersion.effective_from.set(now - timedelta(minutes=1))])
+    response = client.http.post(
+        "/v1/driver/charging/sessions",
+        body=json.dumps({"qr_id": "bike-1-3", "prepay_fen": 500}),
+        headers=auth(),
+    )
+    assert response.status_code == 201, response.body
+    session_id = response.json_body["session_id"]
+    [remote] = socket.calls("RemoteStartTransaction")
+    socket.reply(remote, {"status": "Accepted"}, now)
+    tx = socket.call(
+        "StartTransaction",
+        {"connectorId": 3, "idTag": session_id, "meterStart": 0, "timestamp": now.isoformat()},
+        now,
+    )[2]["transactionId"]
+    socket.call(
+        "MeterValues",
+        {
+            "connectorId": 3,
+            "transactionId": tx,
+            "meterValue": [
+                {"timestamp": (now + timedelta(minutes=130)).isoformat(), "sampledValue": [{"value": "300"}]}
+            ],
+        },
+        now + timedelta(minutes=130),
+    )
+    assert ChargingSession.get(session_id).end_reason == "auto_stop"  # the 2-hour limit
+    assert len(socket.calls("RemoteStopTransaction")) == 1
+    socket.call(
+        "StopTransaction",
+        {"transactionId": tx, "meterStop": 300, "timestamp": (now + timedelta(minutes=130)).isoformat()},
+        now + timedelta(minutes=130),
+    )
+    bill = ChargingSession.get(session_id).bill
+    assert bill["total_fen"] == 200 and bill["ebike"]["units"] == 2  # capped at 2 hours, 1 yuan each
