@@ -110,6 +110,14 @@ def charger_ocpp(event: Any, context: Any) -> dict[str, Any]:
         return result
 
 
+@app.lambda_function(name="device_presence")
+@tracer.capture_lambda_handler
+def device_presence(event: Any, context: Any) -> dict[str, Any]:
+    from chalicelib.devices import presence
+
+    return presence.on_presence(event, _now())
+
+
 @app.on_sqs_message(queue=get_settings().iot_dead_letter_queue, batch_size=10)
 def iot_dead_letters(event: Any) -> None:
     from chalicelib.devices import handlers

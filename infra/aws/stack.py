@@ -33,16 +33,10 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "iot-rules"
 APP_FILES = ("app.py", "chalicelib", ".chalice")
 DEAD_LETTER_QUEUE = "parkcharge-iot-dead-letters"
-# Chalice's function resource names: lambda_function/schedule/SQS names in CamelCase.
-RULE_FUNCTIONS = {
-    "gate_capture": "GateCapture",
-    "gate_ack": "GateAck",
-    "gate_status": "GateStatus",
-    "charger_ocpp": "ChargerOcpp",
-}
 
 
 def _logical(name: str) -> str:
+    """Chalice names a function's resource after it in CamelCase (gate_capture → GateCapture)."""
     return "".join(part.title() for part in name.split("_"))
 
 
@@ -347,7 +341,7 @@ class ParkchargeStack(cdk.Stack):
         self.dead_letters.grant_send_messages(iot_role)
         for rule in load_rules():
             function_name = str(rule["action"]["lambda"])
-            function = self.chalice.get_resource(RULE_FUNCTIONS.get(function_name, _logical(function_name)))
+            function = self.chalice.get_resource(_logical(function_name))
             function_arn = function.get_att("Arn").to_string()
             logical = _logical(str(rule["ruleName"]).removeprefix("parkcharge_"))
             topic_rule = iot.CfnTopicRule(
