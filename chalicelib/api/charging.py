@@ -8,7 +8,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.auth import Principal, require_driver, require_staff
-from chalicelib.api.http import json_body, now, ok, query_param
+from chalicelib.api.http import json_body, now, ok
 from chalicelib.domain.timeutil import iso
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.models.charging import Charger, ChargingSession, Station
@@ -265,9 +265,7 @@ def create_charging_tariff() -> Response:
     me = require_staff(bp.current_request.headers)
     assert me.operator_id is not None
     body = json_body(bp.current_request)
-    item = charging_registry.create_tariff(
-        me.operator_id, me.user_id, body, now(), query_param(bp.current_request, "tariff_id") or None
-    )
+    item = charging_registry.create_tariff(me.operator_id, me.user_id, body, now(), None)
     return ok(charging_registry.tariff_view(item), status=201)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from awscrt import mqtt
 
-from infra.local.simulator import ApiError, _environment, http_json
+from infra.local.simulator import ApiError, _environment, connection, http_json
 
 ACCEPT = ("Reset", "ChangeAvailability", "TriggerMessage")
 
@@ -45,16 +45,7 @@ class Charger:
         self.remote_stops: list[int] = []
         self.answer_calls = True
         self._cond = threading.Condition()
-        self._conn = mqtt.Connection(
-            client=mqtt.Client(None, None),
-            host_name=host,
-            port=port,
-            client_id=charger_id,
-            clean_session=True,
-            keep_alive_secs=30,
-            reconnect_min_timeout_secs=1,
-            reconnect_max_timeout_secs=5,
-        )
+        self._conn = connection(charger_id, host, port)
 
     @property
     def up(self) -> str:

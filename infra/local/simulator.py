@@ -60,6 +60,21 @@ class Received:
         return data if isinstance(data, dict) else {}
 
 
+def connection(client_id: str, host: str, port: int) -> mqtt.Connection:
+    """A device's MQTT connection with the IoT SDK's client: client id = thing name, plain TCP to
+    the local broker (the default bootstrap, no TLS)."""
+    return mqtt.Connection(
+        client=mqtt.Client(None, None),
+        host_name=host,
+        port=port,
+        client_id=client_id,
+        clean_session=True,
+        keep_alive_secs=30,
+        reconnect_min_timeout_secs=1,
+        reconnect_max_timeout_secs=5,
+    )
+
+
 class GateDevice:
     """One simulated gate device (camera + barrier + LED display)."""
 
@@ -81,16 +96,7 @@ class GateDevice:
         self.received: list[Received] = []
         self.acks_sent: list[dict[str, Any]] = []
         self._cond = threading.Condition()
-        self._conn = mqtt.Connection(
-            client=mqtt.Client(None, None),  # the default bootstrap, no TLS: a plain TCP local broker
-            host_name=host,
-            port=port,
-            client_id=device_id,
-            clean_session=True,
-            keep_alive_secs=30,
-            reconnect_min_timeout_secs=1,
-            reconnect_max_timeout_secs=5,
-        )
+        self._conn = connection(device_id, host, port)
 
     # -- connection -------------------------------------------------------------------------------
     def connect(self) -> GateDevice:
