@@ -221,7 +221,7 @@ def _split(tariff: EvTariff, zone: tzinfo, start: datetime, end: datetime) -> li
     """Shares of [start, end) per period, cut at the 30-minute slot boundaries of the local day."""
     if end <= start:
         return [(tariff.period_at(start.astimezone(zone)).name, Fraction(1))]
-    total = (end - start).total_seconds()
+    total = (end - start) // timedelta(microseconds=1)
     shares: list[tuple[str, Fraction]] = []
     t = start
     while t < end:
@@ -230,7 +230,7 @@ def _split(tariff: EvTariff, zone: tzinfo, start: datetime, end: datetime) -> li
             minutes=local.minute % SLOT_MINUTES, seconds=local.second, microseconds=local.microsecond
         )
         boundary = min(end, t + timedelta(minutes=SLOT_MINUTES) - into_slot)
-        share = Fraction(int((boundary - t).total_seconds() * 1_000_000), int(total * 1_000_000))
+        share = Fraction((boundary - t) // timedelta(microseconds=1), total)
         shares.append((tariff.period_at(local).name, share))
         t = boundary
     return shares
@@ -356,17 +356,17 @@ def ebike_to_dict(tariff: EbikeTariff) -> dict[str, Any]:
 def ebike_bill(tariff: EbikeTariff, started: datetime, ended: datetime, max_power_w: int) -> dict[str, Any]:
     """Started units of time at the unit price (of the highest power band reached); free when the
     session ends within the free minutes; never beyond the auto-stop limit."""
-    seconds = min(max(0, int((ended - started).total_seconds())), tariff.auto_stop_minutes * 60)
+    seconds = min(max(0, (ended - started) // timedelta(seconds=1)), tariff.auto_stop_minutes * 60)
     if seconds <= tariff.free_minutes * 60:
-        return {"total_fen": 0, "minutes": math.ceil(seconds / 60), "units": 0, "unit_fen": 0, "band": None}
+        return {"total_fen": 0, "minutes": -(-seconds // 60), "units": 0, "unit_fen": 0, "band": None}
     unit_fen, band = tariff.unit_fen, None
     if tariff.kind == "power_band":
         chosen = next((b for b in tariff.bands if max_power_w <= b.up_to_w), tariff.bands[-1])
         unit_fen, band = chosen.unit_fen, chosen.up_to_w
-    units = math.ceil(seconds / (tariff.unit_minutes * 60))
+    units = -(-seconds // (tariff.unit_minutes * 60))
     return {
         "total_fen": units * unit_fen,
-        "minutes": math.ceil(seconds / 60),
+        "minutes": -(-seconds // 60),
         "units": units,
         "unit_fen": unit_fen,
         "band": band,
