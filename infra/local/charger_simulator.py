@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from awscrt import mqtt
 
 from chalicelib.devices import charger_topics
-from infra.local.simulator import ApiError, _environment, connection, http_json
+from infra.local.simulator import _environment, connection, http_json, report_errors
 
 T = TypeVar("T")
 ENERGY = "Energy.Active.Import.Register"
@@ -784,21 +784,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     env = _environment(args)
-    try:
-        return run_charge(args, env)
-    except ApiError as err:
-        print(f"API error {err.status}: {json.dumps(err.body, ensure_ascii=False)}", file=sys.stderr)
-        return 1
-    except TimeoutError as err:
-        print(f"timed out: {err}", file=sys.stderr)
-        return 1
-    except Exception as err:
-        if "AWS_ERROR" in str(err) or "CONNECTION" in str(err).upper():
-            print(
-                f"cannot reach the broker at {env['mqtt_host']}:{env['mqtt_port']}: is `make run` up? ({err})"
-            )
-            return 1
-        raise
+    return report_errors(lambda: run_charge(args, env), env)
 
 
 if __name__ == "__main__":

@@ -372,6 +372,26 @@ def run_status(args: argparse.Namespace, env: dict[str, Any]) -> int:
     return 0
 
 
+def report_errors(run: Callable[[], int], env: dict[str, Any]) -> int:
+    """Run a simulator command; API errors, time-outs and an unreachable broker end it with a
+    message and exit code 1 instead of a trace."""
+    try:
+        return run()
+    except ApiError as err:
+        print(f"API error {err.status}: {json.dumps(err.body, ensure_ascii=False)}", file=sys.stderr)
+        return 1
+    except TimeoutError as err:
+        print(f"timed out: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:
+        if "AWS_ERROR" in str(err) or "CONNECTION" in str(err).upper():
+            print(
+                f"cannot reach the broker at {env['mqtt_host']}:{env['mqtt_port']}: is `make run` up? ({err})"
+            )
+            return 1
+        raise
+
+
 def _environment(args: argparse.Namespace) -> dict[str, Any]:
     """URLs and ports: flags first, then the running stack's <state>/stack.json, then the defaults."""
     state = Path(args.state_dir)
@@ -419,25 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--barrier", default="closed")
     args = p.parse_args(argv)
     env = _environment(args)
-    try:
-        if args.cmd == "visit":
-            return run_visit(args, env)
-        if args.cmd == "capture":
-            return run_capture(args, env)
-        return run_status(args, env)
-    except ApiError as err:
-        print(f"API error {err.status}: {json.dumps(err.body, ensure_ascii=False)}", file=sys.stderr)
-        return 1
-    except TimeoutError as err:
-        print(f"timed out: {err}", file=sys.stderr)
-        return 1
-    except Exception as err:
-        if "AWS_ERROR" in str(err) or "CONNECTION" in str(err).upper():
-            print(
-                f"cannot reach the broker at {env['mqtt_host']}:{env['mqtt_port']}: is `make run` up? ({err})"
-            )
-            return 1
-        raise
+    commands = {"visit": run_visit, "capture": run_capture, "status": run_status}
+    return report_errors(lambda: commands[args.cmd](args, env), env)
 
 
 if __name__ == "__main__":
