@@ -67,7 +67,7 @@ def _rate(fn: Callable[[], object], seconds: float = 0.3) -> tuple[float, float]
 
 
 def bench_pricing() -> dict[str, Any]:
-    from chalicelib.domain import tariffs
+    from chalicelib.parking.domain import tariffs
 
     zone = ZoneInfo("Asia/Shanghai")
     holidays = tariffs.Calendar.of(
@@ -105,16 +105,17 @@ def bench_gate_round_trips() -> dict[str, Any]:
         return original(self, operation, kwargs)
 
     with mock_aws():
-        from chalicelib.devices import downlink, handlers
-        from chalicelib.models import create_all_tables
-        from chalicelib.services import config
+        from chalicelib.parking import devices as handlers
+        from chalicelib.platform import downlink
+        from chalicelib.shared import cache
+        from chalicelib.tables import create_all_tables
         from infra.local.demo import seed
         from tests.integration.conftest import Recorder, capture, iot_event
 
         create_all_tables()
         seed(datetime(2026, 11, 1, tzinfo=UTC))
         downlink.set_publisher(Recorder())
-        config.clear_cache()
+        cache.reset_all()
         Connection._make_api_call = counting  # type: ignore[method-assign,assignment]
         results: dict[str, Any] = {}
         try:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib.payments import sandbox
-from chalicelib.settings import get_settings
+from chalicelib.shared.settings import get_settings
 
 METHODS = ("sandbox",)
 

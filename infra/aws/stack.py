@@ -26,7 +26,7 @@ from cdk_nag import NagSuppressions
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from chalicelib.models import ALL_MODELS
+from chalicelib.tables import ALL_MODELS
 from infra.aws.tables import TableSpec, table_spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from awscrt import mqtt
 
-from chalicelib.devices import charger_topics
+from chalicelib.platform import topics as charger_topics
 from infra.local.simulator import _environment, connection, http_json, report_errors
 
 T = TypeVar("T")
@@ -256,11 +256,11 @@ class Charger:
     # -- connection -------------------------------------------------------------------------------
     @property
     def up(self) -> str:
-        return charger_topics.up(self.charger_id)
+        return charger_topics.charger_up(self.charger_id)
 
     @property
     def down(self) -> str:
-        return charger_topics.down(self.charger_id)
+        return charger_topics.charger_down(self.charger_id)
 
     def connect(self) -> Charger:
         self._conn = connection(self.charger_id, self.host, self.port)

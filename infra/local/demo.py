@@ -17,11 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.models.devices import Device
-from chalicelib.models.lots import Lane, Lot
-from chalicelib.models.operators import Operator
-from chalicelib.models.plates import PlateBinding
-from chalicelib.models.tariffs import TariffVersion
+from chalicelib.parking.models import Lane, Lot, PlateBinding, TariffVersion
+from chalicelib.platform.models import CHARGER, GATE_CAMERA, Device, Operator
 
 # 2.50 yuan per started half hour from the first minute, at most 30 yuan per 24 h; large cars
 # pay double; on holidays small cars pay a flat 10 yuan per calendar day.
@@ -113,7 +110,7 @@ def _lot(
             gate_id=f"{lane_id}-gate",
             device_ids=[device_id],
         ).save()
-        Device(device_id, operator_id=operator_id, lot_id=lot_id, lane_id=lane_id).save()
+        Device(device_id, operator_id=operator_id, kind=GATE_CAMERA, lot_id=lot_id, lane_id=lane_id).save()
 
 
 DEMO_CHARGING_TARIFF: dict[str, Any] = {
@@ -136,7 +133,8 @@ DEMO_CHARGING_TARIFF: dict[str, Any] = {
 def _charging(now: datetime) -> None:
     from datetime import timedelta
 
-    from chalicelib.models.charging import Charger, ChargingTariffVersion, Connector, QrCode, Station, Wallet
+    from chalicelib.charging.models import Charger, ChargingTariffVersion, Connector, QrCode, Station
+    from chalicelib.payments.models import Wallet
 
     operator_id = DEMO["operator_id"]
     ChargingTariffVersion(
@@ -172,6 +170,7 @@ def _charging(now: datetime) -> None:
         rated_power_w=120000,
         connector_count=2,
     ).save()
+    Device(DEMO["charger_id"], operator_id=operator_id, kind=CHARGER, station_id=DEMO["station_id"]).save()
     for connector_id in (1, 2):
         Connector(DEMO["charger_id"], connector_id, status="Available").save()
         QrCode(

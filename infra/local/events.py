@@ -67,7 +67,7 @@ class Scheduler:
                 log.warning("schedule %s (%s): cron is not run by the local stack", source.name, expression)
                 continue
             period = max(period / speedup, 0.5)
-            handler = runtime.handler(app_module, source.handler_string)
+            handler = runtime.handler(app_module, source.name)
             self.jobs.append(_Job(source.name, expression, period, handler, now + period))
 
     def start(self) -> None:
@@ -134,7 +134,7 @@ class SqsPoller:
             arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
             ]
-            handler = runtime.handler(app_module, source.handler_string)
+            handler = runtime.handler(app_module, source.name)
             self.consumers.append(
                 _Consumer(source.name, queue, url, arn, min(source.batch_size, 10), handler)
             )

@@ -1,59 +1,26 @@
-"""Calling the app's Lambda handlers in-process, the way the Lambda runtime would.
+"""Calling the app's Lambda handlers in-process, the way the Lambda runtime would, with what
+Chalice ships: the function is found in the app's `handler_map` by the name an IoT rule or an
+event source uses (the same name as the deployed function's), and called with Chalice's local
+`LambdaContext`.
 
-`load_app()` imports `app.py` (after the local stack has set the environment), `handler()` finds a
-function by the name an IoT rule or an event source uses, and `invoke()` calls it with an event and
-a Lambda-like context object.
+`load_app()` imports `app.py` (after the local stack has set the environment).
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-log = logging.getLogger(__name__)
+from chalice.local import LambdaContext
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 FUNCTION_PREFIX = "parkcharge-local-"
+MEMORY_MB = 512
+TIMEOUT_MS = 60_000
 
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers (and Powertools) read."""
-
-    function_name: str
-    timeout_seconds: int = 60
-    memory_limit_in_mb: int = 512
-    region: str = "us-east-1"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    _deadline: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return time.strftime("%Y/%m/%d/[$LATEST]local", time.gmtime())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-Handler = Callable[[dict[str, Any], Any], Any]
+Handler = Callable[..., Any]
 
 
 def load_app() -> ModuleType:
@@ -62,15 +29,19 @@ def load_app() -> ModuleType:
 
 
 def handler(app_module: ModuleType, name: str) -> Handler:
-    """The module attribute `name` (or the last part of a handler string such as `app.name`)."""
-    attr = name.rsplit(".", 1)[-1]
-    fn = getattr(app_module, attr, None)
+    """The function registered under `name` (a lambda_function, schedule or queue consumer)."""
+    fn = app_module.app.handler_map.get(name)
     if fn is None or not callable(fn):
-        raise LookupError(f"app.py has no handler named {attr!r}")
+        raise LookupError(f"the app has no function named {name!r}")
     return fn
+
+
+def context(name: str, region: str) -> LambdaContext:
+    ctx = LambdaContext(f"{FUNCTION_PREFIX}{name}", MEMORY_MB, max_runtime_ms=TIMEOUT_MS)
+    ctx.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{FUNCTION_PREFIX}{name}"
+    return ctx
 
 
 def invoke(fn: Handler, name: str, event: dict[str, Any], region: str) -> Any:
     """Call a handler like the Lambda runtime: a fresh context, errors propagate to the caller."""
-    context = LambdaContext(function_name=f"{FUNCTION_PREFIX}{name}", region=region)
-    return fn(event, context)
+    return fn(event, context(name, region))

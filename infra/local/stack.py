@@ -187,7 +187,7 @@ class LocalStack:
         from infra.local import runtime
 
         app_module = runtime.load_app()
-        from chalicelib import models
+        from chalicelib import tables as models
 
         models.create_all_tables()
         demo: dict[str, Any] = {}

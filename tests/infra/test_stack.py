@@ -4,6 +4,7 @@ from (the PynamoDB models, iot-rules/*.json)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ def test_cdk_nag_aws_solutions_finds_nothing_unexplained(
 def test_every_model_has_its_table_with_the_same_keys_indexes_and_ttl(
     synthesized: tuple[Any, dict[str, Any], Path],
 ) -> None:
-    from chalicelib.models import ALL_MODELS
+    from chalicelib.tables import ALL_MODELS
     from infra.aws.tables import table_spec
 
     tables = {
@@ -100,10 +101,10 @@ def test_every_iot_rule_invokes_its_function_and_dead_letters_failures(
         assert payload["Sql"] == rule["sql"]
         [action] = payload["Actions"]
         function_logical = action["Lambda"]["FunctionArn"]["Fn::GetAtt"][0]
-        assert (
-            template["Resources"][function_logical]["Properties"]["Handler"]
-            == f"app.{rule['action']['lambda']}"
-        )
+        handler = template["Resources"][function_logical]["Properties"]["Handler"]
+        module, _, attribute = handler.rpartition(".")
+        assert attribute == rule["action"]["lambda"]
+        assert callable(getattr(importlib.import_module(module), attribute))  # Lambda finds it
         assert payload["ErrorAction"]["Sqs"]["QueueUrl"] == {"Ref": queue_id}
         assert any(p["FunctionName"] == action["Lambda"]["FunctionArn"] for p in permissions), rule[
             "ruleName"
@@ -117,12 +118,14 @@ def test_the_functions_run_with_a_least_privilege_role_the_layer_and_their_setti
     functions = resources(template, "AWS::Serverless::Function")
     assert {f["Properties"]["Handler"] for f in functions.values()} >= {
         "app.app",
-        "app.gate_capture",
-        "app.gate_ack",
-        "app.gate_status",
-        "app.charger_ocpp",
-        "app.iot_dead_letters",
-        "app.sweep_commands",
+        "chalicelib.parking.blueprint.gate_capture",
+        "chalicelib.parking.blueprint.gate_ack",
+        "chalicelib.parking.blueprint.gate_status",
+        "chalicelib.charging.blueprint.charger_ocpp",
+        "chalicelib.charging.blueprint.sweep_charging",
+        "chalicelib.platform.blueprint.device_presence",
+        "chalicelib.platform.blueprint.iot_dead_letters",
+        "chalicelib.platform.blueprint.sweep_commands",
     }
     roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
     assert len(roles) == 1

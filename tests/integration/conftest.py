@@ -45,13 +45,13 @@ class Recorder:
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():
-        from chalicelib.models import create_all_tables
-        from chalicelib.services import config
+        from chalicelib.shared import cache
+        from chalicelib.tables import create_all_tables
 
         create_all_tables()
-        config.clear_cache()
+        cache.reset_all()
         yield
-        config.clear_cache()
+        cache.reset_all()
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def demo(aws: None) -> dict[str, str]:
 
 @pytest.fixture
 def published() -> Iterator[Recorder]:
-    from chalicelib.devices import downlink
+    from chalicelib.platform import downlink
 
     recorder = Recorder()
     downlink.set_publisher(recorder)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from chalice.test import Client
 
-from chalicelib.devices import handlers
+from chalicelib.parking import devices as handlers
 from infra.local.keys import mint_token
 from tests.conftest import KEYS
 from tests.integration.conftest import auth, capture, iot_event, staff

@@ -9,10 +9,10 @@ from typing import Any
 
 from chalice.test import Client
 
-from chalicelib.devices import handlers
-from chalicelib.models.payments import PAID, Payment
-from chalicelib.models.visits import EXITED, INSIDE, Visit
+from chalicelib.parking import devices as handlers
+from chalicelib.parking.models import EXITED, INSIDE, Visit
 from chalicelib.payments import sandbox
+from chalicelib.payments.models import PAID, Payment
 from tests.conftest import KEYS
 from tests.integration.conftest import Recorder, auth, capture, iot_event
 
@@ -158,7 +158,7 @@ def test_notifications_that_are_not_genuine_are_refused(client: Client) -> None:
 
 
 def test_an_expired_quote_cannot_be_paid(client: Client) -> None:
-    from chalicelib.models.quotes import Quote
+    from chalicelib.parking.models import Quote
 
     enter(minutes_ago=95)
     q = quote(client)

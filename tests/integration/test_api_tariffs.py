@@ -9,8 +9,8 @@ from typing import Any
 
 from chalice.test import Client
 
-from chalicelib.devices import handlers
-from chalicelib.models.visits import Visit
+from chalicelib.parking import devices as handlers
+from chalicelib.parking.models import Visit
 from tests.integration.conftest import Recorder, capture, iot_event, staff
 
 ENTRY, EXIT, PLATE = "demo-entry-cam", "demo-exit-cam", "粤B12345"

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.devices import charger_handlers
-from chalicelib.models.charging import ChargingSession, Connector, Wallet
-from chalicelib.models.commands import Command
-from chalicelib.services import charging
+from chalicelib.charging import devices as charger_handlers
+from chalicelib.charging import sessions as charging
+from chalicelib.charging.models import ChargingSession, Connector
+from chalicelib.payments.models import Wallet
+from chalicelib.platform.models import Command
 from tests.integration.conftest import Recorder, auth, staff
 
 CHARGER = "demo-charger-1"
@@ -296,9 +297,9 @@ def test_a_malformed_frame_gets_a_callerror_and_the_next_frame_works(
 
 
 def test_commands_to_an_offline_charger_are_refused_at_once(client: Client, charger: FakeCharger) -> None:
-    from chalicelib.models.charging import Charger
+    from chalicelib.platform.models import Device
 
-    Charger(CHARGER).update(actions=[Charger.online.set(False)])
+    Device(CHARGER).update(actions=[Device.online.set(False)])
     response = client.http.post(
         f"/v1/ops/chargers/{CHARGER}/commands",
         body=json.dumps({"action": "Reset", "payload": {"type": "Soft"}}),
@@ -380,7 +381,7 @@ def test_refund_requests_follow_the_rules(client: Client, charger: FakeCharger) 
 def test_charging_waives_parking_in_the_lot(
     client: Client, charger: FakeCharger, published: Recorder
 ) -> None:
-    from chalicelib.devices import handlers
+    from chalicelib.parking import devices as handlers
     from tests.integration.conftest import capture, iot_event
 
     entered = datetime.now(UTC) - timedelta(hours=3)
@@ -482,7 +483,7 @@ def test_staff_register_an_ebike_station_and_a_socket_charges_by_duration(
         headers=auth(),
     )
     assert early.status_code == 409 and early.json_body["code"] == "no_tariff"
-    from chalicelib.models.charging import ChargingTariffVersion
+    from chalicelib.charging.models import ChargingTariffVersion
 
     version = ChargingTariffVersion.get(tariff["tariff_id"], 1)
     version.update(actions=[ChargingTariffVersion.effective_from.set(now - timedelta(minutes=1))])
@@ -523,9 +524,8 @@ def test_staff_register_an_ebike_station_and_a_socket_charges_by_duration(
 
 
 def test_lifecycle_events_mark_devices_online_and_offline_in_order(client: Client) -> None:
-    from chalicelib.devices import presence
-    from chalicelib.models.charging import Charger
-    from chalicelib.models.devices import Device
+    from chalicelib.platform import presence
+    from chalicelib.platform.models import Device
 
     def event(kind: str, client_id: str, millis: int) -> dict[str, Any]:
         raw = json.dumps({"clientId": client_id, "eventType": kind, "timestamp": millis}).encode()
@@ -539,10 +539,10 @@ def test_lifecycle_events_mark_devices_online_and_offline_in_order(client: Clien
     t = int(datetime.now(UTC).timestamp() * 1000)
     now = datetime.now(UTC)
     assert presence.on_presence(event("connected", CHARGER, t), now)["online"] is True
-    assert Charger.get(CHARGER).online is True
+    assert Device.get(CHARGER).online is True
     assert presence.on_presence(event("disconnected", CHARGER, t + 1000), now)["online"] is False
     late = presence.on_presence(event("connected", CHARGER, t + 500), now)  # older than the last event
-    assert late["result"] == "ignored" and Charger.get(CHARGER).online is False
+    assert late["result"] == "ignored" and Device.get(CHARGER).online is False
     assert presence.on_presence(event("connected", "demo-entry-cam", t), now)["result"] == "recorded"
     assert Device.get("demo-entry-cam").online is True
     assert presence.on_presence(event("connected", "stranger", t), now)["result"] == "ignored"

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.devices import handlers
-from chalicelib.models.commands import ACKED, SENT, TIMED_OUT, Command
-from chalicelib.models.dead_letters import DeadLetter
-from chalicelib.models.records import Record
-from chalicelib.models.visits import ABNORMAL_ENTRY, EXITED, INSIDE, Visit
-from chalicelib.services import commands
+from chalicelib.parking import devices as handlers
+from chalicelib.parking.models import ABNORMAL_ENTRY, EXITED, INSIDE, Record, Visit
+from chalicelib.platform import commands, dead_letters
+from chalicelib.platform.models import ACKED, SENT, TIMED_OUT, Command, DeadLetter
 from tests.integration.conftest import Recorder, capture, iot_event
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
@@ -31,7 +29,7 @@ def leave(plate: str = PLATE, at: datetime = T0) -> dict:
 
 
 def set_free_minutes(minutes: int) -> None:
-    from chalicelib.services import tariffs
+    from chalicelib.parking import tariffs
 
     current = tariffs.latest("demo-op", "demo-small@demo-op")
     tariffs.new_version(
@@ -172,7 +170,7 @@ def test_acks_finish_commands_once_and_the_sweeper_times_out_the_rest(demo, publ
 
 
 def test_status_messages_mark_the_device_online(demo, published: Recorder) -> None:
-    from chalicelib.models.devices import Device
+    from chalicelib.platform.models import Device
 
     status = {"message_id": "s-1", "device_id": ENTRY, "state": "online", "barrier": "closed"}
     assert handlers.on_status(iot_event(ENTRY, "status", status), T0)["result"] == "recorded"
@@ -188,6 +186,6 @@ def test_iot_rule_failures_become_dead_letters(demo) -> None:
             "failures": [{"errorMessage": "Lambda throttled"}],
         }
     )
-    assert handlers.on_rule_failures([{"body": body}], T0) == 1
+    assert dead_letters.store_rule_failures([{"body": body}], T0) == 1
     [letter] = DeadLetter.query("iot-rule")
     assert "Lambda throttled" in letter.reason

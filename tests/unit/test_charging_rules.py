@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain import charging as rules
+from chalicelib.charging.domain import sessions as rules
 
 T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain import energy_tariffs as et
+from chalicelib.charging.domain import energy_tariffs as et
 
 SH = ZoneInfo("Asia/Shanghai")
 TOU = et.parse_ev(

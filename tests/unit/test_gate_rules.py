@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.devices import schemas
-from chalicelib.domain import gate, plates, tariffs
-from chalicelib.domain.money import format_yuan, require_fen
+from chalicelib.parking import messages as schemas
+from chalicelib.parking.domain import gate, plates, tariffs
+from chalicelib.platform import envelope
+from chalicelib.shared.money import format_yuan, require_fen
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=15)
@@ -70,9 +71,9 @@ def test_due_is_never_negative(paid: int, minutes: int) -> None:
     assert decision.open_gate == (decision.due_fen == 0)
 
 
-def _env(payload: object, device: str = "cam-1") -> schemas.Envelope:
+def _env(payload: object, device: str = "cam-1") -> envelope.Envelope:
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return schemas.envelope(
+    return envelope.envelope(
         {
             "payload_b64": base64.b64encode(raw).decode(),
             "topic": "t",
@@ -103,12 +104,12 @@ def test_a_valid_capture_parses() -> None:
 def test_any_bytes_either_parse_or_are_refused_with_a_reason(raw: bytes) -> None:
     try:
         schemas.parse_capture(_env(raw))
-    except schemas.InvalidMessage as exc:
+    except envelope.InvalidMessage as exc:
         assert str(exc)
 
 
 def test_an_event_without_a_payload_is_refused() -> None:
-    with pytest.raises(schemas.InvalidMessage):
-        schemas.envelope({"topic_device_id": "x"})
-    with pytest.raises(schemas.InvalidMessage):
-        schemas.envelope({"topic_device_id": "x", "payload_b64": "***"})
+    with pytest.raises(envelope.InvalidMessage):
+        envelope.envelope({"topic_device_id": "x"})
+    with pytest.raises(envelope.InvalidMessage):
+        envelope.envelope({"topic_device_id": "x", "payload_b64": "***"})

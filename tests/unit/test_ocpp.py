@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.devices import charger_topics, ocpp
+from chalicelib.charging import ocpp
+from chalicelib.platform import topics as charger_topics
 from infra.local import charger_simulator as sim
 
 
@@ -477,10 +478,10 @@ def test_decimals_survive_a_round_trip_exactly(number: Decimal) -> None:
 
 
 def test_topics() -> None:
-    assert charger_topics.up("demo-charger-1") == "parkcharge/charger/demo-charger-1/ocpp/up"
-    assert charger_topics.down("demo-charger-1") == "parkcharge/charger/demo-charger-1/ocpp/down"
+    assert charger_topics.charger_up("demo-charger-1") == "parkcharge/charger/demo-charger-1/ocpp/up"
+    assert charger_topics.charger_down("demo-charger-1") == "parkcharge/charger/demo-charger-1/ocpp/down"
     assert charger_topics.charger_of("parkcharge/charger/demo-charger-1/ocpp/up") == "demo-charger-1"
-    assert charger_topics.charger_of(charger_topics.down("c-2")) == "c-2"
+    assert charger_topics.charger_of(charger_topics.charger_down("c-2")) == "c-2"
     for other in (
         "parkcharge/gate/cam/up/capture",
         "parkcharge/charger//ocpp/up",

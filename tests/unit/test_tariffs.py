@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain import tariffs
-from chalicelib.domain.tariffs import Calendar, Carry, Tariff, TariffInvalid
+from chalicelib.parking.domain import tariffs
+from chalicelib.parking.domain.tariffs import Calendar, Carry, Tariff, TariffInvalid
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -1,0 +1,222 @@
+"""The charging registry for staff: stations, chargers with connectors and QR codes, and
+versioned charging tariffs that take effect at the station's next midnight."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.charging import pricing as charging_pricing
+from chalicelib.charging.models import Charger, ChargingTariffVersion, Connector, QrCode, Station
+from chalicelib.parking import ports as parking
+from chalicelib.platform import registry
+from chalicelib.platform.models import CHARGER
+from chalicelib.shared import validation
+from chalicelib.shared.db import get_owned
+from chalicelib.shared.errors import Conflict, Invalid, NotFound
+from chalicelib.shared.ids import sortable_id
+from chalicelib.shared.timeutil import iso, iso_or_none
+
+
+def _text(body: dict[str, Any], name: str, required: bool = True, max_len: int = 80) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    return validation.text(value, name, max_len)
+
+
+def _whole(body: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    return validation.whole(body.get(name, default), name, low, high)
+
+
+def own_station(operator_id: str, station_id: str) -> Station:
+    """The caller's station; another operator's answers exactly like a missing one."""
+    return get_owned(
+        Station,
+        station_id,
+        owner=("operator_id", operator_id),
+        missing=NotFound("no such station", "station_not_found"),
+    )
+
+
+def own_charger(operator_id: str, charger_id: str) -> Charger:
+    return get_owned(
+        Charger,
+        charger_id,
+        owner=("operator_id", operator_id),
+        missing=NotFound("no such charger", "charger_not_found"),
+    )
+
+
+def stations_of(operator_id: str) -> list[Station]:
+    return list(Station.by_operator.query(operator_id))
+
+
+def create_station(operator_id: str, body: dict[str, Any], now: datetime) -> Station:
+    zone = body.get("timezone", "Asia/Shanghai")
+    validation.zone(zone)
+    areas = body.get("areas", {})
+    if not isinstance(areas, dict) or not all(
+        isinstance(a, dict) and isinstance(a.get("power_limit_w", 0), int) for a in areas.values()
+    ):
+        raise Invalid('areas must be {"area_id": {"name", "power_limit_w"}}', "invalid_areas")
+    waiver = body.get("parking_waiver")
+    if waiver is not None and (
+        not isinstance(waiver, dict)
+        or not isinstance(waiver.get("lot_id"), str)
+        or not any(isinstance(waiver.get(k), int) and waiver[k] > 0 for k in ("minutes", "fen"))
+    ):
+        raise Invalid('parking_waiver must be {"lot_id", "minutes" or "fen"}', "invalid_waiver")
+    if waiver is not None and parking.lot_operator(waiver["lot_id"]) != operator_id:
+        raise NotFound("no such lot", "lot_not_found")  # a waiver only for the operator's own lots
+    station = Station(
+        _text(body, "station_id", max_len=40) if "station_id" in body else sortable_id("st", now),
+        operator_id=operator_id,
+        name=_text(body, "name"),
+        timezone=str(zone),
+        areas=areas,
+        min_balance_fen=_whole(body, "min_balance_fen", 100, 0, 100_000),
+        parking_waiver=waiver,
+    )
+    try:
+        station.save(condition=Station.station_id.does_not_exist())
+    except PutError as exc:
+        raise Conflict("a station with this id exists", "station_exists") from exc
+    return station
+
+
+def create_charger(operator_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    charger_id = _text(body, "charger_id", max_len=40)
+    assert charger_id is not None
+    count = _whole(body, "connector_count", 1, 1, 24)
+    registry.register(charger_id, CHARGER, operator_id, station_id=str(body["station_id"]))
+    charger = Charger(
+        charger_id,
+        operator_id=operator_id,
+        station_id=str(body["station_id"]),
+        area_id=_text(body, "area_id", required=False),
+        kind=body.get("kind", "ev") if body.get("kind", "ev") in ("ev", "ebike") else "ev",
+        serial=_text(body, "serial", required=False),
+        model=_text(body, "model", required=False),
+        firmware_main=_text(body, "firmware_main", required=False),
+        firmware_screen=_text(body, "firmware_screen", required=False),
+        current_type=body.get("current_type", "DC")
+        if body.get("current_type", "DC") in ("AC", "DC")
+        else "DC",
+        rated_power_w=_whole(body, "rated_power_w", 0, 0, 1_000_000),
+        connector_count=count,
+    )
+    try:
+        charger.save(condition=Charger.charger_id.does_not_exist())
+    except PutError as exc:
+        raise Conflict("a charger with this id exists", "charger_exists") from exc
+    qr_ids = []
+    for connector_id in range(1, count + 1):
+        Connector(charger_id, connector_id, status="Unavailable").save()
+        qr_id = f"{charger_id}-{connector_id}"
+        QrCode(qr_id, charger_id=charger_id, connector_id=connector_id).save()
+        qr_ids.append(qr_id)
+    return {"charger_id": charger_id, "connector_count": count, "qr_ids": qr_ids}
+
+
+def chargers_of(station_id: str) -> list[dict[str, Any]]:
+    out = []
+    for charger in Charger.by_station.query(station_id):
+        device = registry.get(charger.charger_id, consistent=False)
+        connectors = [
+            {
+                "connector_id": int(c.connector_id),
+                "status": c.status,
+                "session_id": c.session_id,
+                "qr_id": f"{charger.charger_id}-{int(c.connector_id)}",
+            }
+            for c in Connector.query(charger.charger_id)
+        ]
+        out.append(
+            {
+                "charger_id": charger.charger_id,
+                "kind": charger.kind,
+                "area_id": charger.area_id,
+                "serial": charger.serial,
+                "model": charger.model,
+                "vendor": charger.vendor,
+                "firmware_main": charger.firmware_main,
+                "firmware_screen": charger.firmware_screen,
+                "current_type": charger.current_type,
+                "rated_power_w": int(charger.rated_power_w),
+                "online": bool(device.online) if device else False,
+                "last_seen_at": iso_or_none(device.last_seen_at) if device else None,
+                "connectors": connectors,
+            }
+        )
+    return out
+
+
+def assign_tariff(operator_id: str, station: Station, tariff_id: Any) -> None:
+    if not isinstance(tariff_id, str):
+        raise Invalid("tariff_id is required", "invalid_tariff_id")
+    latest(operator_id, tariff_id)
+    station.update(actions=[Station.tariff_id.set(tariff_id)])
+
+
+def latest(operator_id: str, tariff_id: str) -> ChargingTariffVersion:
+    for item in ChargingTariffVersion.query(
+        tariff_id, scan_index_forward=False, limit=1, consistent_read=True
+    ):
+        if item.operator_id == operator_id:
+            return item
+    raise NotFound("no such charging tariff", "tariff_not_found")
+
+
+def create_tariff(
+    operator_id: str, user_id: str, body: dict[str, Any], now: datetime, tariff_id: str | None
+) -> ChargingTariffVersion:
+    """A new tariff, or the next version of one; it takes effect at the station's next midnight
+    (in the zone given, Asia/Shanghai by default) and sessions keep the tariff they started with."""
+    kind = body.get("kind", "ev")
+    if kind not in ("ev", "ebike"):
+        raise Invalid("kind must be ev or ebike", "invalid_kind")
+    definition = charging_pricing.validate(str(kind), body.get("definition"))
+    zone = validation.zone(body.get("timezone", "Asia/Shanghai"))
+    version = 1
+    if tariff_id is not None:
+        current = latest(operator_id, tariff_id)
+        version = int(current.version) + 1
+    item = ChargingTariffVersion(
+        tariff_id or sortable_id("ct", now),
+        version,
+        operator_id=operator_id,
+        name=_text(body, "name")
+        if tariff_id is None or "name" in body
+        else latest(operator_id, tariff_id).name,
+        kind=str(kind),
+        definition=definition,
+        effective_from=charging_pricing.effective_from(now, zone),
+        created_at=now,
+        created_by=user_id,
+    )
+    try:
+        item.save(condition=ChargingTariffVersion.version.does_not_exist())
+    except PutError as exc:
+        raise Conflict(
+            "someone else changed this tariff at the same time; try again", "version_conflict"
+        ) from exc
+    return item
+
+
+def tariff_view(item: ChargingTariffVersion) -> dict[str, Any]:
+    return {
+        "tariff_id": item.tariff_id,
+        "version": int(item.version),
+        "name": item.name,
+        "kind": item.kind,
+        "definition": item.definition,
+        "effective_from": iso(item.effective_from),
+        "created_at": iso(item.created_at),
+    }
+
+
+def preview(body: dict[str, Any]) -> dict[str, Any]:
+    return charging_pricing.preview(body)

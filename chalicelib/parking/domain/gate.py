@@ -1,0 +1,120 @@
+"""What a gate does with a car: pure decisions, no I/O (domain.md §2.1, §2.2).
+
+Identities (cards, lists, visitors) come with a later change; today every car is temporary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.parking.domain.tariffs import Carry, Price
+from chalicelib.shared.money import format_yuan
+
+
+@dataclass(frozen=True)
+class EntryDecision:
+    open_gate: bool
+    remark: str
+    display: tuple[str, ...]
+    previous_becomes_abnormal: bool
+
+
+def decide_entry(plate: str, already_inside: bool) -> EntryDecision:
+    """A temporary car enters; a plate already inside turns its earlier visit abnormal."""
+    remark = "临时车入场"
+    if already_inside:
+        remark = "临时车入场; 该车牌已在场, 前一条在场记录转为异常进场"
+    return EntryDecision(
+        open_gate=True,
+        remark=remark,
+        display=(plate, "欢迎光临"),
+        previous_becomes_abnormal=already_inside,
+    )
+
+
+@dataclass(frozen=True)
+class ExitDecision:
+    open_gate: bool
+    fee: Price
+    due_fen: int
+    display: tuple[str, ...]
+
+
+def fee_until(
+    now: datetime, paid_at: datetime | None, priced_until: datetime | None, grace: timedelta
+) -> datetime:
+    """The instant a stay is priced to: the last paid quote's time while inside the grace window
+    after that payment, otherwise now (so a late exit owes the difference)."""
+    if paid_at is not None and priced_until is not None and now <= paid_at + grace:
+        return min(priced_until, now)
+    return now
+
+
+def decide_exit(plate: str, fee: Price, paid_fen: int, discount_fen: int) -> ExitDecision:
+    """Open when nothing is due, else show the amount and keep the barrier down."""
+    due = max(0, fee.total_fen - paid_fen - discount_fen)
+    if due == 0:
+        return ExitDecision(True, fee, 0, (plate, "一路顺风"))
+    return ExitDecision(False, fee, due, (plate, f"请缴费 {format_yuan(due)}元"))
+
+
+@dataclass(frozen=True)
+class ClosedVisit:
+    """What an exited visit left for no-repeat charging: the start of its last billing cycle and
+    what it owed in that cycle."""
+
+    visit_id: str
+    cycle_start: datetime
+    cycle_fen: int
+
+
+def carry(closed: Iterable[ClosedVisit]) -> Carry | None:
+    """No-repeat charging (不重复收费): the open cycle of the newest earlier visit and what every
+    earlier visit owes in that same cycle, so the cycle's cap holds across visits."""
+    visits = list(closed)
+    if not visits:
+        return None
+    newest = max(visits, key=lambda v: v.visit_id)
+    owed = sum(v.cycle_fen for v in visits if v.cycle_start == newest.cycle_start)
+    return Carry(newest.cycle_start, owed)
+
+
+@dataclass(frozen=True)
+class WaiverGrant:
+    """Charging waives parking (充电减免): minutes off the stay and/or an amount off the fee."""
+
+    session_id: str | None
+    minutes: int
+    fen: int
+
+
+def waiver_discount(
+    grant: WaiverGrant | None,
+    fee_fen: int,
+    entered_at: datetime,
+    until: datetime,
+    price_to: Callable[[datetime], int],
+) -> dict[str, Any] | None:
+    """The discount a charging waiver gives a stay priced `fee_fen` up to `until`: the fee of the
+    minutes it removes from the end of the stay (`price_to(instant)` prices the stay up to an
+    earlier instant), plus its fixed amount; never more than the fee, never below 0."""
+    if grant is None or (grant.minutes <= 0 and grant.fen <= 0):
+        return None
+    amount = 0
+    label = "充电减免"
+    if grant.minutes > 0:
+        shorter = max(entered_at, until - timedelta(minutes=grant.minutes))
+        amount += fee_fen - price_to(shorter)
+        label += f" {grant.minutes} 分钟"
+    if grant.fen > 0:
+        amount += grant.fen
+        label += f" {grant.fen} 分"
+    return {
+        "kind": "charging_waiver",
+        "label": label,
+        "session_id": grant.session_id,
+        "amount_fen": max(0, min(amount, fee_fen)),
+    }

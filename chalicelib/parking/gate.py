@@ -1,0 +1,260 @@
+"""The gate path: a capture comes in, a decision and commands go out.
+
+Round trips per capture: device and lot configuration from the container cache; one strongly
+consistent Query for the plate's latest visit at the lot; one TransactWrite that records the
+message as handled, writes the visit change, any record, and the commands; then the publish.
+A repeated capture fails the transaction's inbox condition and sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.parking import config, gate_commands, pricing
+from chalicelib.parking.domain import gate, plates
+from chalicelib.parking.domain.tariffs import Price
+from chalicelib.parking.messages import Capture
+from chalicelib.parking.models import (
+    ABNORMAL_ENTRY,
+    EXITED,
+    INSIDE,
+    RECORD_ABNORMAL_ENTRY,
+    RECORD_UNMATCHED_EXIT,
+    Record,
+    Visit,
+    lot_plate_key,
+)
+from chalicelib.platform import commands, inbox, registry
+from chalicelib.platform.commands import OutgoingCommand
+from chalicelib.platform.envelope import InvalidMessage
+from chalicelib.shared.db import failed_condition, transaction
+from chalicelib.shared.ids import sortable_id
+from chalicelib.shared.timeutil import iso
+
+
+@dataclass
+class GateOutcome:
+    result: str  # entered | exited | payment_required | unmatched_exit | duplicate
+    visit_id: str | None = None
+    due_fen: int = 0
+    commands: list[OutgoingCommand] = field(default_factory=list)
+
+
+def _commit(
+    capture: Capture,
+    outcome: str,
+    outgoing: list[OutgoingCommand],
+    now: datetime,
+    write: Callable[[TransactWrite], None],
+) -> bool:
+    """One transaction: the "message handled" marker first (so a repeated capture fails on it), the
+    caller's writes, the commands; then the publish. False for a repeated capture."""
+    try:
+        with transaction() as tx:
+            inbox.add(tx, capture.device_id, capture.message_id, "capture", outcome, now)
+            write(tx)
+            for command in outgoing:
+                tx.save(command.record(now))
+    except TransactWriteError as error:
+        if failed_condition(error, index=0):
+            return False
+        raise
+    commands.publish(outgoing)
+    return True
+
+
+def handle_capture(capture: Capture, now: datetime) -> GateOutcome:
+    device = registry.info(capture.device_id)
+    if device is None or device.lot_id is None or device.lane_id is None:
+        raise InvalidMessage(f"unknown device {capture.device_id}")
+    if capture.lane_id is not None and capture.lane_id != device.lane_id:
+        raise InvalidMessage(f"lane {capture.lane_id} does not belong to device {capture.device_id}")
+    lot = config.lot(device.lot_id)
+    if lot is None or device.lane_id not in lot.lanes:
+        raise InvalidMessage(f"device {capture.device_id} is not installed at a known lane")
+    lane = lot.lanes[device.lane_id]
+    if lane.direction != capture.direction:
+        raise InvalidMessage(
+            f"lane {lane.lane_id} is an '{lane.direction}' lane, capture says '{capture.direction}'"
+        )
+    plate = plates.normalize(capture.plate)
+    if plates.is_unreadable(plate):
+        plate = plates.placeholder(now)
+    if capture.direction == "in":
+        return _enter(capture, lot, lane.lane_id, plate, now)
+    return _exit(capture, lot, lane.lane_id, plate, now)
+
+
+def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime) -> GateOutcome:
+    recent = pricing.earlier_visits(lot.lot_id, plate, limit=1)
+    previous = recent[0] if recent else None
+    already_inside = previous is not None and previous.status == INSIDE
+    decision = gate.decide_entry(plate, already_inside)
+    visit_id = sortable_id("v", now)
+    vehicle_class = plates.vehicle_class(plate, capture.plate_color, capture.vehicle_type)
+    ref = pricing.ref_at_entry(lot, vehicle_class)
+    outgoing = [gate_commands.display(capture.device_id, decision.display, now)]
+    if decision.open_gate:
+        outgoing.insert(0, gate_commands.open_gate(capture.device_id, lane_id, visit_id, now))
+    visit = Visit(
+        lot_plate_key(lot.lot_id, plate),
+        visit_id,
+        lot_id=lot.lot_id,
+        plate=plate,
+        plate_color=capture.plate_color,
+        vehicle_class=vehicle_class,
+        status=INSIDE,
+        inside_lot=lot.lot_id,
+        entered_at=now,
+        entry_lane_id=lane_id,
+        entry_device_id=capture.device_id,
+        entry_message_id=capture.message_id,
+        entry_remark=decision.remark,
+        tariff_ref=ref.to_dict() if ref else None,
+    )
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(visit, condition=Visit.visit_id.does_not_exist())
+        if decision.previous_becomes_abnormal and previous is not None:
+            tx.update(
+                previous,
+                actions=[
+                    Visit.status.set(ABNORMAL_ENTRY),
+                    Visit.inside_lot.remove(),
+                    Visit.abnormal_reason.set(f"同一车牌再次入场 (新记录 {visit_id})"),
+                ],
+                condition=Visit.status == INSIDE,
+            )
+            tx.save(
+                Record(
+                    lot.lot_id,
+                    f"{RECORD_ABNORMAL_ENTRY}#{iso(now)}#{previous.visit_id}",
+                    type=RECORD_ABNORMAL_ENTRY,
+                    plate=plate,
+                    visit_id=previous.visit_id,
+                    detail={
+                        "entered_at": iso(previous.entered_at),
+                        "replaced_by": visit_id,
+                        "reason": "plate entered again while inside",
+                    },
+                    created_at=now,
+                )
+            )
+
+    if not _commit(capture, "entered", outgoing, now, write):
+        return GateOutcome("duplicate")
+    return GateOutcome("entered", visit_id=visit_id, commands=outgoing)
+
+
+def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime) -> GateOutcome:
+    recent = pricing.earlier_visits(lot.lot_id, plate)
+    visit = recent[0] if recent else None
+    if visit is None or visit.status != INSIDE:
+        return _unmatched_exit(capture, lot, plate, now)
+    decision = pricing.exit_decision(visit, lot, now, recent[1:]).decision
+    outgoing: list[OutgoingCommand] = []
+    if decision.open_gate:
+        outgoing.append(gate_commands.open_gate(capture.device_id, lane_id, visit.visit_id, now))
+    outgoing.append(gate_commands.display(capture.device_id, decision.display, now))
+    outcome = "exited" if decision.open_gate else "payment_required"
+    if decision.open_gate:
+        actions = close_actions(decision.fee, lane_id, capture.device_id, now)
+    else:
+        actions = [
+            Visit.waiting_exit_device_id.set(capture.device_id),
+            Visit.waiting_exit_lane_id.set(lane_id),
+            Visit.total_fen.set(decision.fee.total_fen),
+        ]
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(visit, actions=actions, condition=Visit.status == INSIDE)
+
+    if not _commit(capture, outcome, outgoing, now, write):
+        return GateOutcome("duplicate")
+    return GateOutcome(
+        "exited" if decision.open_gate else "payment_required",
+        visit_id=visit.visit_id,
+        due_fen=decision.due_fen,
+        commands=outgoing,
+    )
+
+
+def close_actions(fee: Price, lane_id: str, device_id: str, now: datetime) -> list[Action]:
+    actions: list[Action] = [
+        Visit.status.set(EXITED),
+        Visit.inside_lot.remove(),
+        Visit.exited_at.set(now),
+        Visit.exit_lane_id.set(lane_id),
+        Visit.exit_device_id.set(device_id),
+        Visit.total_fen.set(fee.total_fen),
+        Visit.waiting_exit_device_id.remove(),
+        Visit.waiting_exit_lane_id.remove(),
+    ]
+    last = fee.last_cycle
+    if last is not None:
+        actions += [Visit.last_cycle_start.set(last[0]), Visit.last_cycle_fen.set(last[1])]
+    return actions
+
+
+def _unmatched_exit(capture: Capture, lot: config.LotConfig, plate: str, now: datetime) -> GateOutcome:
+    """No open visit for this plate: keep the barrier closed and leave a record for the cashier,
+    who releases the car by hand (abnormal release, a later change)."""
+    outgoing = [gate_commands.display(capture.device_id, (plate, "未找到入场记录", "请联系管理员"), now)]
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(
+            Record(
+                lot.lot_id,
+                f"{RECORD_UNMATCHED_EXIT}#{iso(now)}#{capture.message_id}",
+                type=RECORD_UNMATCHED_EXIT,
+                plate=plate,
+                detail={"device_id": capture.device_id, "message_id": capture.message_id},
+                created_at=now,
+            )
+        )
+
+    if not _commit(capture, "unmatched_exit", outgoing, now, write):
+        return GateOutcome("duplicate")
+    return GateOutcome("unmatched_exit", commands=outgoing)
+
+
+def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[OutgoingCommand]:
+    """A car waiting at an exit whose fee is now settled: open that exit and close the visit."""
+    try:
+        visit = Visit.get(lot_plate, visit_id, consistent_read=True)
+    except Visit.DoesNotExist:
+        return []
+    if visit.status != INSIDE or not visit.waiting_exit_device_id or not visit.waiting_exit_lane_id:
+        return []
+    lot = config.lot(visit.lot_id)
+    if lot is None:
+        return []
+    recent = pricing.earlier_visits(visit.lot_id, visit.plate)
+    earlier = [v for v in recent if v.visit_id < visit.visit_id]
+    decision = pricing.exit_decision(visit, lot, now, earlier).decision
+    if not decision.open_gate:
+        return []
+    device_id, lane_id = visit.waiting_exit_device_id, visit.waiting_exit_lane_id
+    outgoing = [
+        gate_commands.open_gate(device_id, lane_id, visit.visit_id, now),
+        gate_commands.display(device_id, decision.display, now),
+    ]
+    try:
+        with transaction() as tx:
+            tx.update(
+                visit,
+                actions=close_actions(decision.fee, lane_id, device_id, now),
+                condition=(Visit.status == INSIDE) & (Visit.waiting_exit_device_id == device_id),
+            )
+            for command in outgoing:
+                tx.save(command.record(now))
+    except TransactWriteError:
+        return []  # someone else closed the visit first (the car re-captured at the exit)
+    commands.publish(outgoing)
+    return outgoing

@@ -1,0 +1,272 @@
+"""Parking tables: lots and lanes, visits, quotes, records, versioned tariffs and the plates
+bound to driver accounts. Access patterns next to each model."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.shared.db import TableMeta, table_name_for
+
+# ----------------------------------------------------------------------------------------------
+# Lots (停车场) and their lanes (车道) with gates.
+#
+# Access patterns:
+# - get a lot by id (gate path, cached per container; staff views);
+# - list the lots of an operator (GSI `by_operator`);
+# - list the lanes of a lot (query lanes by lot_id; gate path, cached with the lot).
+
+
+class LotsByOperator(GlobalSecondaryIndex["Lot"]):
+    class Meta:
+        index_name = "by_operator"
+        projection = AllProjection()
+
+    operator_id = UnicodeAttribute(hash_key=True)
+    lot_id = UnicodeAttribute(range_key=True)
+
+
+class Lot(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("lots")
+
+    lot_id = UnicodeAttribute(hash_key=True)
+    operator_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    timezone = UnicodeAttribute(default="Asia/Shanghai")
+    capacity = NumberAttribute(default=0)
+    grace_minutes = NumberAttribute(default=15)
+    # Which tariff applies to each vehicle class, on ordinary days and on holidays:
+    # {"small": {"tariff_id": "...", "holiday_tariff_id": "..." | null}, "large": {...}, "other": {...}}
+    tariff_plan = JSONAttribute(default=dict)
+    # Holidays as the lot's local dates, "YYYY-MM-DD".
+    holidays: ListAttribute[str] = ListAttribute(default=list)
+    updated_at = UTCDateTimeAttribute()
+
+    by_operator = LotsByOperator()
+
+
+class Lane(Model):
+    """A lane with its gate (barrier); `direction` is `in` or `out`."""
+
+    class Meta(TableMeta):
+        table_name = table_name_for("lanes")
+
+    lot_id = UnicodeAttribute(hash_key=True)
+    lane_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    direction = UnicodeAttribute()
+    gate_id = UnicodeAttribute()
+    device_ids = ListAttribute(of=UnicodeAttribute, default=list)
+
+
+# ----------------------------------------------------------------------------------------------
+# Visits (在场 / 出场 records): one per stay of a plate at a lot.
+#
+# Keys: hash `lot_plate` = "{lot_id}#{plate}", range `visit_id` (time-sortable: newest sorts last).
+# Access patterns:
+# - the latest visit of a plate at a lot, strongly consistent (gate entry and exit: one Query,
+#   descending, limit 1);
+# - a driver's visits of one plate across lots, newest first (GSI `by_plate`);
+# - cars in a lot now (sparse GSI `inside_by_lot`: `inside_lot` is set only while inside);
+# - a visit by its keys (quotes and payments store both).
+# Status: inside → exited | abnormal_entry. Every change is conditional on the status.
+
+INSIDE = "inside"
+EXITED = "exited"
+ABNORMAL_ENTRY = "abnormal_entry"
+
+
+class VisitsByPlate(GlobalSecondaryIndex["Visit"]):
+    class Meta:
+        index_name = "by_plate"
+        projection = AllProjection()
+
+    plate = UnicodeAttribute(hash_key=True)
+    visit_id = UnicodeAttribute(range_key=True)
+
+
+class VisitsInsideByLot(GlobalSecondaryIndex["Visit"]):
+    class Meta:
+        index_name = "inside_by_lot"
+        projection = AllProjection()
+
+    inside_lot = UnicodeAttribute(hash_key=True)
+    visit_id = UnicodeAttribute(range_key=True)
+
+
+class Visit(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("visits")
+
+    lot_plate = UnicodeAttribute(hash_key=True)
+    visit_id = UnicodeAttribute(range_key=True)
+    lot_id = UnicodeAttribute()
+    plate = UnicodeAttribute()
+    plate_color = NumberAttribute(default=0)
+    vehicle_class = UnicodeAttribute(default="small")
+    status = UnicodeAttribute()
+    inside_lot = UnicodeAttribute(null=True)
+    entered_at = UTCDateTimeAttribute()
+    entry_lane_id = UnicodeAttribute()
+    entry_device_id = UnicodeAttribute()
+    entry_message_id = UnicodeAttribute()
+    entry_remark = UnicodeAttribute()
+    # The tariff versions in force at entry for this car's class: {"tariff_id", "version",
+    # "holiday_tariff_id", "holiday_version"}; the visit is always priced with these.
+    tariff_ref = JSONAttribute(null=True)
+    # no_repeat mode: the start of this visit's last billing cycle and what it owed in it.
+    last_cycle_start = UTCDateTimeAttribute(null=True)
+    last_cycle_fen = NumberAttribute(null=True)
+    exited_at = UTCDateTimeAttribute(null=True)
+    exit_lane_id = UnicodeAttribute(null=True)
+    exit_device_id = UnicodeAttribute(null=True)
+    exit_remark = UnicodeAttribute(null=True)
+    total_fen = NumberAttribute(default=0)
+    paid_fen = NumberAttribute(default=0)
+    discount_fen = NumberAttribute(default=0)
+    paid_at = UTCDateTimeAttribute(null=True)
+    priced_until = UTCDateTimeAttribute(null=True)
+    waiting_exit_device_id = UnicodeAttribute(null=True)
+    waiting_exit_lane_id = UnicodeAttribute(null=True)
+    abnormal_reason = UnicodeAttribute(null=True)
+    # Charging waives parking: {"session_id", "station_id", "minutes", "fen"}, once per visit.
+    charging_waiver = JSONAttribute(null=True)
+
+    by_plate = VisitsByPlate()
+    inside_by_lot = VisitsInsideByLot()
+
+
+def lot_plate_key(lot_id: str, plate: str) -> str:
+    return f"{lot_id}#{plate}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Fee quotes (chargeBillNumber): what is due for a visit at one instant, valid for minutes.
+#
+# Access patterns:
+# - get a quote by id (payment creation, driver view); expired quotes are removed by TTL and
+#   refused by `expires_at` before that.
+
+
+class Quote(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("quotes")
+
+    quote_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    lot_id = UnicodeAttribute()
+    lot_plate = UnicodeAttribute()
+    visit_id = UnicodeAttribute()
+    plate = UnicodeAttribute()
+    entered_at = UTCDateTimeAttribute()
+    priced_until = UTCDateTimeAttribute()
+    total_fen = NumberAttribute()
+    paid_fen = NumberAttribute()
+    discount_fen = NumberAttribute()
+    due_fen = NumberAttribute()
+    breakdown = JSONAttribute()
+    discounts = JSONAttribute(default=list)
+    tariff = JSONAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute()
+
+
+# ----------------------------------------------------------------------------------------------
+# Records staff query and export (abnormal entries, unmatched exits, ...).
+#
+# Keys: hash `lot_id`, range `record_key` = "{type}#{created_at ISO}#{id}".
+# Access patterns:
+# - records of one type at a lot in time order (query begins_with "{type}#").
+
+RECORD_ABNORMAL_ENTRY = "abnormal_entry"
+RECORD_UNMATCHED_EXIT = "unmatched_exit"
+RECORD_TYPES = (RECORD_ABNORMAL_ENTRY, RECORD_UNMATCHED_EXIT)
+
+
+class Record(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("records")
+
+    lot_id = UnicodeAttribute(hash_key=True)
+    record_key = UnicodeAttribute(range_key=True)
+    type = UnicodeAttribute()
+    plate = UnicodeAttribute()
+    visit_id = UnicodeAttribute(null=True)
+    detail = JSONAttribute(default=dict)
+    created_at = UTCDateTimeAttribute()
+
+
+# ----------------------------------------------------------------------------------------------
+# Tariffs, versioned. A version is never changed once written: editing a tariff writes the next
+# version, and a visit keeps the versions that were in force when it entered.
+#
+# Keys: hash `tariff_id`, range `version` (1, 2, ...).
+# Access patterns:
+# - the latest version of a tariff (query descending, limit 1; cached with the lot's configuration);
+# - one exact version (get; cached for good, versions are immutable);
+# - an operator's tariffs (GSI `by_operator`, every version; the API keeps the latest of each).
+
+
+class TariffsByOperator(GlobalSecondaryIndex["TariffVersion"]):
+    class Meta:
+        index_name = "by_operator"
+        projection = AllProjection()
+
+    operator_id = UnicodeAttribute(hash_key=True)
+    tariff_id = UnicodeAttribute(range_key=True)
+
+
+class TariffVersion(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("tariffs")
+
+    tariff_id = UnicodeAttribute(hash_key=True)
+    version = NumberAttribute(range_key=True)
+    operator_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    definition = JSONAttribute()
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+
+    by_operator = TariffsByOperator()
+
+
+# ----------------------------------------------------------------------------------------------
+# Plates bound to driver accounts. A plate belongs to at most one account at a time.
+#
+# Access patterns:
+# - who holds a plate (get by plate; ownership checks on every driver route);
+# - a driver's plates (GSI `by_user`).
+
+
+class PlatesByUser(GlobalSecondaryIndex["PlateBinding"]):
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    plate = UnicodeAttribute(range_key=True)
+
+
+class PlateBinding(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("plates")
+
+    plate = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    bound_at = UTCDateTimeAttribute()
+
+    by_user = PlatesByUser()
+
+
+MODELS: list[type[Model]] = [Lot, Lane, Visit, Quote, Record, TariffVersion, PlateBinding]

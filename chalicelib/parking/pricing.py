@@ -1,0 +1,88 @@
+"""Pricing a visit: the tariff versions it entered under, the lot's zone and holidays, in
+no_repeat mode what the plate's earlier visits already owe in the open cycle, and the charging
+waiver. The rules are the domain's (domain.gate, domain.tariffs); this module loads what they
+need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib.parking import config
+from chalicelib.parking.config import LotConfig, TariffRef
+from chalicelib.parking.domain import gate, tariffs
+from chalicelib.parking.domain.gate import ClosedVisit, ExitDecision, WaiverGrant
+from chalicelib.parking.domain.tariffs import Calendar, Price
+from chalicelib.parking.models import EXITED, Visit, lot_plate_key
+
+
+def ref_at_entry(lot: LotConfig, vehicle_class: str) -> TariffRef | None:
+    return lot.ref_for(vehicle_class)
+
+
+def _closed(earlier: Iterable[Visit]) -> list[ClosedVisit]:
+    return [
+        ClosedVisit(v.visit_id, v.last_cycle_start, int(v.last_cycle_fen or 0))
+        for v in earlier
+        if v.status == EXITED and v.last_cycle_start is not None
+    ]
+
+
+def price_visit(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable[Visit] = ()) -> Price:
+    ref = TariffRef.from_dict(visit.tariff_ref) if visit.tariff_ref else lot.ref_for(visit.vehicle_class)
+    if ref is None:
+        return tariffs.price(tariffs.Tariff(kind="free"), visit.entered_at, until, lot.zone)
+    tariff = config.tariff(ref.tariff_id, ref.version)
+    holiday = (
+        config.tariff(ref.holiday_tariff_id, ref.holiday_version)
+        if ref.holiday_tariff_id and ref.holiday_version is not None
+        else None
+    )
+    calendar = Calendar.of(lot.holidays, holiday) if holiday is not None else tariffs.NO_HOLIDAYS
+    carried = gate.carry(_closed(earlier)) if tariff.repeat == "no_repeat" else None
+    return tariffs.price(tariff, visit.entered_at, until, lot.zone, calendar, carried)
+
+
+@dataclass(frozen=True)
+class ExitPricing:
+    decision: ExitDecision
+    until: datetime
+    discounts: list[dict[str, Any]]
+
+    @property
+    def discount_fen(self) -> int:
+        return sum(int(d["amount_fen"]) for d in self.discounts)
+
+
+def _grant(visit: Visit) -> WaiverGrant | None:
+    grant = visit.charging_waiver
+    if not grant:
+        return None
+    return WaiverGrant(grant.get("session_id"), int(grant.get("minutes", 0)), int(grant.get("fen", 0)))
+
+
+def exit_decision(visit: Visit, lot: LotConfig, now: datetime, earlier: Iterable[Visit] = ()) -> ExitPricing:
+    """What the exit decides now, the instant the stay was priced to (grace window applied) and
+    the discounts that apply."""
+    earlier = list(earlier)
+    until = gate.fee_until(now, visit.paid_at, visit.priced_until, lot.grace)
+    fee = price_visit(visit, lot, until, earlier)
+    waiver = gate.waiver_discount(
+        _grant(visit),
+        fee.total_fen,
+        visit.entered_at,
+        until,
+        lambda instant: price_visit(visit, lot, instant, earlier).total_fen,
+    )
+    discounts = [waiver] if waiver is not None else []
+    discount = int(visit.discount_fen) + sum(int(d["amount_fen"]) for d in discounts)
+    return ExitPricing(gate.decide_exit(visit.plate, fee, int(visit.paid_fen), discount), until, discounts)
+
+
+def earlier_visits(lot_id: str, plate: str, limit: int = 10) -> list[Visit]:
+    """The plate's latest visits at the lot, newest first, strongly consistent (one Query)."""
+    return list(
+        Visit.query(lot_plate_key(lot_id, plate), scan_index_forward=False, limit=limit, consistent_read=True)
+    )

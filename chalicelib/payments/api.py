@@ -1,0 +1,62 @@
+"""Payments' HTTP edge: drivers pay a quote and follow their payments and wallet; providers'
+signed notifications are verified and applied once; staff list a lot's payments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.parking import ports as parking
+from chalicelib.payments import orders, views, wallet
+from chalicelib.payments.provider import verify_sandbox
+from chalicelib.payments.sandbox import SignatureError
+from chalicelib.shared.auth import require_driver, require_staff
+from chalicelib.shared.clock import now
+from chalicelib.shared.errors import NotFound
+from chalicelib.shared.http import Routes, error_response, json_body, ok
+
+routes = Routes()
+
+
+@routes.route("/v1/driver/payments", "POST")
+def create_payment(request: Any) -> Response:
+    me = require_driver(request.headers)
+    body = json_body(request)
+    created = orders.create(
+        me.user_id, body.get("quote_id"), body.get("amount_fen"), body.get("method", "sandbox"), now()
+    )
+    return ok({**views.payment(created.payment), "provider_order": created.provider_order}, status=201)
+
+
+@routes.route("/v1/driver/payments/{payment_id}", "GET")
+def get_payment(request: Any, payment_id: str) -> Response:
+    me = require_driver(request.headers)
+    return ok(views.payment(orders.get_own(me.user_id, payment_id)))
+
+
+@routes.route("/v1/driver/wallet", "GET")
+def my_wallet(request: Any) -> Response:
+    me = require_driver(request.headers)
+    mine = wallet.view(me.user_id)
+    return ok({"balance_fen": mine.balance_fen, "status": mine.status})
+
+
+@routes.route("/v1/ops/lots/{lot_id}/payments", "GET")
+def lot_payments(request: Any, lot_id: str) -> Response:
+    me = require_staff(request.headers)
+    if parking.lot_operator(lot_id) != me.operator:
+        raise NotFound("no such lot", "lot_not_found")
+    return ok({"lot_id": lot_id, "payments": [views.payment(p) for p in orders.of_lot(lot_id)]})
+
+
+@routes.route("/v1/callbacks/payments/sandbox", "POST")
+def sandbox_notification(request: Any) -> Response:
+    raw = request.raw_body or b""
+    body = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+    try:
+        note = verify_sandbox(request.headers, body)
+    except SignatureError as exc:
+        return error_response(401, "bad_signature", str(exc))
+    result = orders.apply_notification(note, now())
+    return ok({"code": "SUCCESS", "message": "applied" if result.applied else "already applied"})

@@ -1,0 +1,79 @@
+"""Payments tables: payment orders and wallets. Access patterns next to each model."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.shared.db import TableMeta, table_name_for
+
+# ----------------------------------------------------------------------------------------------
+# Payments (收费流水): one per paid quote; applied to its visit exactly once.
+#
+# `payment_id` is derived from the quote, so asking twice to pay one quote gives the same payment.
+# Status: pending → paid (conditional; the provider transaction id is recorded).
+# Access patterns:
+# - get a payment by id (= the provider's out_trade_no; notifications, driver view);
+# - payments at a lot by time (GSI `by_lot`; staff, reconciliation).
+
+PENDING = "pending"
+PAID = "paid"
+
+
+class PaymentsByLot(GlobalSecondaryIndex["Payment"]):
+    class Meta:
+        index_name = "by_lot"
+        projection = AllProjection()
+
+    lot_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Payment(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("payments")
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    quote_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    lot_id = UnicodeAttribute()
+    lot_plate = UnicodeAttribute()
+    visit_id = UnicodeAttribute()
+    plate = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+    provider = UnicodeAttribute()
+    method = UnicodeAttribute()
+    source = UnicodeAttribute()
+    status = UnicodeAttribute()
+    priced_until = UTCDateTimeAttribute()
+    provider_txn_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    paid_at = UTCDateTimeAttribute(null=True)
+
+    by_lot = PaymentsByLot()
+
+
+# ----------------------------------------------------------------------------------------------
+# Wallets: a driver's account, balance in fen and status (active / frozen).
+#
+# Access patterns:
+# - wallet by user id (charging start checks; prepay debit and settlement refund inside the
+#   charging transaction, through payments.ports).
+
+
+class Wallet(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("wallets")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    balance_fen = NumberAttribute(default=0)
+    status = UnicodeAttribute(default="active")
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
+MODELS: list[type[Model]] = [Payment, Wallet]

@@ -1,0 +1,155 @@
+"""Platform tables: the device registry (one namespace of IoT thing names for every kind),
+commands, the message inbox, dead letters and operators. Access patterns next to each model."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.shared.db import TableMeta, table_name_for
+
+# ----------------------------------------------------------------------------------------------
+# The device registry: every IoT thing (gate cameras with barrier and display, chargers, e-bike
+# sockets, ground locks) by its thing name, one namespace across kinds: creating a device whose
+# id exists is refused whatever its kind or operator.
+#
+# Access patterns:
+# - get a device by id (= thing name; gate path, cached per container; every OCPP frame);
+# - register a device (conditional put: the id must not exist);
+# - update online state / last seen (status messages, OCPP frames, lifecycle events, in order).
+
+GATE_CAMERA = "gate_camera"
+CHARGER = "charger"
+KINDS = (GATE_CAMERA, CHARGER)
+
+
+class Device(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("devices")
+
+    device_id = UnicodeAttribute(hash_key=True)
+    operator_id = UnicodeAttribute()
+    kind = UnicodeAttribute(default=GATE_CAMERA)
+    # Where it is installed: a gate device at a lot's lane, a charger at a station.
+    lot_id = UnicodeAttribute(null=True)
+    lane_id = UnicodeAttribute(null=True)
+    station_id = UnicodeAttribute(null=True)
+    online = BooleanAttribute(default=False)
+    barrier = UnicodeAttribute(null=True)
+    last_seen_at = UTCDateTimeAttribute(null=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Commands sent to devices, tracked to a final status.
+#
+# Keys: hash `device_id`, range `correlation_id`.
+# Status: sent → acked | failed | timed_out (each change conditional on `sent`).
+# Access patterns:
+# - a command by device and correlation id (acks);
+# - a device's recent commands (staff);
+# - commands still waiting for an ack, oldest first (sparse GSI `pending`: `pending_shard` is set
+#   only while `sent`; the sweeper queries sent_at < now - timeout).
+
+SENT = "sent"
+ACKED = "acked"
+FAILED = "failed"
+TIMED_OUT = "timed_out"
+PENDING_SHARD = "pending"
+
+
+class PendingCommands(GlobalSecondaryIndex["Command"]):
+    class Meta:
+        index_name = "pending"
+        projection = AllProjection()
+
+    pending_shard = UnicodeAttribute(hash_key=True)
+    sent_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Command(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("commands")
+
+    device_id = UnicodeAttribute(hash_key=True)
+    correlation_id = UnicodeAttribute(range_key=True)
+    command = UnicodeAttribute()
+    body = JSONAttribute()
+    status = UnicodeAttribute()
+    pending_shard = UnicodeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+    detail = UnicodeAttribute(null=True)
+    ttl = TTLAttribute()
+
+    pending = PendingCommands()
+
+
+# ----------------------------------------------------------------------------------------------
+# The inbox of device messages already handled, for exactly-once processing of QoS 1 repeats.
+#
+# Keys: hash `message_key` = "{device_id}#{message_id}"; kept 7 days (TTL).
+# Access patterns:
+# - conditional put (attribute_not_exists) inside the same transaction as the state change.
+
+
+class DeviceMessage(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("device_messages")
+
+    message_key = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    received_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute()
+
+
+def message_key(device_id: str, message_id: str) -> str:
+    return f"{device_id}#{message_id}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Dead letters: every message that could not be processed, with the reason.
+#
+# Keys: hash `source` (e.g. "gate/capture", "iot-rule"), range `dead_letter_id` (time-sortable).
+# Access patterns:
+# - the dead letters of a source in time order (ops, alarms); kept 90 days (TTL).
+
+
+class DeadLetter(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("dead_letters")
+
+    source = UnicodeAttribute(hash_key=True)
+    dead_letter_id = UnicodeAttribute(range_key=True)
+    reason = UnicodeAttribute()
+    topic = UnicodeAttribute(null=True)
+    device_id = UnicodeAttribute(null=True)
+    payload = UnicodeAttribute()
+    received_at = UTCDateTimeAttribute()
+    ttl = TTLAttribute()
+
+
+# ----------------------------------------------------------------------------------------------
+# Operators (运营商): the tenant at the top of every lot and station.
+#
+# Access patterns:
+# - get an operator by id (staff claims carry operator_id).
+
+
+class Operator(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("operators")
+
+    operator_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+MODELS: list[type[Model]] = [Operator, Device, Command, DeviceMessage, DeadLetter]

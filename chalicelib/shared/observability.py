@@ -1,0 +1,21 @@
+"""Powertools for every function: one Logger (JSON, correlation ids), Tracer and Metrics, and a
+context that flushes business metrics after each device message without ever failing it."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger(service="parkcharge")
+metrics = Metrics(namespace="parkcharge", service="parkcharge")
+tracer = Tracer(service="parkcharge")
+
+
+class metrics_flushed:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            metrics.flush_metrics()
+        except Exception:  # metrics must never fail a gate decision
+            logger.debug("metrics flush skipped")

@@ -1,0 +1,22 @@
+"""UTC instants in and out of text. Pure helpers; the clock is read by callers only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def iso(value: datetime) -> str:
+    """An aware datetime as UTC ISO 8601 with a Z, to the second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """ISO 8601 with an offset or Z; a naive time is refused (no guessing of zones)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError("time needs a UTC offset or Z")
+    return value.astimezone(UTC)
+
+
+def iso_or_none(value: datetime | None) -> str | None:
+    return iso(value) if value is not None else None

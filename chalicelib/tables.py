@@ -1,0 +1,20 @@
+"""Every table of every context, in one list: the CDK stack and the local stack (and the tests)
+build their tables from it, so both runtimes have the same keys, indexes and TTLs."""
+
+from __future__ import annotations
+
+from pynamodb.models import Model
+
+from chalicelib.charging.models import MODELS as CHARGING
+from chalicelib.parking.models import MODELS as PARKING
+from chalicelib.payments.models import MODELS as PAYMENTS
+from chalicelib.platform.models import MODELS as PLATFORM
+
+ALL_MODELS: list[type[Model]] = [*PLATFORM, *PARKING, *PAYMENTS, *CHARGING]
+
+
+def create_all_tables() -> None:
+    """Create every table that does not exist yet (local stack and tests)."""
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
