@@ -4,13 +4,26 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint synth bench broker clean token simulate charge
+.PHONY: run test lint synth bench broker clean token simulate charge lock
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The venv is installed from the dev lock (exact versions, every file checked against its hash);
+# `make lock` refreshes both locks from the requirements*.txt inputs.
+$(STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
+
+# requirements.lock: the Lambda runtime (requirements.txt) for the Lambda platform, with hashes;
+# the layer is built from it. requirements-dev.lock: everything the make targets need on Linux
+# x86_64 with Python 3.11, held to the runtime lock's versions so tests run what Lambda runs.
+# Both resolve from PyPI alone. Pins still allowed by the inputs are kept; to move them all,
+# `make lock LOCK_ARGS=--upgrade` (or `LOCK_ARGS="-P boto3"` for one package).
+UV_COMPILE := $(VENV)/bin/uv --no-config pip compile -q --generate-hashes --python-version 3.11 \
+	--default-index https://pypi.org/simple --custom-compile-command "make lock" $(LOCK_ARGS)
+lock: $(STAMP)
+	$(UV_COMPILE) --python-platform x86_64-manylinux2014 requirements.txt -o requirements.lock
+	$(UV_COMPILE) --python-platform x86_64-unknown-linux-gnu -c requirements.lock \
+	  requirements-dev.txt -o requirements-dev.lock
 
 # The local MQTT broker is mosquitto when the machine has it or can install it
 # (Debian/Ubuntu as root); otherwise the local stack falls back to the amqtt broker from PyPI.
