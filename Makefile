@@ -19,7 +19,7 @@ $(STAMP): requirements-dev.lock
 # Both resolve from PyPI alone. Pins still allowed by the inputs are kept; to move them all,
 # `make lock LOCK_ARGS=--upgrade` (or `LOCK_ARGS="-P boto3"` for one package).
 UV_COMPILE := $(VENV)/bin/uv --no-config pip compile -q --generate-hashes --python-version 3.11 \
-	--default-index https://pypi.org/simple --custom-compile-command "make lock" $(LOCK_ARGS)
+	--custom-compile-command "make lock" $(LOCK_ARGS)
 lock: $(STAMP)
 	$(UV_COMPILE) --python-platform x86_64-manylinux2014 requirements.txt -o requirements.lock
 	$(UV_COMPILE) --python-platform x86_64-unknown-linux-gnu -c requirements.lock \

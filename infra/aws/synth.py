@@ -58,7 +58,7 @@ def main() -> None:
     if not (layer / "python").exists():
         from infra.aws.build_layer import build
 
-        print("building the Lambda layer from requirements.txt ...", file=sys.stderr)
+        print("building the Lambda layer from requirements.lock ...", file=sys.stderr)
         build(layer)
     print(synth(Path(args.out).resolve(), layer.resolve(), args.stage))
 
