@@ -13,7 +13,7 @@ from chalicelib.charging.models import Charger, ChargingTariffVersion, Connector
 from chalicelib.parking import ports as parking
 from chalicelib.platform import registry
 from chalicelib.platform.models import CHARGER
-from chalicelib.shared import validation
+from chalicelib.shared import validation, versioned
 from chalicelib.shared.db import get_owned
 from chalicelib.shared.errors import Conflict, Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
@@ -162,12 +162,12 @@ def assign_tariff(operator_id: str, station: Station, tariff_id: Any) -> None:
 
 
 def latest(operator_id: str, tariff_id: str) -> ChargingTariffVersion:
-    for item in ChargingTariffVersion.query(
-        tariff_id, scan_index_forward=False, limit=1, consistent_read=True
-    ):
-        if item.operator_id == operator_id:
-            return item
-    raise NotFound("no such charging tariff", "tariff_not_found")
+    return versioned.latest(
+        ChargingTariffVersion,
+        tariff_id,
+        operator_id=operator_id,
+        missing=NotFound("no such charging tariff", "tariff_not_found"),
+    )
 
 
 def create_tariff(
@@ -197,13 +197,7 @@ def create_tariff(
         created_at=now,
         created_by=user_id,
     )
-    try:
-        item.save(condition=ChargingTariffVersion.version.does_not_exist())
-    except PutError as exc:
-        raise Conflict(
-            "someone else changed this tariff at the same time; try again", "version_conflict"
-        ) from exc
-    return item
+    return versioned.write(item)
 
 
 def tariff_view(item: ChargingTariffVersion) -> dict[str, Any]:

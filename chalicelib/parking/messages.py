@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.platform.envelope import Envelope, InvalidMessage, json_object
 from chalicelib.shared.timeutil import parse_iso
+from chalicelib.shared.validation import is_whole
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _int(data: dict[str, Any], name: str, allowed: range, default: int | None = 
     value = data.get(name, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_whole(value):
         raise InvalidMessage(f"{name} must be an integer")
     if value not in allowed:
         raise InvalidMessage(f"{name} must be {allowed.start}..{allowed.stop - 1}")

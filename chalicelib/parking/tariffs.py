@@ -7,13 +7,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.parking import config, lots
 from chalicelib.parking.domain import tariffs
 from chalicelib.parking.domain.tariffs import VEHICLE_CLASSES, Calendar, Price, Tariff, TariffInvalid
 from chalicelib.parking.models import Lot, TariffVersion
-from chalicelib.shared.errors import Conflict, Invalid, NotFound
+from chalicelib.shared import versioned
+from chalicelib.shared.errors import Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.timeutil import parse_iso
 
@@ -57,10 +56,12 @@ def create(operator_id: str, user_id: str, name: Any, definition: Any, now: date
 
 
 def latest(operator_id: str, tariff_id: str) -> TariffVersion:
-    for item in TariffVersion.query(tariff_id, scan_index_forward=False, limit=1, consistent_read=True):
-        if item.operator_id == operator_id:
-            return item
-    raise NotFound("no such tariff", "tariff_not_found")
+    return versioned.latest(
+        TariffVersion,
+        tariff_id,
+        operator_id=operator_id,
+        missing=NotFound("no such tariff", "tariff_not_found"),
+    )
 
 
 def get(operator_id: str, tariff_id: str, version: int | None) -> TariffVersion:
@@ -90,12 +91,7 @@ def new_version(
         created_at=now,
         created_by=user_id,
     )
-    try:
-        item.save(condition=TariffVersion.version.does_not_exist())
-    except PutError as exc:
-        raise Conflict(
-            "someone else changed this tariff at the same time; try again", "version_conflict"
-        ) from exc
+    versioned.write(item)
     config.clear_cache()
     return item
 

@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from chalicelib.shared.validation import is_whole
+
 PROVIDER = "sandbox"
 HEADER_TIMESTAMP = "Sandbox-Timestamp"
 HEADER_NONCE = "Sandbox-Nonce"
@@ -92,7 +94,7 @@ def verify(public_key_pem: bytes, headers: Any, body: str, now: datetime) -> Not
     try:
         data = json.loads(body)
         amount = data["amount_fen"]
-        if not isinstance(amount, int) or isinstance(amount, bool):
+        if not is_whole(amount):
             raise ValueError("amount_fen must be an integer")
         return Notification(
             out_trade_no=str(data["out_trade_no"]),

@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.shared.validation import is_whole
+
 MAX_PAYLOAD_BYTES = 128 * 1024  # IoT Core's message size limit
 
 
@@ -44,7 +46,7 @@ def envelope(event: Any) -> Envelope:
     return Envelope(
         topic=str(event.get("topic", "")),
         topic_device_id=device,
-        received_at_ms=received if isinstance(received, int) and not isinstance(received, bool) else None,
+        received_at_ms=received if is_whole(received) else None,
         raw=raw,
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.platform import dead_letters, registry
 from chalicelib.platform.envelope import InvalidMessage, envelope, json_object
+from chalicelib.shared.validation import is_whole
 
 
 def on_presence(event: Any, now: datetime) -> dict[str, Any]:
@@ -20,7 +21,7 @@ def on_presence(event: Any, now: datetime) -> dict[str, Any]:
         if kind not in ("connected", "disconnected"):
             raise InvalidMessage("eventType must be connected or disconnected")
         millis = data.get("timestamp")
-        valid = isinstance(millis, int) and not isinstance(millis, bool) and 0 <= millis < 2**53
+        valid = is_whole(millis) and 0 <= millis < 2**53
         at = datetime.fromtimestamp(millis / 1000, UTC) if valid else now  # type: ignore[operator]
     except (InvalidMessage, ValueError, OverflowError, OSError) as exc:
         dead_letters.store("presence", str(exc), json.dumps(event, default=str), now)

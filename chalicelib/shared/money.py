@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from chalicelib.shared.validation import is_whole
+
 
 def require_fen(value: object, field: str = "amount_fen") -> int:
     """An amount from outside: an int (not bool, not float), not negative."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_whole(value):
         raise ValueError(f"{field} must be an integer number of fen")
     if value < 0:
         raise ValueError(f"{field} must not be negative")

@@ -20,3 +20,20 @@ def parse_iso(text: str) -> datetime:
 
 def iso_or_none(value: datetime | None) -> str | None:
     return iso(value) if value is not None else None
+
+
+def clock_minutes(text: object) -> int:
+    """A time of day "HH:MM" (00:00 to 24:00) as minutes after midnight; ValueError with the
+    reason otherwise."""
+    if (
+        not isinstance(text, str)
+        or len(text) != 5
+        or text[2] != ":"
+        or not (text[:2] + text[3:]).isascii()
+        or not (text[:2] + text[3:]).isdigit()
+    ):
+        raise ValueError("must be HH:MM")
+    hours, minutes = int(text[:2]), int(text[3:])
+    if hours > 24 or minutes > 59 or (hours == 24 and minutes):
+        raise ValueError("must be a time of day between 00:00 and 24:00")
+    return hours * 60 + minutes

@@ -3,13 +3,13 @@ message and code a client can act on."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.shared.errors import Invalid
 
 
-def is_whole(value: Any) -> bool:
+def is_whole(value: object) -> TypeGuard[int]:
     """An integer that is not a bool (JSON true is not 1 fen)."""
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -15,6 +15,9 @@ from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
 from typing import Any
 
+from chalicelib.shared.timeutil import clock_minutes
+from chalicelib.shared.validation import is_whole
+
 SLOT_MINUTES = 30
 SLOTS = 24 * 60 // SLOT_MINUTES
 NO_PERIOD = "none"
@@ -32,7 +35,7 @@ def _int(
     data: dict[str, Any], name: str, errors: list[str], *, minimum: int = 0, default: int | None = None
 ) -> int:
     value = data.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_whole(value):
         errors.append(f"{name} must be a whole number")
         return 0
     if value < minimum:
@@ -61,12 +64,10 @@ class EvTariff:
 
 
 def _clock(text: Any, errors: list[str], where: str) -> int | None:
-    if not isinstance(text, str) or len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
-        errors.append(f"{where} must be HH:MM")
-        return None
-    minutes = int(text[:2]) * 60 + int(text[3:])
-    if minutes > 1440 or int(text[3:]) > 59:
-        errors.append(f"{where} must be a time of day between 00:00 and 24:00")
+    try:
+        minutes = clock_minutes(text)
+    except ValueError as exc:
+        errors.append(f"{where} {exc}")
         return None
     if minutes % SLOT_MINUTES:
         errors.append(f"{where} {text} is not on the 30-minute grid")

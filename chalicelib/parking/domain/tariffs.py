@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from chalicelib.shared.timeutil import iso
+from chalicelib.shared.timeutil import clock_minutes, iso
+from chalicelib.shared.validation import is_whole
 
 DAY = 86_400
 KINDS = ("per_visit", "duration", "segments", "tiered", "free")
@@ -159,7 +160,7 @@ class _Reader:
             if required:
                 self.fail(f"{name} is required")
             return 0 if default is None else default
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_whole(value):
             self.fail(f"{name} must be an integer (money in fen, time in minutes)")
             return 0
         if value < minimum:
@@ -180,14 +181,11 @@ class _Reader:
 
 
 def _clock(text: Any, name: str, reader: _Reader) -> int:
-    if not isinstance(text, str) or len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
-        reader.fail(f"{name} must be HH:MM")
+    try:
+        return clock_minutes(text)
+    except ValueError as exc:
+        reader.fail(f"{name} {exc}")
         return 0
-    hours, minutes = int(text[:2]), int(text[3:])
-    if hours > 24 or minutes > 59 or (hours == 24 and minutes):
-        reader.fail(f"{name} must be a time of day between 00:00 and 24:00")
-        return 0
-    return hours * 60 + minutes
 
 
 def _segments(raw: Any, reader: _Reader) -> tuple[Segment, ...]:
