@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import tests.conftest  # noqa: F401  (test environment: keys, table prefix, no endpoints)
+from tests.bench_cold import COLD_IMPORT_RATIO_BEFORE, bench_cold_import
 
 KINDS: dict[str, dict[str, Any]] = {
     "per_visit": {"kind": "per_visit", "amount_fen": 1000, "free_minutes": 15, "cycle": "calendar_day"},
@@ -149,6 +150,7 @@ def main() -> None:
         "machine": platform.machine(),
         "pricing": bench_pricing(),
         "gate_path": bench_gate_round_trips(),
+        "cold_import": bench_cold_import(),
     }
     print(f"{'tariff/stay':<18}{'quotes/s':>12}{'µs/quote':>12}")
     for key, value in results["pricing"].items():
@@ -156,6 +158,11 @@ def main() -> None:
     print("\ngate path (DynamoDB round trips per capture):")
     for key, value in results["gate_path"].items():
         print(f"  {key:<18}{value['round_trips']:>3}  {value['dynamodb_calls']}")
+    cold = results["cold_import"]
+    print(
+        f"\ncold import: app {cold['import_app_ms']} ms, boto3 {cold['import_boto3_ms']} ms, "
+        f"ratio {cold['app_over_boto3']} (before the regroup by context: {COLD_IMPORT_RATIO_BEFORE})"
+    )
     out = Path(os.environ.get("BENCH_OUT", "bench-results.json"))
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(f"\nwritten to {out}")

@@ -22,9 +22,11 @@ from functools import cache
 from importlib import resources
 from typing import Any, NamedTuple
 
-from jsonschema import Draft4Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
-from ocpp import exceptions as ocpp_errors
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # jsonschema is imported on first validation: it costs the cold start ~70 ms
+    from jsonschema import Draft4Validator
+    from jsonschema.exceptions import ValidationError
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 VERSION = "1.6"
@@ -32,16 +34,17 @@ MAX_MESSAGE_ID = 36  # OCPP-J 1.6: the unique id is at most 36 characters
 
 # OCPP 1.6J error codes (CALLERROR errorCode), as the `ocpp` package's exceptions spell them.
 # OCPP 1.6 spells "Occurence" with one r and "FormationViolation"; 2.x renamed both.
-NOT_IMPLEMENTED: str = ocpp_errors.NotImplementedError.code  # "NotImplemented"
-NOT_SUPPORTED: str = ocpp_errors.NotSupportedError.code  # "NotSupported"
-INTERNAL_ERROR: str = ocpp_errors.InternalError.code  # "InternalError"
-PROTOCOL_ERROR: str = ocpp_errors.ProtocolError.code  # "ProtocolError"
-SECURITY_ERROR: str = ocpp_errors.SecurityError.code  # "SecurityError"
-FORMATION_VIOLATION: str = ocpp_errors.FormationViolationError.code  # "FormationViolation"
-PROPERTY_CONSTRAINT_VIOLATION: str = ocpp_errors.PropertyConstraintViolationError.code
-OCCURENCE_CONSTRAINT_VIOLATION: str = ocpp_errors.OccurenceConstraintViolationError.code
-TYPE_CONSTRAINT_VIOLATION: str = ocpp_errors.TypeConstraintViolationError.code
-GENERIC_ERROR: str = ocpp_errors.GenericError.code  # "GenericError"
+# Written out so importing this module stays cheap; a unit test checks them against the package's.
+NOT_IMPLEMENTED = "NotImplemented"
+NOT_SUPPORTED = "NotSupported"
+INTERNAL_ERROR = "InternalError"
+PROTOCOL_ERROR = "ProtocolError"
+SECURITY_ERROR = "SecurityError"
+FORMATION_VIOLATION = "FormationViolation"
+PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
+OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"
+TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
+GENERIC_ERROR = "GenericError"
 ERROR_CODES = (
     NOT_IMPLEMENTED,
     NOT_SUPPORTED,
@@ -207,7 +210,11 @@ def parse(raw: bytes) -> Call | CallResult | CallError:
 
 # --- validation ------------------------------------------------------------------------------
 
-_SCHEMAS = resources.files("ocpp") / "v16" / "schemas"
+
+
+
+def _schemas() -> Any:
+    return resources.files("ocpp") / "v16" / "schemas"
 
 
 @cache
@@ -215,7 +222,7 @@ def known_actions() -> frozenset[str]:
     """Every OCPP 1.6 action the bundled schemas describe (including the security extension)."""
     return frozenset(
         entry.name.removesuffix(".json")
-        for entry in _SCHEMAS.iterdir()
+        for entry in _schemas().iterdir()
         if entry.name.endswith(".json") and not entry.name.endswith("Response.json")
     )
 
@@ -226,17 +233,17 @@ def _date_time_format(value: object) -> bool:
     return True
 
 
-_FORMATS = FormatChecker(formats=())
-_FORMATS.checks("date-time", raises=FrameError)(_date_time_format)
-
-
 @cache
 def _validator(kind: int, action: str) -> Draft4Validator:
     """The bundled schema of a request (CALL) or its response (CALLRESULT), numbers as Decimal.
     Only for names in known_actions(), so the name never reaches the file system unchecked."""
+    from jsonschema import Draft4Validator, FormatChecker
+
+    formats = FormatChecker(formats=())
+    formats.checks("date-time", raises=FrameError)(_date_time_format)
     name = action + ("Response" if kind == CALLRESULT else "")
-    schema = json.loads((_SCHEMAS / f"{name}.json").read_text(encoding="utf-8-sig"), parse_float=Decimal)
-    return Draft4Validator(schema, format_checker=_FORMATS)
+    schema = json.loads((_schemas() / f"{name}.json").read_text(encoding="utf-8-sig"), parse_float=Decimal)
+    return Draft4Validator(schema, format_checker=formats)
 
 
 def _describe(error: ValidationError) -> str:
