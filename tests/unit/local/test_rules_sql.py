@@ -11,7 +11,7 @@ import pytest
 
 from infra.local import iotsql
 
-RULES = Path(__file__).resolve().parents[2] / "iot-rules"
+RULES = Path(__file__).resolve().parents[3] / "iot-rules"
 
 
 def _message(topic: str, payload: bytes) -> iotsql.Message:
