@@ -111,7 +111,7 @@ def bench_gate_round_trips() -> dict[str, Any]:
         from chalicelib.shared import cache
         from chalicelib.tables import create_all_tables
         from infra.local.demo import seed
-        from tests.integration.conftest import Recorder, capture, iot_event
+        from tests.support.iot import Recorder, capture, iot_event
 
         create_all_tables()
         seed(datetime(2026, 11, 1, tzinfo=UTC))

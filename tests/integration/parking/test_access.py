@@ -12,7 +12,8 @@ from chalice.test import Client
 from chalicelib.parking import devices as handlers
 from infra.local.keys import mint_token
 from tests.conftest import KEYS
-from tests.integration.conftest import auth, capture, iot_event, staff
+from tests.support.iot import capture, iot_event
+from tests.support.tokens import auth, staff
 
 
 def test_health_needs_no_token(client: Client) -> None:

@@ -9,7 +9,7 @@ from chalicelib.parking import devices as handlers
 from chalicelib.parking.models import ABNORMAL_ENTRY, EXITED, INSIDE, Record, Visit
 from chalicelib.platform import commands, dead_letters
 from chalicelib.platform.models import ACKED, SENT, TIMED_OUT, Command, DeadLetter
-from tests.integration.conftest import Recorder, capture, iot_event
+from tests.support.iot import Recorder, capture, iot_event
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 ENTRY, EXIT = "demo-entry-cam", "demo-exit-cam"

@@ -11,7 +11,8 @@ from chalice.test import Client
 
 from chalicelib.parking import devices as handlers
 from chalicelib.parking.models import Visit
-from tests.integration.conftest import Recorder, capture, iot_event, staff
+from tests.support.iot import Recorder, capture, iot_event
+from tests.support.tokens import staff
 
 ENTRY, EXIT, PLATE = "demo-entry-cam", "demo-exit-cam", "粤B12345"
 

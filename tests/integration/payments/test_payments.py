@@ -14,7 +14,8 @@ from chalicelib.parking.models import EXITED, INSIDE, Visit
 from chalicelib.payments import sandbox
 from chalicelib.payments.models import PAID, Payment
 from tests.conftest import KEYS
-from tests.integration.conftest import Recorder, auth, capture, iot_event
+from tests.support.iot import Recorder, capture, iot_event
+from tests.support.tokens import auth
 
 ENTRY, EXIT = "demo-entry-cam", "demo-exit-cam"
 PLATE = "粤B12345"

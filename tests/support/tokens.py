@@ -1,0 +1,23 @@
+"""Tokens signed with the test keys (tests/conftest.py), and the headers a caller sends."""
+
+from __future__ import annotations
+
+from infra.local.keys import mint_token
+from tests.conftest import KEYS
+
+
+def token(sub: str, groups: list[str], operator_id: str | None = None) -> str:
+    return mint_token(KEYS, sub, groups, operator_id)
+
+
+def auth(
+    sub: str = "demo-driver", groups: list[str] | None = None, operator_id: str | None = None
+) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token(sub, groups or ['driver'], operator_id)}",
+        "Content-Type": "application/json",
+    }
+
+
+def staff(operator_id: str = "demo-op", sub: str = "demo-staff") -> dict[str, str]:
+    return auth(sub, ["staff"], operator_id)
