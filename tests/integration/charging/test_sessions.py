@@ -3,7 +3,6 @@ hand-written OCPP 1.6J frames in the IoT rule's event shape, the driver over HTT
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -448,28 +447,3 @@ def test_staff_register_an_ebike_station_and_a_socket_charges_by_duration(
     )
     bill = ChargingSession.get(session_id).bill
     assert bill["total_fen"] == 200 and bill["ebike"]["units"] == 2  # capped at 2 hours, 1 yuan each
-
-
-def test_lifecycle_events_mark_devices_online_and_offline_in_order(client: Client) -> None:
-    from chalicelib.platform import presence
-    from chalicelib.platform.models import Device
-
-    def event(kind: str, client_id: str, millis: int) -> dict[str, Any]:
-        raw = json.dumps({"clientId": client_id, "eventType": kind, "timestamp": millis}).encode()
-        return {
-            "payload_b64": base64.b64encode(raw).decode(),
-            "topic": f"$aws/events/presence/{kind}/{client_id}",
-            "topic_device_id": client_id,
-            "received_at": millis,
-        }
-
-    t = int(datetime.now(UTC).timestamp() * 1000)
-    now = datetime.now(UTC)
-    assert presence.on_presence(event("connected", CHARGER, t), now)["online"] is True
-    assert Device.get(CHARGER).online is True
-    assert presence.on_presence(event("disconnected", CHARGER, t + 1000), now)["online"] is False
-    late = presence.on_presence(event("connected", CHARGER, t + 500), now)  # older than the last event
-    assert late["result"] == "ignored" and Device.get(CHARGER).online is False
-    assert presence.on_presence(event("connected", "demo-entry-cam", t), now)["result"] == "recorded"
-    assert Device.get("demo-entry-cam").online is True
-    assert presence.on_presence(event("connected", "stranger", t), now)["result"] == "ignored"

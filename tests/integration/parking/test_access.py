@@ -3,40 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
-import jwt
 from chalice.test import Client
 
 from chalicelib.parking import devices as handlers
-from infra.local.keys import mint_token
-from tests.conftest import KEYS
 from tests.support.iot import capture, iot_event
 from tests.support.tokens import auth, staff
-
-
-def test_health_needs_no_token(client: Client) -> None:
-    assert client.http.get("/v1/health").json_body["status"] == "ok"
-
-
-def test_driver_routes_need_a_valid_token(client: Client) -> None:
-    assert client.http.get("/v1/driver/plates").status_code == 401
-    bad = client.http.get("/v1/driver/plates", headers={"Authorization": "Bearer not-a-jwt"})
-    assert bad.status_code == 401 and bad.json_body["code"] == "invalid_token"
-    expired = mint_token(KEYS, "demo-driver", ["driver"], now=int(time.time()) - 3 * 86400, ttl_seconds=60)
-    old = client.http.get("/v1/driver/plates", headers={"Authorization": f"Bearer {expired}"})
-    assert old.status_code == 401 and old.json_body["code"] == "token_expired"
-    foreign = jwt.encode(
-        {"sub": "x", "iss": "someone-else", "exp": int(time.time()) + 60, "cognito:groups": ["driver"]},
-        KEYS.jwt_private.read_bytes(),
-        algorithm="RS256",
-        headers={"kid": "parkcharge-local-1"},
-    )
-    assert (
-        client.http.get("/v1/driver/plates", headers={"Authorization": f"Bearer {foreign}"}).status_code
-        == 401
-    )
 
 
 def test_a_driver_sees_only_their_own_plates_and_visits(client: Client) -> None:
@@ -59,22 +32,6 @@ def test_a_plate_belongs_to_one_account(client: Client) -> None:
     assert taken.status_code == 409 and taken.json_body["code"] == "plate_taken"
     fresh = client.http.post("/v1/driver/plates", body=json.dumps({"plate": "粤b 54321"}), headers=auth())
     assert fresh.status_code == 201 and fresh.json_body["plate"] == "粤B54321"
-
-
-def test_quotes_and_payments_of_another_driver_are_not_found(client: Client) -> None:
-    handlers.on_capture(
-        iot_event("demo-entry-cam", "capture", capture("demo-entry-cam", "in", "粤B12345")),
-        datetime.now(UTC) - timedelta(minutes=40),
-    )
-    q = client.http.post(
-        "/v1/driver/quotes", body=json.dumps({"plate": "粤B12345"}), headers=auth()
-    ).json_body
-    other = auth("demo-driver-2")
-    assert client.http.get(f"/v1/driver/quotes/{q['quote_id']}", headers=other).status_code == 404
-    pay = client.http.post(
-        "/v1/driver/payments", body=json.dumps({"quote_id": q["quote_id"], "amount_fen": 500}), headers=other
-    )
-    assert pay.status_code == 404
 
 
 def test_staff_see_their_operators_lots_only(client: Client) -> None:

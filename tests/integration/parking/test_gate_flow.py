@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.parking import devices as handlers
 from chalicelib.parking.models import ABNORMAL_ENTRY, EXITED, INSIDE, Record, Visit
-from chalicelib.platform import commands, dead_letters
-from chalicelib.platform.models import ACKED, SENT, TIMED_OUT, Command, DeadLetter
+from chalicelib.platform.models import SENT, Command, DeadLetter
 from tests.support.iot import Recorder, capture, iot_event
 
 T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
@@ -151,24 +150,6 @@ def test_an_unknown_device_is_refused(demo, published: Recorder) -> None:
     assert result["result"] == "rejected" and "unknown device" in result["reason"]
 
 
-def test_acks_finish_commands_once_and_the_sweeper_times_out_the_rest(demo, published: Recorder) -> None:
-    enter(at=T0)
-    [opened] = published.commands(ENTRY, "open_gate")
-    [shown] = published.commands(ENTRY, "display")
-    ack = {
-        "message_id": "a-1",
-        "device_id": ENTRY,
-        "correlation_id": opened["correlation_id"],
-        "result": "ok",
-    }
-    assert handlers.on_ack(iot_event(ENTRY, "ack", ack), T0 + timedelta(seconds=1))["result"] == "recorded"
-    again = {**ack, "message_id": "a-2"}
-    assert handlers.on_ack(iot_event(ENTRY, "ack", again), T0 + timedelta(seconds=2))["result"] == "ignored"
-    assert commands.sweep_timeouts(T0 + timedelta(minutes=5)) == 1
-    assert Command.get(ENTRY, opened["correlation_id"]).status == ACKED
-    assert Command.get(ENTRY, shown["correlation_id"]).status == TIMED_OUT
-
-
 def test_status_messages_mark_the_device_online(demo, published: Recorder) -> None:
     from chalicelib.platform.models import Device
 
@@ -176,16 +157,3 @@ def test_status_messages_mark_the_device_online(demo, published: Recorder) -> No
     assert handlers.on_status(iot_event(ENTRY, "status", status), T0)["result"] == "recorded"
     device = Device.get(ENTRY)
     assert device.online is True and device.barrier == "closed" and device.last_seen_at == T0
-
-
-def test_iot_rule_failures_become_dead_letters(demo) -> None:
-    body = json.dumps(
-        {
-            "ruleName": "parkcharge_gate_capture",
-            "topic": "parkcharge/gate/x/up/capture",
-            "failures": [{"errorMessage": "Lambda throttled"}],
-        }
-    )
-    assert dead_letters.store_rule_failures([{"body": body}], T0) == 1
-    [letter] = DeadLetter.query("iot-rule")
-    assert "Lambda throttled" in letter.reason

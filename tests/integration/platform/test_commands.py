@@ -1,0 +1,36 @@
+"""Command records: acks finish a command once, the sweeper times out the rest."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.parking import devices as handlers
+from chalicelib.platform import commands
+from chalicelib.platform.models import ACKED, TIMED_OUT, Command
+from tests.support.iot import Recorder, capture, iot_event
+
+T0 = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+ENTRY = "demo-entry-cam"
+PLATE = "粤B12345"
+
+
+def enter(plate: str = PLATE, at: datetime = T0, **extra: object) -> dict:
+    return handlers.on_capture(iot_event(ENTRY, "capture", capture(ENTRY, "in", plate, **extra)), at)
+
+
+def test_acks_finish_commands_once_and_the_sweeper_times_out_the_rest(demo, published: Recorder) -> None:
+    enter(at=T0)
+    [opened] = published.commands(ENTRY, "open_gate")
+    [shown] = published.commands(ENTRY, "display")
+    ack = {
+        "message_id": "a-1",
+        "device_id": ENTRY,
+        "correlation_id": opened["correlation_id"],
+        "result": "ok",
+    }
+    assert handlers.on_ack(iot_event(ENTRY, "ack", ack), T0 + timedelta(seconds=1))["result"] == "recorded"
+    again = {**ack, "message_id": "a-2"}
+    assert handlers.on_ack(iot_event(ENTRY, "ack", again), T0 + timedelta(seconds=2))["result"] == "ignored"
+    assert commands.sweep_timeouts(T0 + timedelta(minutes=5)) == 1
+    assert Command.get(ENTRY, opened["correlation_id"]).status == ACKED
+    assert Command.get(ENTRY, shown["correlation_id"]).status == TIMED_OUT
