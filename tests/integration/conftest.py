@@ -1,15 +1,23 @@
 """Integration fixtures: moto-backed DynamoDB with the real tables and demo data, a recorder in
-place of the IoT data plane, and Chalice's test client. Fakes, builders and tokens: tests/support."""
+place of the IoT data plane, and Chalice's test client. Fakes, builders and tokens: tests/support.
+
+moto is started once per session and every table created once (`aws_session`); each test starts
+from empty tables, empty caches and no publisher (`aws`). A test needing a fresh AWS account
+beyond DynamoDB (queues, topics, state machines) must create what it uses under its own names or
+use its own `mock_aws()`. A hypothesis test here gets the fixtures once for all its examples: it
+calls `tests.support.aws.empty_tables()` (and `cache.reset_all()`) at the start of each example."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from tests.support.aws import empty_tables
 from tests.support.iot import Recorder, capture, iot_event
 from tests.support.tokens import auth, staff, token
 
@@ -17,16 +25,32 @@ from tests.support.tokens import auth, staff, token
 __all__ = ["Recorder", "auth", "capture", "iot_event", "staff", "token"]
 
 
-@pytest.fixture
-def aws() -> Iterator[None]:
+@pytest.fixture(scope="session")
+def aws_session() -> Iterator[Any]:
+    """One moto for the whole run, with the tables of chalicelib.tables.ALL_MODELS. The DynamoDB
+    client that empties them between tests."""
     with mock_aws():
-        from chalicelib.shared import cache
+        import boto3
+
+        from chalicelib.shared.settings import get_settings
         from chalicelib.tables import create_all_tables
 
         create_all_tables()
-        cache.reset_all()
-        yield
-        cache.reset_all()
+        yield boto3.client("dynamodb", region_name=get_settings().region)
+
+
+@pytest.fixture
+def aws(aws_session: Any) -> Iterator[None]:
+    """Empty tables, caches and publisher: each test sees what a new container on a new account sees."""
+    from chalicelib.platform import downlink
+    from chalicelib.shared import cache
+
+    empty_tables(aws_session)
+    cache.reset_all()
+    downlink.set_publisher(None)
+    yield
+    cache.reset_all()
+    downlink.set_publisher(None)
 
 
 @pytest.fixture
