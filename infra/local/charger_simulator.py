@@ -16,7 +16,7 @@ with the same message id. Options: resend a frame (same message id), go silent (
 frames are queued, as OCPP 1.6 chargers do, and delivered on `wake()`), send malformed frames,
 finish by itself (car full), report power with meter values.
 
-The frame builders at the top are pure (no broker) and tested in tests/unit/test_ocpp.py.
+The frame builders at the top are pure (no broker) and tested in tests/unit/local/test_charger_simulator.py.
 """
 
 from __future__ import annotations
