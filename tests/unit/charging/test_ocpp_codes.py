@@ -9,13 +9,13 @@ from chalicelib.charging import ocpp
 
 
 def test_error_codes_match_the_ocpp_package() -> None:
-    assert ocpp.NOT_IMPLEMENTED == exceptions.NotImplementedError.code
-    assert ocpp.NOT_SUPPORTED == exceptions.NotSupportedError.code
-    assert ocpp.INTERNAL_ERROR == exceptions.InternalError.code
-    assert ocpp.PROTOCOL_ERROR == exceptions.ProtocolError.code
-    assert ocpp.SECURITY_ERROR == exceptions.SecurityError.code
-    assert ocpp.FORMATION_VIOLATION == exceptions.FormationViolationError.code
-    assert ocpp.PROPERTY_CONSTRAINT_VIOLATION == exceptions.PropertyConstraintViolationError.code
-    assert ocpp.OCCURENCE_CONSTRAINT_VIOLATION == exceptions.OccurenceConstraintViolationError.code
-    assert ocpp.TYPE_CONSTRAINT_VIOLATION == exceptions.TypeConstraintViolationError.code
-    assert ocpp.GENERIC_ERROR == exceptions.GenericError.code
+    assert exceptions.NotImplementedError.code == ocpp.NOT_IMPLEMENTED
+    assert exceptions.NotSupportedError.code == ocpp.NOT_SUPPORTED
+    assert exceptions.InternalError.code == ocpp.INTERNAL_ERROR
+    assert exceptions.ProtocolError.code == ocpp.PROTOCOL_ERROR
+    assert exceptions.SecurityError.code == ocpp.SECURITY_ERROR
+    assert exceptions.FormationViolationError.code == ocpp.FORMATION_VIOLATION
+    assert exceptions.PropertyConstraintViolationError.code == ocpp.PROPERTY_CONSTRAINT_VIOLATION
+    assert exceptions.OccurenceConstraintViolationError.code == ocpp.OCCURENCE_CONSTRAINT_VIOLATION
+    assert exceptions.TypeConstraintViolationError.code == ocpp.TYPE_CONSTRAINT_VIOLATION
+    assert exceptions.GenericError.code == ocpp.GENERIC_ERROR
