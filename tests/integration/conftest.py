@@ -61,7 +61,8 @@ def demo(aws: None) -> dict[str, str]:
 
 
 @pytest.fixture
-def published() -> Iterator[Recorder]:
+def published(aws: None) -> Iterator[Recorder]:
+    """What the app publishes to devices (after `aws`, which resets the publisher)."""
     from chalicelib.platform import downlink
 
     recorder = Recorder()
