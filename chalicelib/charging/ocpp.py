@@ -20,9 +20,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib import resources
-from typing import Any, NamedTuple
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # jsonschema is imported on first validation: it costs the cold start ~70 ms
     from jsonschema import Draft4Validator
@@ -209,8 +207,6 @@ def parse(raw: bytes) -> Call | CallResult | CallError:
 
 
 # --- validation ------------------------------------------------------------------------------
-
-
 
 
 def _schemas() -> Any:
