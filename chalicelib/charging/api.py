@@ -7,15 +7,16 @@ from typing import Any
 
 from chalice import Response
 
+from chalicelib.charging import contract as c
 from chalicelib.charging import ocpp, ocpp_calls
 from chalicelib.charging import registry as charging_registry
 from chalicelib.charging import sessions as charging
 from chalicelib.charging.models import ChargingSession, Station
 from chalicelib.platform import commands
-from chalicelib.shared.auth import require_driver, require_staff
+from chalicelib.shared.auth import DRIVER, STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.errors import Invalid, NotFound
-from chalicelib.shared.http import Routes, json_body, ok
+from chalicelib.shared.http import Routes, ok
 from chalicelib.shared.timeutil import iso
 
 routes = Routes()
@@ -49,57 +50,69 @@ def session_view(s: ChargingSession) -> dict[str, Any]:
 # --- drivers ---------------------------------------------------------------------------------
 
 
-@routes.route("/v1/driver/charging/sessions", "POST")
-def start_session(request: Any) -> Response:
-
-    me = require_driver(request.headers)
-    body = json_body(request)
-    session = charging.start(me.user_id, body.get("qr_id"), body.get("prepay_fen"), body.get("plate"), now())
+@routes.route(
+    "/v1/driver/charging/sessions",
+    "POST",
+    body=c.StartIn,
+    response=c.SessionOut,
+    status=201,
+    errors=[404, 409, 422],
+    auth=DRIVER,
+)
+def start_session(request: Any, *, me: Principal, body: c.StartIn) -> Response:
+    session = charging.start(me.user_id, body, now())
     return ok(session_view(session), status=201)
 
 
-@routes.route("/v1/driver/charging/sessions", "GET")
-def my_sessions(request: Any) -> Response:
-
-    me = require_driver(request.headers)
+@routes.route("/v1/driver/charging/sessions", "GET", response=c.SessionsOut, auth=DRIVER)
+def my_sessions(request: Any, *, me: Principal) -> Response:
     return ok({"sessions": [session_view(s) for s in charging.history(me.user_id)]})
 
 
-@routes.route("/v1/driver/charging/sessions/{session_id}", "GET")
-def my_session(request: Any, session_id: str) -> Response:
-
-    me = require_driver(request.headers)
+@routes.route(
+    "/v1/driver/charging/sessions/{session_id}", "GET", response=c.SessionOut, errors=[404], auth=DRIVER
+)
+def my_session(request: Any, session_id: str, *, me: Principal) -> Response:
     return ok(session_view(charging.get_own(me.user_id, session_id)))
 
 
-@routes.route("/v1/driver/charging/sessions/{session_id}/stop", "POST")
-def stop_session(request: Any, session_id: str) -> Response:
-
-    me = require_driver(request.headers)
+@routes.route(
+    "/v1/driver/charging/sessions/{session_id}/stop",
+    "POST",
+    response=c.SessionOut,
+    errors=[404, 409],
+    auth=DRIVER,
+)
+def stop_session(request: Any, session_id: str, *, me: Principal) -> Response:
     return ok(session_view(charging.stop(me.user_id, session_id, now())))
 
 
-@routes.route("/v1/driver/charging/sessions/{session_id}/bill", "GET")
-def my_bill(request: Any, session_id: str) -> Response:
-
-    me = require_driver(request.headers)
+@routes.route(
+    "/v1/driver/charging/sessions/{session_id}/bill", "GET", response=c.BillOut, errors=[404], auth=DRIVER
+)
+def my_bill(request: Any, session_id: str, *, me: Principal) -> Response:
     session = charging.get_own(me.user_id, session_id)
     if session.bill is None:
         raise NotFound("the session is not settled yet", "not_settled")
     return ok({"session_id": session.session_id, "state": session.state, **session.bill})
 
 
-@routes.route("/v1/driver/charging/sessions/{session_id}/refunds", "POST")
-def ask_refund(request: Any, session_id: str) -> Response:
-
-    me = require_driver(request.headers)
-    body = json_body(request)
-    check = charging.check_refund(me.user_id, session_id, body.get("amount_fen"))
+@routes.route(
+    "/v1/driver/charging/sessions/{session_id}/refunds",
+    "POST",
+    body=c.RefundIn,
+    response=c.RefundOut,
+    status=202,
+    errors=[404, 409, 422],
+    auth=DRIVER,
+)
+def ask_refund(request: Any, session_id: str, *, me: Principal, body: c.RefundIn) -> Response:
+    check = charging.check_refund(me.user_id, session_id, body.amount_fen)
     return ok(
         {
             "session_id": session_id,
             "status": "requested",
-            "amount_fen": body["amount_fen"],
+            "amount_fen": body.amount_fen,
             "refundable_fen": check.refundable_fen,
         },
         status=202,
@@ -109,130 +122,159 @@ def ask_refund(request: Any, session_id: str) -> Response:
 # --- staff -----------------------------------------------------------------------------------
 
 
-@routes.route("/v1/ops/stations", "GET")
-def list_stations(request: Any) -> Response:
-    me = require_staff(request.headers)
+@routes.route("/v1/ops/stations", "GET", response=c.StationsOut, auth=STAFF)
+def list_stations(request: Any, *, me: Principal) -> Response:
     return ok({"stations": [registry_station(s) for s in charging_registry.stations_of(me.operator)]})
 
 
-@routes.route("/v1/ops/stations", "POST")
-def create_station(request: Any) -> Response:
-
-    me = require_staff(request.headers)
-    station = charging_registry.create_station(me.operator, json_body(request), now())
+@routes.route(
+    "/v1/ops/stations",
+    "POST",
+    body=c.StationIn,
+    response=c.StationOut,
+    status=201,
+    errors=[404, 409],
+    auth=STAFF,
+)
+def create_station(request: Any, *, me: Principal, body: c.StationIn) -> Response:
+    station = charging_registry.create_station(me.operator, body, now())
     return ok(registry_station(station), status=201)
 
 
-@routes.route("/v1/ops/stations/{station_id}", "GET")
-def get_station(request: Any, station_id: str) -> Response:
-
-    me = require_staff(request.headers)
+@routes.route("/v1/ops/stations/{station_id}", "GET", response=c.StationDetailOut, errors=[404], auth=STAFF)
+def get_station(request: Any, station_id: str, *, me: Principal) -> Response:
     station = charging_registry.own_station(me.operator, station_id)
     return ok({**registry_station(station), "chargers": charging_registry.chargers_of(station.station_id)})
 
 
-@routes.route("/v1/ops/stations/{station_id}/tariff", "PUT")
-def assign_station_tariff(request: Any, station_id: str) -> Response:
-
-    me = require_staff(request.headers)
+@routes.route(
+    "/v1/ops/stations/{station_id}/tariff",
+    "PUT",
+    body=c.StationTariffIn,
+    response=c.StationOut,
+    errors=[404],
+    auth=STAFF,
+)
+def assign_station_tariff(
+    request: Any, station_id: str, *, me: Principal, body: c.StationTariffIn
+) -> Response:
     station = charging_registry.own_station(me.operator, station_id)
-    body = json_body(request)
-    charging_registry.assign_tariff(me.operator, station, body.get("tariff_id"))
+    charging_registry.assign_tariff(me.operator, station, body.tariff_id)
     return ok(registry_station(charging_registry.own_station(me.operator, station_id)))
 
 
-@routes.route("/v1/ops/chargers", "POST")
-def create_charger(request: Any) -> Response:
-
-    me = require_staff(request.headers)
-    body = json_body(request)
-    if not isinstance(body.get("station_id"), str):
-        raise Invalid("station_id is required", "invalid_station")
-    charging_registry.own_station(me.operator, body["station_id"])
+@routes.route(
+    "/v1/ops/chargers",
+    "POST",
+    body=c.ChargerIn,
+    response=c.CreatedChargerOut,
+    status=201,
+    errors=[404, 409],
+    auth=STAFF,
+)
+def create_charger(request: Any, *, me: Principal, body: c.ChargerIn) -> Response:
+    charging_registry.own_station(me.operator, body.station_id)
     return ok(charging_registry.create_charger(me.operator, body), status=201)
 
 
-@routes.route("/v1/ops/chargers/{charger_id}/commands", "POST")
-def send_command(request: Any, charger_id: str) -> Response:
-
-    me = require_staff(request.headers)
+@routes.route(
+    "/v1/ops/chargers/{charger_id}/commands",
+    "POST",
+    body=c.CommandIn,
+    response=c.CommandSentOut,
+    status=202,
+    errors=[404, 409],
+    auth=STAFF,
+)
+def send_command(request: Any, charger_id: str, *, me: Principal, body: c.CommandIn) -> Response:
     charger = charging_registry.own_charger(me.operator, charger_id)
-    body = json_body(request)
-    action = body.get("action")
-    if action not in ocpp_calls.STAFF_ACTIONS:
-        raise Invalid(f"action must be one of {', '.join(ocpp_calls.STAFF_ACTIONS)}", "invalid_action")
-    payload = body.get("payload", {})
-    if not isinstance(payload, dict):
-        raise Invalid("payload must be an object", "invalid_payload")
-
     try:
-        ocpp.validate_outgoing(str(action), payload)
+        ocpp.validate_outgoing(body.action, body.payload)
     except ocpp.FrameError as exc:
-        raise Invalid(f"payload is not a valid {action}: {exc.description}", "invalid_payload") from exc
-    command = ocpp_calls.send(charger.charger_id, str(action), payload, now())
-    return ok({"message_id": command.correlation_id, "action": action, "status": command.status}, status=202)
+        raise Invalid(f"payload is not a valid {body.action}: {exc.description}", "invalid_payload") from exc
+    command = ocpp_calls.send(charger.charger_id, body.action, body.payload, now())
+    return ok(
+        {"message_id": command.correlation_id, "action": body.action, "status": command.status}, status=202
+    )
 
 
-@routes.route("/v1/ops/chargers/{charger_id}/commands", "GET")
-def list_commands(request: Any, charger_id: str) -> Response:
-
-    me = require_staff(request.headers)
+@routes.route(
+    "/v1/ops/chargers/{charger_id}/commands", "GET", response=c.CommandsOut, errors=[404], auth=STAFF
+)
+def list_commands(request: Any, charger_id: str, *, me: Principal) -> Response:
     charging_registry.own_charger(me.operator, charger_id)
     return ok(
         {
             "charger_id": charger_id,
             "commands": [
                 {
-                    "message_id": c.correlation_id,
-                    "action": c.command,
-                    "status": c.status,
-                    "sent_at": iso(c.sent_at),
-                    "finished_at": iso(c.finished_at) if c.finished_at else None,
-                    "detail": c.detail,
+                    "message_id": cmd.correlation_id,
+                    "action": cmd.command,
+                    "status": cmd.status,
+                    "sent_at": iso(cmd.sent_at),
+                    "finished_at": iso(cmd.finished_at) if cmd.finished_at else None,
+                    "detail": cmd.detail,
                 }
-                for c in commands.recent(charger_id)
+                for cmd in commands.recent(charger_id)
             ],
         }
     )
 
 
-@routes.route("/v1/ops/charging/sessions/{session_id}/force-end", "POST")
-def force_end(request: Any, session_id: str) -> Response:
-
-    me = require_staff(request.headers)
+@routes.route(
+    "/v1/ops/charging/sessions/{session_id}/force-end",
+    "POST",
+    response=c.SessionOut,
+    errors=[404, 409],
+    auth=STAFF,
+)
+def force_end(request: Any, session_id: str, *, me: Principal) -> Response:
     return ok(session_view(charging.force_end(me.operator, session_id, now())))
 
 
-@routes.route("/v1/ops/charging/abnormal", "GET")
-def abnormal(request: Any) -> Response:
-
-    me = require_staff(request.headers)
+@routes.route("/v1/ops/charging/abnormal", "GET", response=c.SessionsOut, auth=STAFF)
+def abnormal(request: Any, *, me: Principal) -> Response:
     return ok({"sessions": [session_view(s) for s in charging.abnormal_bills(me.operator)]})
 
 
-@routes.route("/v1/ops/charging-tariffs", "POST")
-def create_charging_tariff(request: Any) -> Response:
-
-    me = require_staff(request.headers)
-    body = json_body(request)
+@routes.route(
+    "/v1/ops/charging-tariffs",
+    "POST",
+    body=c.ChargingTariffIn,
+    response=c.ChargingTariffOut,
+    status=201,
+    auth=STAFF,
+)
+def create_charging_tariff(request: Any, *, me: Principal, body: c.ChargingTariffIn) -> Response:
     item = charging_registry.create_tariff(me.operator, me.user_id, body, now(), None)
     return ok(charging_registry.tariff_view(item), status=201)
 
 
-@routes.route("/v1/ops/charging-tariffs/{tariff_id}", "PUT")
-def update_charging_tariff(request: Any, tariff_id: str) -> Response:
-
-    me = require_staff(request.headers)
-    body = json_body(request)
+@routes.route(
+    "/v1/ops/charging-tariffs/{tariff_id}",
+    "PUT",
+    body=c.ChargingTariffIn,
+    response=c.ChargingTariffOut,
+    status=201,
+    errors=[404, 409],
+    auth=STAFF,
+)
+def update_charging_tariff(
+    request: Any, tariff_id: str, *, me: Principal, body: c.ChargingTariffIn
+) -> Response:
     item = charging_registry.create_tariff(me.operator, me.user_id, body, now(), tariff_id)
     return ok(charging_registry.tariff_view(item), status=201)
 
 
-@routes.route("/v1/ops/charging-tariffs/preview", "POST")
-def preview_charging_tariff(request: Any) -> Response:
-
-    require_staff(request.headers)
-    return ok(charging_registry.preview(json_body(request)))
+@routes.route(
+    "/v1/ops/charging-tariffs/preview",
+    "POST",
+    body=c.ChargingPreviewIn,
+    response=c.ChargingPreviewOut,
+    auth=STAFF,
+)
+def preview_charging_tariff(request: Any, *, me: Principal, body: c.ChargingPreviewIn) -> Response:
+    return ok(charging_registry.preview(body))
 
 
 def registry_station(s: Station) -> dict[str, Any]:

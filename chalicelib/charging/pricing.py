@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from chalicelib.charging.contract import MAX_PREVIEW_SPAN, ChargingPreviewIn
 from chalicelib.charging.domain import energy_tariffs as et
 from chalicelib.charging.domain import sessions as rules
 from chalicelib.charging.models import ChargingSession
 from chalicelib.shared.errors import Invalid
-from chalicelib.shared.timeutil import parse_iso
+from chalicelib.shared.validation import instant_in_range
 
 
 def validate(kind: str, definition: Any) -> dict[str, Any]:
@@ -73,34 +74,30 @@ def expected_at_next_reading(
     return et.estimate_next(et.parse_ev(session.tariff), readings, zone, now, rules.READING_INTERVAL)
 
 
-def preview(body: dict[str, Any]) -> dict[str, Any]:
+def preview(body: ChargingPreviewIn) -> dict[str, Any]:
     """计费测试: `{"kind", "definition", "timezone"?, and "readings": [[time, Wh], ...] or
-    "energy_wh" + "started_at" + "minutes"}` → the bill, without touching any session."""
-    kind = str(body.get("kind", "ev"))
-    definition = validate(kind, body.get("definition"))
+    "energy_wh" + "started_at" + "minutes"}` → the bill, without touching any session. The
+    readings span at most a month (a longer span is no charging session)."""
+    definition = validate(body.kind, body.definition)
     try:
-        zone = ZoneInfo(str(body.get("timezone", "Asia/Shanghai")))
+        zone = ZoneInfo(body.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise Invalid("timezone must be an IANA zone such as Asia/Shanghai", "invalid_timezone") from exc
-    try:
-        if "readings" in body:
-            readings = sorted((parse_iso(str(t)), int(wh)) for t, wh in body["readings"])
-        else:
-            start = parse_iso(str(body["started_at"]))
-            minutes, energy = body["minutes"], body.get("energy_wh", 0)
-            if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in (minutes, energy)):
-                raise ValueError("minutes and energy_wh must be whole numbers")
-            readings = [(start, 0), (start + timedelta(minutes=minutes), energy)]
-    except (KeyError, TypeError, ValueError) as exc:
+    if body.readings is not None:
+        readings = sorted((instant_in_range(t, "readings"), wh) for t, wh in body.readings)
+    elif body.started_at is not None and body.minutes is not None:
+        start = instant_in_range(body.started_at, "started_at")
+        readings = [(start, 0), (start + timedelta(minutes=body.minutes), body.energy_wh)]
+    else:
         raise Invalid(
             "give readings [[time, Wh], ...] or started_at, minutes and energy_wh (whole numbers)",
             "invalid_preview",
-        ) from exc
+        )
     if len(readings) < 2:
         raise Invalid("at least two readings are needed", "invalid_preview")
-    if kind == "ebike":
-        result = et.ebike_bill(
-            et.parse_ebike(definition), readings[0][0], readings[-1][0], int(body.get("max_power_w", 0))
-        )
+    if readings[-1][0] - readings[0][0] > MAX_PREVIEW_SPAN:
+        raise Invalid(f"a preview covers at most {MAX_PREVIEW_SPAN.days} days of readings", "invalid_preview")
+    if body.kind == "ebike":
+        result = et.ebike_bill(et.parse_ebike(definition), readings[0][0], readings[-1][0], body.max_power_w)
         return {"total_fen": result["total_fen"], "ebike": result}
     return et.ev_bill(et.parse_ev(definition), readings, zone).to_dict()

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from pynamodb.exceptions import PutError
 
 from chalicelib.charging import pricing as charging_pricing
+from chalicelib.charging.contract import ChargerIn, ChargingPreviewIn, ChargingTariffIn, StationIn, Waiver
 from chalicelib.charging.models import Charger, ChargingTariffVersion, Connector, QrCode, Station
 from chalicelib.parking import ports as parking
 from chalicelib.platform import registry
@@ -18,17 +20,6 @@ from chalicelib.shared.db import get_owned
 from chalicelib.shared.errors import Conflict, Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.timeutil import iso, iso_or_none
-
-
-def _text(body: dict[str, Any], name: str, required: bool = True, max_len: int = 80) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    return validation.text(value, name, max_len)
-
-
-def _whole(body: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-    return validation.whole(body.get(name, default), name, low, high)
 
 
 def own_station(operator_id: str, station_id: str) -> Station:
@@ -54,31 +45,21 @@ def stations_of(operator_id: str) -> list[Station]:
     return list(Station.by_operator.query(operator_id))
 
 
-def create_station(operator_id: str, body: dict[str, Any], now: datetime) -> Station:
-    zone = body.get("timezone", "Asia/Shanghai")
-    validation.zone(zone)
-    areas = body.get("areas", {})
-    if not isinstance(areas, dict) or not all(
-        isinstance(a, dict) and isinstance(a.get("power_limit_w", 0), int) for a in areas.values()
-    ):
-        raise Invalid('areas must be {"area_id": {"name", "power_limit_w"}}', "invalid_areas")
-    waiver = body.get("parking_waiver")
-    if waiver is not None and (
-        not isinstance(waiver, dict)
-        or not isinstance(waiver.get("lot_id"), str)
-        or not any(isinstance(waiver.get(k), int) and waiver[k] > 0 for k in ("minutes", "fen"))
-    ):
+def create_station(operator_id: str, body: StationIn, now: datetime) -> Station:
+    validation.zone(body.timezone)
+    waiver = body.parking_waiver
+    if waiver is not None and waiver.minutes is None and waiver.fen is None:
         raise Invalid('parking_waiver must be {"lot_id", "minutes" or "fen"}', "invalid_waiver")
-    if waiver is not None and parking.lot_operator(waiver["lot_id"]) != operator_id:
+    if waiver is not None and parking.lot_operator(waiver.lot_id) != operator_id:
         raise NotFound("no such lot", "lot_not_found")  # a waiver only for the operator's own lots
     station = Station(
-        _text(body, "station_id", max_len=40) if "station_id" in body else sortable_id("st", now),
+        body.station_id.strip() if body.station_id else sortable_id("st", now),
         operator_id=operator_id,
-        name=_text(body, "name"),
-        timezone=str(zone),
-        areas=areas,
-        min_balance_fen=_whole(body, "min_balance_fen", 100, 0, 100_000),
-        parking_waiver=waiver,
+        name=validation.text(body.name, "name"),
+        timezone=body.timezone,
+        areas=msgspec.to_builtins(body.areas),
+        min_balance_fen=body.min_balance_fen,
+        parking_waiver=_waiver(waiver),
     )
     try:
         station.save(condition=Station.station_id.does_not_exist())
@@ -87,25 +68,28 @@ def create_station(operator_id: str, body: dict[str, Any], now: datetime) -> Sta
     return station
 
 
-def create_charger(operator_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    charger_id = _text(body, "charger_id", max_len=40)
-    assert charger_id is not None
-    count = _whole(body, "connector_count", 1, 1, 24)
-    registry.register(charger_id, CHARGER, operator_id, station_id=str(body["station_id"]))
+def _waiver(waiver: Waiver | None) -> dict[str, Any] | None:
+    if waiver is None:
+        return None
+    return {k: v for k, v in msgspec.to_builtins(waiver).items() if v is not None}
+
+
+def create_charger(operator_id: str, body: ChargerIn) -> dict[str, Any]:
+    charger_id = body.charger_id.strip()
+    count = body.connector_count
+    registry.register(charger_id, CHARGER, operator_id, station_id=body.station_id)
     charger = Charger(
         charger_id,
         operator_id=operator_id,
-        station_id=str(body["station_id"]),
-        area_id=_text(body, "area_id", required=False),
-        kind=body.get("kind", "ev") if body.get("kind", "ev") in ("ev", "ebike") else "ev",
-        serial=_text(body, "serial", required=False),
-        model=_text(body, "model", required=False),
-        firmware_main=_text(body, "firmware_main", required=False),
-        firmware_screen=_text(body, "firmware_screen", required=False),
-        current_type=body.get("current_type", "DC")
-        if body.get("current_type", "DC") in ("AC", "DC")
-        else "DC",
-        rated_power_w=_whole(body, "rated_power_w", 0, 0, 1_000_000),
+        station_id=body.station_id,
+        area_id=body.area_id,
+        kind=body.kind,
+        serial=body.serial,
+        model=body.model,
+        firmware_main=body.firmware_main,
+        firmware_screen=body.firmware_screen,
+        current_type=body.current_type,
+        rated_power_w=body.rated_power_w,
         connector_count=count,
     )
     try:
@@ -154,9 +138,7 @@ def chargers_of(station_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def assign_tariff(operator_id: str, station: Station, tariff_id: Any) -> None:
-    if not isinstance(tariff_id, str):
-        raise Invalid("tariff_id is required", "invalid_tariff_id")
+def assign_tariff(operator_id: str, station: Station, tariff_id: str) -> None:
     latest(operator_id, tariff_id)
     station.update(actions=[Station.tariff_id.set(tariff_id)])
 
@@ -171,15 +153,15 @@ def latest(operator_id: str, tariff_id: str) -> ChargingTariffVersion:
 
 
 def create_tariff(
-    operator_id: str, user_id: str, body: dict[str, Any], now: datetime, tariff_id: str | None
+    operator_id: str, user_id: str, body: ChargingTariffIn, now: datetime, tariff_id: str | None
 ) -> ChargingTariffVersion:
     """A new tariff, or the next version of one; it takes effect at the station's next midnight
     (in the zone given, Asia/Shanghai by default) and sessions keep the tariff they started with."""
-    kind = body.get("kind", "ev")
-    if kind not in ("ev", "ebike"):
-        raise Invalid("kind must be ev or ebike", "invalid_kind")
-    definition = charging_pricing.validate(str(kind), body.get("definition"))
-    zone = validation.zone(body.get("timezone", "Asia/Shanghai"))
+    kind = body.kind
+    definition = charging_pricing.validate(kind, body.definition)
+    zone = validation.zone(body.timezone)
+    if tariff_id is None and body.name is None:
+        raise Invalid("name is required (text, at most 80 characters)", "invalid_name")
     version = 1
     if tariff_id is not None:
         current = latest(operator_id, tariff_id)
@@ -188,9 +170,9 @@ def create_tariff(
         tariff_id or sortable_id("ct", now),
         version,
         operator_id=operator_id,
-        name=_text(body, "name")
-        if tariff_id is None or "name" in body
-        else latest(operator_id, tariff_id).name,
+        name=validation.text(body.name, "name")
+        if body.name is not None
+        else latest(operator_id, tariff_id or "").name,
         kind=str(kind),
         definition=definition,
         effective_from=charging_pricing.effective_from(now, zone),
@@ -212,5 +194,5 @@ def tariff_view(item: ChargingTariffVersion) -> dict[str, Any]:
     }
 
 
-def preview(body: dict[str, Any]) -> dict[str, Any]:
+def preview(body: ChargingPreviewIn) -> dict[str, Any]:
     return charging_pricing.preview(body)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from chalicelib.charging import ocpp_calls, pricing
+from chalicelib.charging.contract import StartIn
 from chalicelib.charging.domain import sessions as rules
 from chalicelib.charging.models import (
     Charger,
@@ -27,7 +28,7 @@ from chalicelib.charging.models import (
 from chalicelib.parking import ports as parking
 from chalicelib.payments import ports as wallet
 from chalicelib.shared.db import get_or_none, get_owned, transaction
-from chalicelib.shared.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unprocessable
+from chalicelib.shared.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from chalicelib.shared.ids import compact_id
 from chalicelib.shared.timeutil import iso, parse_iso
 
@@ -69,11 +70,8 @@ def tariff_in_force(station: Station, now: datetime) -> ChargingTariffVersion:
     raise Conflict("this station's tariff is not in force yet", "no_tariff")
 
 
-def start(user_id: str, qr_id: Any, prepay: Any, plate: Any, now: datetime) -> ChargingSession:
-    if not isinstance(qr_id, str) or not qr_id:
-        raise Invalid("qr_id is required", "invalid_qr_id")
-    if prepay is not None and (isinstance(prepay, bool) or not isinstance(prepay, int) or prepay <= 0):
-        raise Invalid("prepay_fen must be a positive integer number of fen", "invalid_amount")
+def start(user_id: str, order: StartIn, now: datetime) -> ChargingSession:
+    qr_id, prepay, plate = order.qr_id, order.prepay_fen, order.plate
     try:
         qr = QrCode.get(qr_id)
         charger = Charger.get(qr.charger_id)
@@ -542,10 +540,8 @@ class RefundCheck:
     refundable_fen: int
 
 
-def check_refund(user_id: str, session_id: str, amount: Any) -> RefundCheck:
+def check_refund(user_id: str, session_id: str, amount: int) -> RefundCheck:
     session = get_own(user_id, session_id)
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise Invalid("amount_fen must be a positive integer number of fen", "invalid_amount")
     total = int((session.bill or {}).get("total_fen", 0))
     allowed = rules.refundable(session.state, total, int(session.prepaid_fen), int(session.refunded_fen))
     if allowed == 0:

@@ -8,15 +8,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.parking import config, lots
+from chalicelib.parking.contract import MAX_PREVIEW_DAYS, PreviewIn, TariffIn, TariffPlanIn, TariffUpdate
 from chalicelib.parking.domain import tariffs
 from chalicelib.parking.domain.tariffs import VEHICLE_CLASSES, Calendar, Price, Tariff, TariffInvalid
 from chalicelib.parking.models import Lot, TariffVersion
 from chalicelib.shared import versioned
 from chalicelib.shared.errors import Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
-from chalicelib.shared.timeutil import parse_iso
-
-MAX_PREVIEW_DAYS = 3 * 366
+from chalicelib.shared.validation import instant_in_range
 
 
 class InvalidTariff(Invalid):
@@ -40,13 +39,13 @@ def _name(name: Any) -> str:
     return name.strip()
 
 
-def create(operator_id: str, user_id: str, name: Any, definition: Any, now: datetime) -> TariffVersion:
-    tariff = validate(definition)
+def create(operator_id: str, user_id: str, body: TariffIn, now: datetime) -> TariffVersion:
+    tariff = validate(body.definition)
     item = TariffVersion(
         sortable_id("t", now),
         1,
         operator_id=operator_id,
-        name=_name(name),
+        name=_name(body.name),
         definition=tariff.to_dict(),
         created_at=now,
         created_by=user_id,
@@ -77,16 +76,16 @@ def get(operator_id: str, tariff_id: str, version: int | None) -> TariffVersion:
 
 
 def new_version(
-    operator_id: str, user_id: str, tariff_id: str, name: Any, definition: Any, now: datetime
+    operator_id: str, user_id: str, tariff_id: str, body: TariffUpdate, now: datetime
 ) -> TariffVersion:
     """Write the next version. Visits already inside keep the version they entered under."""
-    tariff = validate(definition)
+    tariff = validate(body.definition)
     current = latest(operator_id, tariff_id)
     item = TariffVersion(
         tariff_id,
         int(current.version) + 1,
         operator_id=operator_id,
-        name=_name(name) if name is not None else current.name,
+        name=_name(body.name) if body.name is not None else current.name,
         definition=tariff.to_dict(),
         created_at=now,
         created_by=user_id,
@@ -104,30 +103,20 @@ def of_operator(operator_id: str) -> list[TariffVersion]:
     return sorted(newest.values(), key=lambda t: t.tariff_id)
 
 
-def assign(operator_id: str, lot_id: str, body: dict[str, Any], now: datetime) -> Lot:
+def assign(operator_id: str, lot_id: str, body: TariffPlanIn, now: datetime) -> Lot:
     """Set the lot's tariff for each vehicle class (and holiday tariffs, holidays, grace window)."""
     lot = lots.own(operator_id, lot_id)
     plan: dict[str, dict[str, str | None]] = {}
     for vehicle_class in VEHICLE_CLASSES:
-        entry = body.get(vehicle_class)
-        if not isinstance(entry, dict) or not isinstance(entry.get("tariff_id"), str):
-            raise Invalid(f"{vehicle_class}.tariff_id is required for every vehicle class", "invalid_plan")
-        holiday = entry.get("holiday_tariff_id")
-        if holiday is not None and not isinstance(holiday, str):
-            raise Invalid(f"{vehicle_class}.holiday_tariff_id must be a tariff id or null", "invalid_plan")
-        for tariff_id in filter(None, (entry["tariff_id"], holiday)):
+        entry = getattr(body, vehicle_class)
+        for tariff_id in filter(None, (entry.tariff_id, entry.holiday_tariff_id)):
             latest(operator_id, tariff_id)  # exists and belongs to this operator
-        plan[vehicle_class] = {"tariff_id": entry["tariff_id"], "holiday_tariff_id": holiday}
-    holidays = body.get("holidays", lot.holidays or [])
-    if not isinstance(holidays, list):
-        raise Invalid("holidays must be a list of YYYY-MM-DD dates", "invalid_holidays")
-    try:
-        cleaned = sorted({date.fromisoformat(str(d)).isoformat() for d in holidays})
-    except ValueError as exc:
-        raise Invalid("holidays must be a list of YYYY-MM-DD dates", "invalid_holidays") from exc
-    grace = body.get("grace_minutes", int(lot.grace_minutes))
-    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= 240:
-        raise Invalid("grace_minutes must be an integer from 0 to 240", "invalid_grace")
+        plan[vehicle_class] = {"tariff_id": entry.tariff_id, "holiday_tariff_id": entry.holiday_tariff_id}
+    if body.holidays is not None:
+        cleaned = sorted({d.isoformat() for d in body.holidays})
+    else:
+        cleaned = list(lot.holidays or [])
+    grace = body.grace_minutes if body.grace_minutes is not None else int(lot.grace_minutes)
     lot.update(
         actions=[
             Lot.tariff_plan.set(plan),
@@ -140,29 +129,17 @@ def assign(operator_id: str, lot_id: str, body: dict[str, Any], now: datetime) -
     return lot
 
 
-def _instant(body: dict[str, Any], name: str) -> datetime | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Invalid(f"{name} must be an ISO 8601 time with an offset", "invalid_time")
-    try:
-        return parse_iso(value)
-    except ValueError as exc:
-        raise Invalid(f"{name} must be an ISO 8601 time with an offset", "invalid_time") from exc
-
-
-def preview(operator_id: str, body: dict[str, Any], now: datetime) -> tuple[Price, dict[str, Any]]:
+def preview(operator_id: str, body: PreviewIn, now: datetime) -> tuple[Price, dict[str, Any]]:
     """Price a stay with a stored or inline tariff, or with a lot's plan for a vehicle class."""
-    zone_name = body.get("timezone", "Asia/Shanghai")
+    zone_name = body.timezone
     holiday: Tariff | None = None
     holiday_dates: list[date] = []
     used: dict[str, Any]
-    if isinstance(body.get("lot_id"), str):
-        lot = config.lot(body["lot_id"])
+    if body.lot_id is not None:
+        lot = config.lot(body.lot_id)
         if lot is None or lot.operator_id != operator_id:
             raise NotFound("no such lot", "lot_not_found")
-        vehicle_class = body.get("vehicle_class", "small")
+        vehicle_class = body.vehicle_class
         if vehicle_class not in VEHICLE_CLASSES:
             raise Invalid(
                 f"vehicle_class must be one of {', '.join(VEHICLE_CLASSES)}", "invalid_vehicle_class"
@@ -176,38 +153,31 @@ def preview(operator_id: str, body: dict[str, Any], now: datetime) -> tuple[Pric
         holiday_dates = list(lot.holidays)
         zone_name = lot.timezone
         used = {"lot_id": lot.lot_id, "vehicle_class": vehicle_class, **ref.to_dict()}
-    elif isinstance(body.get("tariff_id"), str):
-        version = body.get("version")
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            raise Invalid("version must be an integer", "invalid_version")
-        stored = get(operator_id, body["tariff_id"], version)
+    elif body.tariff_id is not None:
+        stored = get(operator_id, body.tariff_id, body.version)
         tariff = tariffs.parse(stored.definition)
         used = {"tariff_id": stored.tariff_id, "version": int(stored.version)}
-    elif "tariff" in body:
-        tariff = validate(body["tariff"])
+    elif body.tariff is not None:
+        tariff = validate(body.tariff)
         used = {"inline": True}
     else:
         raise Invalid(
             "give a tariff (inline), a tariff_id, or a lot_id with a vehicle_class", "invalid_preview"
         )
-    if "holiday_tariff" in body:
-        holiday = validate(body["holiday_tariff"])
-    if "holidays" in body:
-        try:
-            holiday_dates = [date.fromisoformat(str(d)) for d in body["holidays"]]
-        except (TypeError, ValueError) as exc:
-            raise Invalid("holidays must be a list of YYYY-MM-DD dates", "invalid_holidays") from exc
+    if body.holiday_tariff is not None:
+        holiday = validate(body.holiday_tariff)
+    if body.holidays is not None:
+        holiday_dates = list(body.holidays)
     try:
         zone = ZoneInfo(str(zone_name))
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise Invalid("timezone must be an IANA zone such as Asia/Shanghai", "invalid_timezone") from exc
-    entered = _instant(body, "entered_at") or now
-    exited = _instant(body, "exited_at")
-    minutes = body.get("duration_minutes")
+    entered = instant_in_range(body.entered_at, "entered_at") if body.entered_at else now
+    exited = instant_in_range(body.exited_at, "exited_at") if body.exited_at else None
     if exited is None:
-        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 0:
+        if body.duration_minutes is None:
             raise Invalid("give exited_at, or duration_minutes as a whole number", "invalid_duration")
-        exited = entered + timedelta(minutes=minutes)
+        exited = instant_in_range(entered + timedelta(minutes=body.duration_minutes), "exited_at")
     if exited < entered:
         raise Invalid("exited_at is before entered_at", "invalid_duration")
     if exited - entered > timedelta(days=MAX_PREVIEW_DAYS):

@@ -8,50 +8,59 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.parking import ports as parking
+from chalicelib.payments import contract as c
 from chalicelib.payments import orders, views, wallet
 from chalicelib.payments.provider import verify_sandbox
 from chalicelib.payments.sandbox import SignatureError
-from chalicelib.shared.auth import require_driver, require_staff
+from chalicelib.shared.auth import DRIVER, STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.errors import NotFound
-from chalicelib.shared.http import Routes, error_response, json_body, ok
+from chalicelib.shared.http import SIGNATURE, Routes, error_response, ok
 
 routes = Routes()
 
 
-@routes.route("/v1/driver/payments", "POST")
-def create_payment(request: Any) -> Response:
-    me = require_driver(request.headers)
-    body = json_body(request)
-    created = orders.create(
-        me.user_id, body.get("quote_id"), body.get("amount_fen"), body.get("method", "sandbox"), now()
-    )
+@routes.route(
+    "/v1/driver/payments",
+    "POST",
+    body=c.PaymentIn,
+    response=c.CreatedPaymentOut,
+    status=201,
+    errors=[404, 409, 410, 422],
+    auth=DRIVER,
+)
+def create_payment(request: Any, *, me: Principal, body: c.PaymentIn) -> Response:
+    created = orders.create(me.user_id, body, now())
     return ok({**views.payment(created.payment), "provider_order": created.provider_order}, status=201)
 
 
-@routes.route("/v1/driver/payments/{payment_id}", "GET")
-def get_payment(request: Any, payment_id: str) -> Response:
-    me = require_driver(request.headers)
+@routes.route("/v1/driver/payments/{payment_id}", "GET", response=c.PaymentOut, errors=[404], auth=DRIVER)
+def get_payment(request: Any, payment_id: str, *, me: Principal) -> Response:
     return ok(views.payment(orders.get_own(me.user_id, payment_id)))
 
 
-@routes.route("/v1/driver/wallet", "GET")
-def my_wallet(request: Any) -> Response:
-    me = require_driver(request.headers)
+@routes.route("/v1/driver/wallet", "GET", response=c.WalletOut, auth=DRIVER)
+def my_wallet(request: Any, *, me: Principal) -> Response:
     mine = wallet.view(me.user_id)
     return ok({"balance_fen": mine.balance_fen, "status": mine.status})
 
 
-@routes.route("/v1/ops/lots/{lot_id}/payments", "GET")
-def lot_payments(request: Any, lot_id: str) -> Response:
-    me = require_staff(request.headers)
+@routes.route("/v1/ops/lots/{lot_id}/payments", "GET", response=c.LotPaymentsOut, errors=[404], auth=STAFF)
+def lot_payments(request: Any, lot_id: str, *, me: Principal) -> Response:
     if parking.lot_operator(lot_id) != me.operator:
         raise NotFound("no such lot", "lot_not_found")
     return ok({"lot_id": lot_id, "payments": [views.payment(p) for p in orders.of_lot(lot_id)]})
 
 
-@routes.route("/v1/callbacks/payments/sandbox", "POST")
+@routes.route(
+    "/v1/callbacks/payments/sandbox",
+    "POST",
+    response=c.NotificationAnswer,
+    errors=[400, 404, 409, 415],
+    auth=SIGNATURE,
+)
 def sandbox_notification(request: Any) -> Response:
+    """The signature is checked over the exact bytes first; only then is the body parsed."""
     raw = request.raw_body or b""
     body = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
     try:

@@ -12,12 +12,13 @@ from pynamodb.exceptions import PutError, TransactWriteError
 
 from chalicelib.parking import ports as parking
 from chalicelib.payments import provider
+from chalicelib.payments.contract import PaymentIn
 from chalicelib.payments.models import PAID, PENDING, Payment
 from chalicelib.payments.sandbox import Notification
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.shared.db import failed_condition, get_or_none, get_owned, transaction
 from chalicelib.shared.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
-from chalicelib.shared.money import format_yuan, require_fen
+from chalicelib.shared.money import format_yuan
 
 
 @dataclass
@@ -33,13 +34,8 @@ class Applied:
     released: list[OutgoingCommand] = field(default_factory=list)
 
 
-def create(user_id: str, quote_id: object, amount: object, method: object, now: datetime) -> Created:
-    if not isinstance(quote_id, str) or not quote_id:
-        raise Invalid("quote_id is required", "invalid_quote_id")
-    try:
-        amount_fen = require_fen(amount)
-    except ValueError as exc:
-        raise Invalid(str(exc), "invalid_amount") from exc
+def create(user_id: str, asked: PaymentIn, now: datetime) -> Created:
+    quote_id, amount_fen, method = asked.quote_id, asked.amount_fen, asked.method
     if method not in provider.METHODS:
         raise Invalid(f"method must be one of {', '.join(provider.METHODS)}", "unsupported_method")
     quote = parking.payable_quote(user_id, quote_id)

@@ -9,18 +9,19 @@ The provider keeps the private key; parkcharge holds only the public key.
 from __future__ import annotations
 
 import base64
-import json
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from chalicelib.shared.validation import is_whole
+from chalicelib.payments.contract import NotificationIn
+from chalicelib.shared.errors import Invalid
 
 PROVIDER = "sandbox"
 HEADER_TIMESTAMP = "Sandbox-Timestamp"
@@ -31,6 +32,12 @@ MAX_SKEW_SECONDS = 300
 
 class SignatureError(Exception):
     """The notification is not signed by the provider (or too old)."""
+
+
+class MalformedNotification(Invalid):
+    """Signed, but the body is not a notification."""
+
+    code = "invalid_notification"
 
 
 @dataclass(frozen=True)
@@ -91,17 +98,23 @@ def verify(public_key_pem: bytes, headers: Any, body: str, now: datetime) -> Not
         )
     except (InvalidSignature, ValueError) as exc:
         raise SignatureError("signature does not verify") from exc
+    return parse_notification(body)
+
+
+def parse_notification(body: str) -> Notification:
+    """The verified body, typed; deep, huge or malformed JSON is a MalformedNotification (400)."""
     try:
-        data = json.loads(body)
-        amount = data["amount_fen"]
-        if not is_whole(amount):
-            raise ValueError("amount_fen must be an integer")
-        return Notification(
-            out_trade_no=str(data["out_trade_no"]),
-            transaction_id=str(data["transaction_id"]),
-            amount_fen=amount,
-            trade_state=str(data["trade_state"]),
-            success_time=str(data.get("success_time", "")),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SignatureError(f"malformed notification body: {exc}") from exc
+        data = msgspec.json.decode(body, type=NotificationIn, strict=True)
+    except msgspec.ValidationError as exc:
+        raise MalformedNotification(f"malformed notification body: {exc}") from exc
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise MalformedNotification("malformed notification body: not valid JSON") from exc
+    if any("\x00" in v for v in (data.out_trade_no, data.transaction_id, data.trade_state)):
+        raise MalformedNotification("malformed notification body: NUL in a field")
+    return Notification(
+        out_trade_no=data.out_trade_no,
+        transaction_id=data.transaction_id,
+        amount_fen=data.amount_fen,
+        trade_state=data.trade_state,
+        success_time=data.success_time,
+    )

@@ -8,7 +8,8 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.platform import commands, registry
-from chalicelib.shared.auth import require_staff
+from chalicelib.platform.contract import DeviceCommandsOut
+from chalicelib.shared.auth import STAFF, Principal
 from chalicelib.shared.errors import NotFound
 from chalicelib.shared.http import Routes, ok
 from chalicelib.shared.timeutil import iso, iso_or_none
@@ -16,9 +17,10 @@ from chalicelib.shared.timeutil import iso, iso_or_none
 routes = Routes()
 
 
-@routes.route("/v1/ops/devices/{device_id}/commands", "GET")
-def device_commands(request: Any, device_id: str) -> Response:
-    me = require_staff(request.headers)
+@routes.route(
+    "/v1/ops/devices/{device_id}/commands", "GET", response=DeviceCommandsOut, errors=[404], auth=STAFF
+)
+def device_commands(request: Any, device_id: str, *, me: Principal) -> Response:
     device = registry.get(device_id, consistent=False)
     if device is None or device.operator_id != me.operator:
         raise NotFound("no such device", "device_not_found")

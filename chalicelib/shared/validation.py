@@ -3,6 +3,7 @@ message and code a client can act on."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,3 +35,15 @@ def zone(name: Any) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise Invalid("timezone must be an IANA zone such as Asia/Shanghai", "invalid_timezone") from exc
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def instant_in_range(value: datetime, name: str) -> datetime:
+    """A time a stay, a session or a reading can have: from 2000 to 2200 (so adding a stay to it
+    never leaves the calendar)."""
+    if not EARLIEST <= value < LATEST:
+        raise Invalid(f"{name} must be between {EARLIEST.year} and {LATEST.year}", "invalid_time")
+    return value.astimezone(UTC)

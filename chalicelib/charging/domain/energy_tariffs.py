@@ -23,6 +23,7 @@ SLOTS = 24 * 60 // SLOT_MINUTES
 NO_PERIOD = "none"
 MAX_AUTO_STOP_MINUTES = 48 * 60
 FEN_PER_PRICE_WH = Fraction(1, 100_000)  # price unit × Wh → fen
+MAX_NUMBER = 100_000_000  # no price, amount or duration in a tariff comes near it
 
 
 class ChargingTariffInvalid(ValueError):
@@ -40,7 +41,15 @@ def _int(
         return 0
     if value < minimum:
         errors.append(f"{name} must be at least {minimum}")
+    if value > MAX_NUMBER:
+        errors.append(f"{name} must be at most {MAX_NUMBER}")
+        return 0
     return value
+
+
+def _only(data: dict[str, Any], allowed: tuple[str, ...], errors: list[str], where: str = "") -> None:
+    """Every field must be one the tariff knows: a misspelt price is refused, not dropped."""
+    errors.extend(f"{where}unknown field {str(name)[:40]!r}" for name in data if name not in allowed)
 
 
 # --- EV ------------------------------------------------------------------------------------------
@@ -81,12 +90,14 @@ def parse_ev(data: Any) -> EvTariff:
     errors: list[str] = []
     kind = data.get("kind")
     if kind == "uniform":
+        _only(data, ("kind", "electricity", "service"), errors)
         period = Period(NO_PERIOD, _int(data, "electricity", errors), _int(data, "service", errors))
         if errors:
             raise ChargingTariffInvalid(errors)
         return EvTariff("uniform", {NO_PERIOD: period}, (NO_PERIOD,) * SLOTS)
     if kind != "time_of_use":
         raise ChargingTariffInvalid(["kind must be uniform or time_of_use"])
+    _only(data, ("kind", "periods", "schedule"), errors)
     raw_periods = data.get("periods")
     periods: dict[str, Period] = {}
     if not isinstance(raw_periods, dict) or not raw_periods:
@@ -97,6 +108,7 @@ def parse_ev(data: Any) -> EvTariff:
             if not isinstance(prices, dict):
                 errors.append(f"periods.{name} must be an object")
                 continue
+            _only(prices, ("electricity", "service"), sub)
             periods[str(name)] = Period(
                 str(name), _int(prices, "electricity", sub), _int(prices, "service", sub)
             )
@@ -111,6 +123,7 @@ def parse_ev(data: Any) -> EvTariff:
         if not isinstance(item, dict):
             errors.append(f"{where} must be an object")
             continue
+        _only(item, ("start", "end", "period"), errors, f"{where}.")
         start = _clock(item.get("start"), errors, f"{where}.start")
         end = _clock(item.get("end"), errors, f"{where}.end")
         name = item.get("period")
@@ -311,6 +324,8 @@ def parse_ebike(data: Any) -> EbikeTariff:
     kind = data.get("kind")
     if kind not in ("duration", "power_band"):
         raise ChargingTariffInvalid(["kind must be duration or power_band"])
+    common = ("kind", "unit_minutes", "free_minutes", "auto_stop_minutes")
+    _only(data, (*common, "unit_fen") if kind == "duration" else (*common, "bands"), errors)
     unit = _int(data, "unit_minutes", errors, minimum=1)
     free = _int(data, "free_minutes", errors, default=0)
     limit = _int(data, "auto_stop_minutes", errors, minimum=1, default=MAX_AUTO_STOP_MINUTES)
@@ -330,6 +345,7 @@ def parse_ebike(data: Any) -> EbikeTariff:
             if not isinstance(band, dict):
                 errors.append(f"bands[{index}] must be an object")
                 continue
+            _only(band, ("up_to_w", "unit_fen"), sub)
             bands.append(PowerBand(_int(band, "up_to_w", sub, minimum=1), _int(band, "unit_fen", sub)))
             errors.extend(f"bands[{index}].{e}" for e in sub)
         for a, b in itertools.pairwise(bands):

@@ -32,6 +32,17 @@ KINDS = ("per_visit", "duration", "segments", "tiered", "free")
 CYCLES = ("rolling_24h", "calendar_day")
 REPEATS = ("repeat", "no_repeat")
 VEHICLE_CLASSES = ("small", "large", "other")
+MAX_NUMBER = 100_000_000  # no fen amount or minute count in a tariff comes near it
+COMMON_FIELDS = ("kind", "free_minutes", "cycle", "repeat", "cap_per_cycle_fen")
+KIND_FIELDS = {
+    "per_visit": ("amount_fen",),
+    "duration": ("first_block_minutes", "first_block_fen", "unit_minutes", "unit_fen", "min_per_cycle_fen"),
+    "segments": ("segments",),
+    "tiered": ("bands",),
+    "free": (),
+}
+SEGMENT_FIELDS = ("start", "end", "unit_minutes", "unit_fen", "cap_fen", "label")
+BAND_FIELDS = ("up_to_minutes", "amount_fen")
 
 
 class TariffInvalid(ValueError):
@@ -165,7 +176,16 @@ class _Reader:
             return 0
         if value < minimum:
             self.fail(f"{name} must be at least {minimum}")
+        if value > MAX_NUMBER:
+            self.fail(f"{name} must be at most {MAX_NUMBER}")
+            return 0
         return value
+
+    def only(self, allowed: tuple[str, ...]) -> None:
+        """Every field must be one the definition knows: a misspelt cap is refused, not dropped."""
+        for name in self.data:
+            if name not in allowed:
+                self.fail(f"unknown field {str(name)[:40]!r}")
 
     def opt_int(self, name: str, *, minimum: int = 0) -> int | None:
         if self.data.get(name) is None:
@@ -197,6 +217,7 @@ def _segments(raw: Any, reader: _Reader) -> tuple[Segment, ...]:
         sub = _Reader(item, f"segments[{index}].")
         if not isinstance(item, dict):
             sub.fail("must be an object")
+        sub.only(SEGMENT_FIELDS)
         start = _clock(sub.data.get("start"), "start", sub)
         end = _clock(sub.data.get("end"), "end", sub)
         unit = sub.int_("unit_minutes", required=True, minimum=1)
@@ -239,6 +260,7 @@ def _bands(raw: Any, reader: _Reader) -> tuple[Band, ...]:
         sub = _Reader(item, f"bands[{index}].")
         if not isinstance(item, dict):
             sub.fail("must be an object")
+        sub.only(BAND_FIELDS)
         out.append(
             Band(sub.int_("up_to_minutes", required=True, minimum=1), sub.int_("amount_fen", required=True))
         )
@@ -261,7 +283,10 @@ def parse(data: Any) -> Tariff:
     if not isinstance(data, dict):
         raise TariffInvalid(["a tariff must be a JSON object"])
     reader = _Reader(data)
+    if "kind" not in data:
+        reader.fail(f"kind is required (one of {', '.join(KINDS)})")
     kind = reader.choice("kind", KINDS, "free")
+    reader.only(COMMON_FIELDS + KIND_FIELDS[kind])
     tariff = Tariff(
         kind=kind,
         free_minutes=reader.int_("free_minutes", 0),

@@ -29,11 +29,11 @@ def leave(plate: str = PLATE, at: datetime = T0) -> dict:
 
 def set_free_minutes(minutes: int) -> None:
     from chalicelib.parking import tariffs
+    from chalicelib.parking.contract import TariffUpdate
 
     current = tariffs.latest("demo-op", "demo-small@demo-op")
-    tariffs.new_version(
-        "demo-op", "test", current.tariff_id, None, {**current.definition, "free_minutes": minutes}, T0
-    )
+    change = TariffUpdate(definition={**current.definition, "free_minutes": minutes})
+    tariffs.new_version("demo-op", "test", current.tariff_id, change, T0)
 
 
 def test_entry_records_a_visit_and_opens_the_gate_with_a_welcome(demo, published: Recorder) -> None:

@@ -1,0 +1,224 @@
+"""Parking's typed HTTP input and output (msgspec Structs): what api.py decodes bodies and query
+strings into, what the use cases take, and what the OpenAPI document shows."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import msgspec
+
+from chalicelib.shared.types import Count, Fen, Id, Instant, Name, Plate, Timestamp, Version, Zone
+
+MAX_PREVIEW_DAYS = 3 * 366
+Definition = Annotated[
+    dict[str, Any],
+    msgspec.Meta(
+        description="a tariff definition (docs/tariffs.md): `kind` is one of per_visit, duration, "
+        "segments, tiered, free; unknown fields are refused"
+    ),
+]
+Holidays = Annotated[list[date], msgspec.Meta(max_length=400)]
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A request body: unknown fields are refused."""
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+class PlateIn(Strict):
+    plate: Plate
+
+
+class PlateQuery(msgspec.Struct, kw_only=True):
+    plate: Plate
+
+
+class QuoteIn(Strict):
+    plate: Plate
+    lot_id: Id | None = None
+
+
+class LotVisitsQuery(msgspec.Struct, kw_only=True):
+    status: Annotated[str, msgspec.Meta(max_length=20)] = "inside"
+
+
+class RecordsQuery(msgspec.Struct, kw_only=True):
+    type: Annotated[str, msgspec.Meta(max_length=40)] = ""
+
+
+class VersionQuery(msgspec.Struct, kw_only=True):
+    version: Version | None = None
+
+
+class TariffIn(Strict):
+    name: Name
+    definition: Definition
+
+
+class TariffUpdate(Strict, kw_only=True):
+    name: Name | None = None
+    definition: Definition
+
+
+class PreviewIn(Strict):
+    """Price a stay: an inline `tariff`, a stored `tariff_id` (+ `version`), or a `lot_id` with a
+    `vehicle_class`; from `entered_at` (default now) to `exited_at` or for `duration_minutes`."""
+
+    lot_id: Id | None = None
+    vehicle_class: Annotated[str, msgspec.Meta(max_length=20)] = "small"
+    tariff_id: Id | None = None
+    version: Version | None = None
+    tariff: Definition | None = None
+    holiday_tariff: Definition | None = None
+    holidays: Holidays | None = None
+    timezone: Zone = "Asia/Shanghai"
+    entered_at: Instant | None = None
+    exited_at: Instant | None = None
+    duration_minutes: Annotated[int, msgspec.Meta(ge=0, le=MAX_PREVIEW_DAYS * 1440)] | None = None
+
+
+class PlanEntry(Strict):
+    tariff_id: Id
+    holiday_tariff_id: Id | None = None
+
+
+class TariffPlanIn(Strict):
+    small: PlanEntry
+    large: PlanEntry
+    other: PlanEntry
+    holidays: Holidays | None = None
+    grace_minutes: Annotated[int, msgspec.Meta(ge=0, le=240)] | None = None
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+class PlateOut(msgspec.Struct):
+    plate: str
+    bound_at: Timestamp
+
+
+class PlatesOut(msgspec.Struct):
+    plates: list[PlateOut]
+
+
+class VisitOut(msgspec.Struct):
+    visit_id: str
+    lot_id: str
+    plate: str
+    vehicle_class: str | None
+    status: str
+    entered_at: Timestamp | None
+    entry_lane_id: str | None
+    entry_remark: str | None
+    exited_at: Timestamp | None
+    exit_lane_id: str | None
+    total_fen: Fen
+    paid_fen: Fen
+    discount_fen: Fen
+    paid_at: Timestamp | None
+    abnormal_reason: str | None
+    charging_waiver: dict[str, Any] | None
+
+
+class PlateVisitsOut(msgspec.Struct):
+    plate: str
+    visits: list[VisitOut]
+
+
+class QuoteOut(msgspec.Struct):
+    quote_id: str
+    visit_id: str
+    lot_id: str
+    plate: str
+    entered_at: Timestamp | None
+    priced_until: Timestamp | None
+    total_fen: Fen
+    paid_fen: Fen
+    discount_fen: Fen
+    due_fen: Fen
+    breakdown: list[dict[str, Any]] | None
+    discounts: list[dict[str, Any]]
+    tariff: dict[str, Any] | None
+    expires_at: Timestamp | None
+
+
+class LotSummary(msgspec.Struct):
+    lot_id: str
+    name: str
+    timezone: str
+
+
+class LotsOut(msgspec.Struct):
+    lots: list[LotSummary]
+
+
+class LaneOut(msgspec.Struct):
+    lane_id: str
+    name: str | None
+    direction: str
+    gate_id: str | None
+    device_ids: list[str]
+
+
+class LotOut(msgspec.Struct):
+    lot_id: str
+    name: str
+    operator_id: str
+    timezone: str
+    capacity: Count
+    grace_minutes: Count
+    tariff_plan: dict[str, Any] | None
+    holidays: list[str]
+    lanes: list[LaneOut]
+
+
+class LotVisitsOut(msgspec.Struct):
+    lot_id: str
+    visits: list[VisitOut]
+
+
+class RecordOut(msgspec.Struct):
+    type: str
+    plate: str | None
+    visit_id: str | None
+    detail: dict[str, Any] | None
+    created_at: Timestamp | None
+
+
+class RecordsOut(msgspec.Struct):
+    lot_id: str
+    type: str
+    records: list[RecordOut]
+
+
+class TariffOut(msgspec.Struct):
+    tariff_id: str
+    version: Version
+    name: str
+    definition: dict[str, Any]
+    created_at: Timestamp
+    created_by: str | None
+
+
+class TariffsOut(msgspec.Struct):
+    tariffs: list[TariffOut]
+
+
+class PreviewOut(msgspec.Struct):
+    total_fen: Fen
+    stay_minutes: Count
+    breakdown: list[dict[str, Any]]
+    tariff: dict[str, Any]
+    entered_at: Timestamp
+    exited_at: Timestamp
+
+
+class TariffPlanOut(msgspec.Struct):
+    lot_id: str
+    tariff_plan: dict[str, Any] | None
+    holidays: list[str]
+    grace_minutes: Count

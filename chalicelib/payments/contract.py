@@ -1,0 +1,64 @@
+"""Payments' typed HTTP input and output (msgspec Structs), and the sandbox provider's
+notification body."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from chalicelib.shared.types import Fen, Id, Timestamp
+
+
+class PaymentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    quote_id: Id
+    amount_fen: Fen
+    method: Annotated[str, msgspec.Meta(max_length=20)] = "sandbox"
+
+
+class NotificationIn(msgspec.Struct, kw_only=True):
+    """What the sandbox provider posts (after its signature is verified). Providers add fields
+    over time, so unknown ones are ignored here."""
+
+    out_trade_no: Id
+    transaction_id: Id
+    amount_fen: Fen
+    trade_state: Annotated[str, msgspec.Meta(max_length=32)]
+    success_time: Annotated[str, msgspec.Meta(max_length=40)] = ""
+
+
+class PaymentOut(msgspec.Struct):
+    payment_id: str
+    quote_id: str | None
+    visit_id: str | None
+    lot_id: str | None
+    plate: str | None
+    amount_fen: Fen
+    provider: str
+    method: str | None
+    source: str | None
+    status: str
+    provider_txn_id: str | None
+    created_at: Timestamp | None
+    paid_at: Timestamp | None
+
+
+class CreatedPaymentOut(PaymentOut):
+    provider_order: dict[str, object]
+
+
+class WalletOut(msgspec.Struct):
+    balance_fen: Fen
+    status: str
+
+
+class LotPaymentsOut(msgspec.Struct):
+    lot_id: str
+    payments: list[PaymentOut]
+
+
+class NotificationAnswer(msgspec.Struct):
+    """The provider's expected acknowledgement."""
+
+    code: str
+    message: str
