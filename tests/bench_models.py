@@ -13,14 +13,14 @@ SCRIPTS = {
         "import msgspec\n"
         "class Quote(msgspec.Struct, forbid_unknown_fields=True):\n"
         "    plate: str\n    lot_id: str | None = None\n"
-        "msgspec.json.decode(b'{\"plate\": \"B1\"}', type=Quote)\n"
+        'msgspec.json.decode(b\'{"plate": "B1"}\', type=Quote)\n'
     ),
     "pydantic": (
         "import pydantic\n"
         "class Quote(pydantic.BaseModel):\n"
         "    model_config = pydantic.ConfigDict(extra='forbid', strict=True)\n"
         "    plate: str\n    lot_id: str | None = None\n"
-        "Quote.model_validate_json(b'{\"plate\": \"B1\"}')\n"
+        'Quote.model_validate_json(b\'{"plate": "B1"}\')\n'
     ),
     "nothing": "",
 }
@@ -41,7 +41,9 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     for name, body in SCRIPTS.items():
         times = measure(body, runs)
-        print(f"{name:9s} best {min(times):6.1f} ms  median {statistics.median(times):6.1f} ms  ({runs} runs)")
+        print(
+            f"{name:9s} best {min(times):6.1f} ms  median {statistics.median(times):6.1f} ms  ({runs} runs)"
+        )
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ def _str(data: dict[str, Any], name: str, *, required: bool = True, max_len: int
         raise InvalidMessage(f"{name} must not be empty")
     if len(value) > max_len:
         raise InvalidMessage(f"{name} is longer than {max_len} characters")
+    if "\x00" in value:
+        raise InvalidMessage(f"{name} contains a NUL character")
     return value
 
 
@@ -77,7 +79,7 @@ def _time(data: dict[str, Any], name: str) -> datetime | None:
         return None
     try:
         return parse_iso(text)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise InvalidMessage(f"{name} must be ISO 8601 with an offset") from exc
 
 
@@ -101,6 +103,8 @@ def parse_capture(env: Envelope) -> Capture:
         raise InvalidMessage("plate is required (use an empty string for an unreadable plate)")
     if len(plate) > 16:
         raise InvalidMessage("plate is longer than 16 characters")
+    if "\x00" in plate or not plate.isprintable():
+        raise InvalidMessage("plate contains a control character")
     plate_color = _int(data, "plate_color", range(0, 6), default=0)
     vehicle_type = _int(data, "vehicle_type", range(0, 5), default=0)
     assert plate_color is not None and vehicle_type is not None

@@ -3,7 +3,7 @@ notification body."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -44,7 +44,7 @@ class PaymentOut(msgspec.Struct):
 
 
 class CreatedPaymentOut(PaymentOut):
-    provider_order: dict[str, object]
+    provider_order: dict[str, Any]
 
 
 class WalletOut(msgspec.Struct):

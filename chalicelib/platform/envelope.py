@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from chalicelib.shared.validation import is_whole
 
@@ -52,14 +53,14 @@ def envelope(event: Any) -> Envelope:
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
-    """The payload as a JSON object; anything else (not UTF-8, not JSON, nested too deep, not an
-    object) is an InvalidMessage with the reason."""
+    """The payload as a JSON object; anything else (not UTF-8, not JSON, a lone surrogate, a
+    number out of range, nested too deep, not an object) is an InvalidMessage with the reason."""
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvalidMessage("payload is not UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise InvalidMessage(f"payload is not JSON: {exc.msg} at position {exc.pos}") from exc
+        data = msgspec.json.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise InvalidMessage(f"payload has a value out of range: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidMessage(f"payload is not JSON: {exc}") from exc
     except RecursionError as exc:
         raise InvalidMessage("payload is nested too deeply") from exc
     if not isinstance(data, dict):
@@ -70,8 +71,8 @@ def json_object(raw: bytes) -> dict[str, Any]:
 def message_id_of(raw: bytes) -> str | None:
     """The `message_id` of a payload, when it can be read (for the rejection's reference)."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = json_object(raw)
+    except InvalidMessage:
         return None
-    value = data.get("message_id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+    value = data.get("message_id")
+    return value if isinstance(value, str) and len(value) <= 128 and "\x00" not in value else None

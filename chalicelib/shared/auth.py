@@ -95,13 +95,14 @@ def authenticate(headers: Any) -> Principal:
         raise Unauthorized("the token has expired", "token_expired") from exc
     except (jwt.PyJWTError, ValueError) as exc:
         raise Unauthorized(f"the token is not valid: {exc}", "invalid_token") from exc
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 128 or "\x00" in sub:
+        raise Unauthorized("the token is not valid: its subject is empty", "invalid_token")
     groups = claims.get("cognito:groups") or []
     if not isinstance(groups, list):
         groups = [groups]
     operator = claims.get("custom:operator_id")
-    return Principal(
-        str(claims["sub"]), frozenset(str(g) for g in groups), str(operator) if operator else None
-    )
+    return Principal(sub, frozenset(str(g) for g in groups), str(operator) if operator else None)
 
 
 def require_driver(headers: Any) -> Principal:

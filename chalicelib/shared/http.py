@@ -332,17 +332,6 @@ def register(bp: Blueprint, routes: Routes) -> None:
         bp.route(spec.path, methods=[spec.method], content_types=spec.content_types)(_view(bp, spec))
 
 
-def json_body(request: Any) -> dict[str, Any]:
-    """An untyped JSON object (for bodies verified before they are parsed, such as signed
-    notifications): the same refusals as typed bodies."""
-    body = decode_body(request.raw_body, _AnyObject)
-    return dict(body.value)
-
-
-class _AnyObject(msgspec.Struct):
-    value: dict[str, Any]
-
-
 def ok(body: Any, status: int = 200) -> Response:
     return Response(
         body=json.dumps(msgspec.to_builtins(body), ensure_ascii=False),
