@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint synth bench broker clean token simulate charge lock
+.PHONY: run test lint synth bench broker clean token simulate charge lock openapi
 
 # The venv is installed from the dev lock (exact versions, every file checked against its hash);
 # `make lock` refreshes both locks from the requirements*.txt inputs.
@@ -47,6 +47,10 @@ lint: $(STAMP)
 
 synth: $(STAMP)
 	$(PY) -m infra.aws.synth
+
+# docs/openapi.json: the API contract generated from the routes and their models.
+openapi: $(STAMP)
+	$(PY) -m infra.openapi
 
 bench: $(STAMP)
 	$$(command -v taskset >/dev/null && echo taskset -c 0) $(PY) -m tests.bench

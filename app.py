@@ -1,26 +1,65 @@
 """parkcharge: the Chalice app. Registers one blueprint per context (its routes, device-message
-functions, queue consumers and schedules), the last-resort error middleware and the health
-route. No business logic here."""
+functions, queue consumers and schedules), the last-resort error middleware, health and the
+API's OpenAPI document. No business logic here."""
 
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Blueprint, Chalice, Response
 
+from chalicelib.charging import api as charging_api
 from chalicelib.charging.blueprint import bp as charging
+from chalicelib.parking import api as parking_api
 from chalicelib.parking.blueprint import bp as parking
+from chalicelib.payments import api as payments_api
 from chalicelib.payments.blueprint import bp as payments
+from chalicelib.platform import api as platform_api
 from chalicelib.platform.blueprint import bp as platform
-from chalicelib.shared.http import error_response, ok
+from chalicelib.platform.contract import HealthOut
+from chalicelib.shared import openapi
+from chalicelib.shared.http import Routes, error_response, ok, register
 from chalicelib.shared.observability import logger
 from chalicelib.shared.settings import get_settings
 
 app = Chalice(app_name="parkcharge")
 app.debug = False
 
-for blueprint in (platform, parking, payments, charging):
+meta_routes = Routes()
+
+
+@meta_routes.route("/v1/health", "GET", response=HealthOut)
+def health(request: Any) -> Response:
+    """Liveness and the stage."""
+    return ok({"status": "ok", "stage": get_settings().stage})
+
+
+@meta_routes.route("/v1/openapi.json", "GET", response=dict[str, Any])
+def openapi_json(request: Any) -> Response:
+    """This API's OpenAPI 3.1 document."""
+    return Response(body=_document_text(), status_code=200, headers={"Content-Type": "application/json"})
+
+
+ROUTES = (meta_routes, platform_api.routes, parking_api.routes, payments_api.routes, charging_api.routes)
+
+
+def openapi_document() -> dict[str, Any]:
+    """Generated from the routes and their models (docs/openapi.json is this, written by
+    `make openapi`)."""
+    return openapi.document(ROUTES)
+
+
+@lru_cache(maxsize=1)
+def _document_text() -> str:
+    return json.dumps(openapi_document(), ensure_ascii=False)
+
+
+meta = Blueprint(__name__)
+register(meta, meta_routes)
+for blueprint in (meta, platform, parking, payments, charging):
     app.register_blueprint(blueprint)
 
 
@@ -38,8 +77,3 @@ def json_errors(event: Any, get_response: Any) -> Response:
         code = re.sub(r"(?<!^)(?=[A-Z])", "_", str(body["Code"])).lower().removesuffix("_error") or "error"
         return error_response(response.status_code, code, str(body.get("Message", "")))
     return response
-
-
-@app.route("/v1/health", methods=["GET"])
-def health() -> Response:
-    return ok({"status": "ok", "stage": get_settings().stage})
