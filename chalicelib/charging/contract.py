@@ -27,7 +27,8 @@ Definition = Annotated[
     dict[str, Any],
     msgspec.Meta(
         description="a charging tariff definition (docs/charging-tariffs.md): EV `kind` uniform or "
-        "time_of_use, e-bike `kind` duration or power_band; unknown fields are refused"
+        "time_of_use, e-bike `kind` duration or power_band; unknown fields are refused",
+        examples=[{"kind": "uniform", "electricity": 8000, "service": 4000}],
     ),
 ]
 TariffKind = Literal["ev", "ebike"]

@@ -15,7 +15,17 @@ Definition = Annotated[
     dict[str, Any],
     msgspec.Meta(
         description="a tariff definition (docs/tariffs.md): `kind` is one of per_visit, duration, "
-        "segments, tiered, free; unknown fields are refused"
+        "segments, tiered, free; unknown fields are refused",
+        examples=[
+            {
+                "kind": "duration",
+                "free_minutes": 15,
+                "unit_minutes": 30,
+                "unit_fen": 200,
+                "cap_per_cycle_fen": 3000,
+            },
+            {"kind": "per_visit", "amount_fen": 1000},
+        ],
     ),
 ]
 Holidays = Annotated[list[date], msgspec.Meta(max_length=400)]
