@@ -20,7 +20,6 @@ from chalicelib.payments.blueprint import bp as payments
 from chalicelib.platform import api as platform_api
 from chalicelib.platform.blueprint import bp as platform
 from chalicelib.platform.contract import HealthOut
-from chalicelib.shared import openapi
 from chalicelib.shared.http import Routes, error_response, ok, register
 from chalicelib.shared.observability import logger
 from chalicelib.shared.settings import get_settings
@@ -48,7 +47,9 @@ ROUTES = (meta_routes, platform_api.routes, parking_api.routes, payments_api.rou
 
 def openapi_document() -> dict[str, Any]:
     """Generated from the routes and their models (docs/openapi.json is this, written by
-    `make openapi`)."""
+    `make openapi`). Imported on first use: a cold start does not pay for it."""
+    from chalicelib.shared import openapi
+
     return openapi.document(ROUTES)
 
 

@@ -19,7 +19,6 @@ OpenAPI document (`shared.openapi`).
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import re
@@ -297,7 +296,8 @@ def path_param(name: str, value: str) -> str:
 
 
 def _view(bp: Blueprint, spec: RouteSpec) -> View:
-    accepts = set(inspect.signature(spec.handler).parameters)
+    code = spec.handler.__code__  # the handler's parameter names (inspect costs a cold start 5 ms)
+    accepts = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
 
     def view(**params: str) -> Response:
         try:
