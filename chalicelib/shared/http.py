@@ -75,6 +75,9 @@ FIELD_CODES = {
     "timezone": "invalid_timezone",
     "holidays": "invalid_holidays",
     "grace_minutes": "invalid_grace",
+    "small": "invalid_plan",  # a lot's tariff plan, per vehicle class
+    "large": "invalid_plan",
+    "other": "invalid_plan",
     "vehicle_class": "invalid_vehicle_class",
     "type": "invalid_type",
     "status": "invalid_status",
