@@ -2,9 +2,20 @@
 
 For every rule it subscribes to the rule's FROM topic filter, evaluates the rule's SQL on each
 message exactly as AWS IoT shapes the Lambda event (see `iotsql`), and invokes the app handler the
-rule's `action.lambda` names, in-process, on a small thread pool (never on the MQTT network loop).
-When the handler raises, the rule's error action sends IoT's error payload to the SQS queue named
-in `errorAction.sqs` (moto), where the local SQS poller hands it to the app's queue consumer.
+rule's `action.lambda` names, in-process, on a thread pool (never on the MQTT network loop), with
+AWS's delivery semantics:
+
+- IoT invokes Lambda **asynchronously**: the rule's action succeeds once the event is queued. A
+  handler that raises is retried twice (AWS's default `MaximumRetryAttempts`; the delays are
+  shortened locally) and then sent to the function's **on-failure destination**, an SQS queue,
+  as Lambda's destination record (`requestContext.condition` "RetriesExhausted",
+  `requestPayload`, `responsePayload.errorMessage` …). The CDK stack declares the same
+  destination (the IoT dead-letter queue) for every IoT-invoked function.
+- The rule's **error action** (IoT's error payload: `ruleName`, `topic`, `base64OriginalPayload`,
+  `failures[].errorMessage`) is for what fails before the function runs: here, SQL evaluation.
+
+Both land on the queue whose `@app.on_sqs_message` consumer stores them as dead letters; a
+message the consumer cannot store stays on the queue and comes back after its visibility timeout.
 """
 
 from __future__ import annotations
@@ -19,15 +30,19 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from infra.local import iotsql, runtime
+from infra.local import certs, iotsql, runtime
 
 log = logging.getLogger(__name__)
+
+# Lambda retries a failed asynchronous invocation twice (after about 1 and 2 minutes in AWS).
+ASYNC_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,11 @@ class TopicRule:
     function: str
     handler: runtime.Handler
     error_queue: str | None
+
+    @property
+    def on_failure_queue(self) -> str | None:
+        """The function's on-failure destination: the IoT dead-letter queue (as in the CDK stack)."""
+        return self.error_queue
 
 
 def load_rules(rules_dir: Path, app_module: ModuleType) -> list[TopicRule]:
@@ -89,15 +109,22 @@ class RulesBridge:
         port: int,
         sqs_client: Any,
         region: str,
-        workers: int = 8,
+        workers: int = 16,
+        certs_dir: Path | None = None,
+        retry_delay: float = 1.0,
     ) -> None:
         self.rules = rules
         self.host = host
         self.port = port
         self.sqs = sqs_client
         self.region = region
+        self.retry_delay = retry_delay
+        # Concurrent invocations like Lambda's (one execution environment each), bounded.
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iot-rule")
         self._subscribed = threading.Event()
+        self._stopping = threading.Event()
+        self._timers: set[threading.Timer] = set()
+        self._timers_lock = threading.Lock()
         self._queue_urls: dict[str, str] = {}
         self._client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -105,6 +132,8 @@ class RulesBridge:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
+        if certs_dir is not None:
+            certs.paho_tls(self._client, certs.certificate(certs_dir, certs.BRIDGE))
         self._client.on_socket_open = lambda _c, _u, sock: _set_nodelay(sock)
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = lambda *_args: self._subscribed.set()
@@ -113,10 +142,9 @@ class RulesBridge:
 
     def ensure_queues(self) -> None:
         for rule in self.rules:
-            if rule.error_queue and rule.error_queue not in self._queue_urls:
-                self._queue_urls[rule.error_queue] = self.sqs.create_queue(QueueName=rule.error_queue)[
-                    "QueueUrl"
-                ]
+            for queue in (rule.error_queue, rule.on_failure_queue):
+                if queue and queue not in self._queue_urls:
+                    self._queue_urls[queue] = self.sqs.create_queue(QueueName=queue)["QueueUrl"]
 
     def start(self, timeout: float = 15.0) -> None:
         self.ensure_queues()
@@ -128,8 +156,15 @@ class RulesBridge:
             log.info("rule %s: %s -> %s", rule.name, rule.parsed.topic_filter, rule.function)
 
     def stop(self) -> None:
+        """Stop taking messages, drop the queued backlog and pending retries (an execution
+        environment going away), and wait for the invocations already running."""
+        self._stopping.set()
         self._client.disconnect()
         self._client.loop_stop()
+        with self._timers_lock:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
@@ -148,7 +183,15 @@ class RulesBridge:
         )
         for rule in self.rules:
             if iotsql.topic_matches(rule.parsed.topic_filter, message.topic):
-                self._pool.submit(self._apply, rule, message)
+                self._submit(self._apply, rule, message)
+
+    def _submit(self, fn: Any, *args: Any) -> None:
+        if self._stopping.is_set():
+            return
+        try:
+            self._pool.submit(fn, *args)
+        except RuntimeError:  # the pool shut down meanwhile
+            return
 
     def _apply(self, rule: TopicRule, message: iotsql.Message) -> None:
         try:
@@ -159,14 +202,97 @@ class RulesBridge:
             return
         if event is None:
             return
+        # Asynchronous invocation: the event is queued for the function with a request id.
+        self._invoke(rule, message, event, str(uuid.uuid4()), 1)
+
+    def _invoke(
+        self, rule: TopicRule, message: iotsql.Message, event: dict[str, Any], request_id: str, attempt: int
+    ) -> None:
+        if self._stopping.is_set():
+            return
         started = time.perf_counter()
         try:
             runtime.invoke(rule.handler, rule.function, event, self.region)
         except Exception as exc:
-            log.exception("rule %s: %s raised on %s", rule.name, rule.function, message.topic)
-            self._error_action(rule, message, f"{type(exc).__name__}: {exc}")
+            if attempt <= ASYNC_RETRIES and not self._stopping.is_set():
+                log.warning(
+                    "rule %s: %s raised on %s (attempt %d, retried): %s",
+                    rule.name,
+                    rule.function,
+                    message.topic,
+                    attempt,
+                    exc,
+                )
+                self._retry_later(rule, message, event, request_id, attempt + 1)
+                return
+            log.exception(
+                "rule %s: %s raised on %s after %d attempts", rule.name, rule.function, message.topic, attempt
+            )
+            self._on_failure(rule, event, request_id, attempt, exc)
             return
         log.info("%s <- %s (%.1f ms)", rule.function, message.topic, (time.perf_counter() - started) * 1000)
+
+    def _retry_later(
+        self, rule: TopicRule, message: iotsql.Message, event: dict[str, Any], request_id: str, attempt: int
+    ) -> None:
+        delay = self.retry_delay * (2 ** (attempt - 2))
+
+        def fire() -> None:
+            with self._timers_lock:
+                self._timers.discard(timer)
+            self._submit(self._invoke, rule, message, event, request_id, attempt)
+
+        timer = threading.Timer(delay, fire)
+        timer.daemon = True
+        with self._timers_lock:
+            if self._stopping.is_set():
+                return
+            self._timers.add(timer)
+        timer.start()
+
+    def destination_record(
+        self, rule: TopicRule, event: dict[str, Any], request_id: str, attempts: int, exc: Exception
+    ) -> dict[str, Any]:
+        """What Lambda sends to an on-failure destination after an asynchronous invocation failed."""
+        return {
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "requestContext": {
+                "requestId": request_id,
+                "functionArn": f"arn:aws:lambda:{self.region}:{runtime.ACCOUNT_ID}:function:"
+                f"{runtime.FUNCTION_PREFIX}{rule.function}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
+                "requestId": request_id,
+                "stackTrace": [],
+            },
+        }
+
+    def _on_failure(
+        self, rule: TopicRule, event: dict[str, Any], request_id: str, attempts: int, exc: Exception
+    ) -> None:
+        queue = rule.on_failure_queue
+        if not queue:
+            log.error("%s has no on-failure destination: event %s dropped", rule.function, request_id)
+            return
+        body = self.destination_record(rule, event, request_id, attempts, exc)
+        try:
+            url = self._queue_urls.get(queue) or self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body, ensure_ascii=False, default=str))
+        except Exception:
+            log.exception(
+                "%s: on-failure destination %s failed; event %s lost", rule.function, queue, request_id
+            )
 
     def _error_action(self, rule: TopicRule, message: iotsql.Message, error: str) -> None:
         if not rule.error_queue:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, TypeVar
 
 from awscrt import mqtt
@@ -229,8 +230,10 @@ class Charger:
         meter_wh: int = 100_000,
         auto: bool = False,
         answer_calls: bool = True,
+        certs_dir: Path | str | None = None,
     ) -> None:
         self.charger_id = charger_id
+        self.certs_dir = certs_dir  # the local CA's directory: connect with the charger's certificate
         self.host, self.port = host, port
         self.timeout = timeout
         self.auto = auto  # carry out remote start / stop / reset, not only answer them
@@ -263,7 +266,7 @@ class Charger:
         return charger_topics.charger_down(self.charger_id)
 
     def connect(self) -> Charger:
-        self._conn = connection(self.charger_id, self.host, self.port)
+        self._conn = connection(self.charger_id, self.host, self.port, self.certs_dir)
         self._conn.connect().result(self.timeout)
         future, _ = self._conn.subscribe(self.down, mqtt.QoS.AT_LEAST_ONCE, callback=self._on_message)
         future.result(self.timeout)
@@ -689,7 +692,12 @@ def run_charge(args: argparse.Namespace, env: dict[str, Any]) -> int:
     readings = max(1, args.readings)
     interval = args.minutes * 60 / readings if args.minutes else args.interval
     with Charger(
-        args.charger, env["mqtt_host"], env["mqtt_port"], timeout=max(10.0, interval * 3), auto=True
+        args.charger,
+        env["mqtt_host"],
+        env["mqtt_port"],
+        timeout=max(10.0, interval * 3),
+        auto=True,
+        certs_dir=env["certs_dir"],
     ) as charger:
         boot = charger.boot()
         _say(f"1. {args.charger} boots: {boot[2]}")

@@ -1,5 +1,7 @@
 """Gate device simulator: plate cameras that talk MQTT to the local broker with the AWS IoT Device
-SDK's client (awscrt, the core of awsiotsdk), over plain TCP on 127.0.0.1 (no TLS locally).
+SDK, over mutual TLS with the device's own certificate from the local CA
+(`mqtt_connection_builder.mtls_from_path`, as a device connects to IoT Core), or plain TCP when the
+stack runs the amqtt fallback broker.
 
     python -m infra.local.simulator visit --plate 粤B12345
     python -m infra.local.simulator capture --device demo-entry-cam --plate 粤B12345 --direction in
@@ -60,9 +62,28 @@ class Received:
         return data if isinstance(data, dict) else {}
 
 
-def connection(client_id: str, host: str, port: int) -> mqtt.Connection:
-    """A device's MQTT connection with the IoT SDK's client: client id = thing name, plain TCP to
-    the local broker (the default bootstrap, no TLS)."""
+def connection(client_id: str, host: str, port: int, certs_dir: Path | str | None = None) -> mqtt.Connection:
+    """A device's MQTT connection with the IoT SDK: client id = thing name. With `certs_dir` (the
+    local CA's directory) mutual TLS with the thing's certificate, whose name the broker takes as
+    the device's identity; without it plain TCP (the amqtt fallback broker)."""
+    if certs_dir is not None:
+        from awsiot import mqtt_connection_builder
+
+        from infra.local import certs
+
+        cert = certs.certificate(certs_dir, client_id)
+        return mqtt_connection_builder.mtls_from_path(
+            endpoint=host,
+            port=port,
+            cert_filepath=str(cert.cert),
+            pri_key_filepath=str(cert.key),
+            ca_filepath=str(cert.ca),
+            client_id=client_id,
+            clean_session=True,
+            keep_alive_secs=30,
+            reconnect_min_timeout_secs=1,
+            reconnect_max_timeout_secs=5,
+        )
     return mqtt.Connection(
         client=mqtt.Client(None, None),
         host_name=host,
@@ -87,6 +108,7 @@ class GateDevice:
         auto_ack: bool = True,
         ack_result: str = "ok",
         timeout: float = 10.0,
+        certs_dir: Path | str | None = None,
     ) -> None:
         self.device_id = device_id
         self.lane_id = lane_id
@@ -96,7 +118,7 @@ class GateDevice:
         self.received: list[Received] = []
         self.acks_sent: list[dict[str, Any]] = []
         self._cond = threading.Condition()
-        self._conn = connection(device_id, host, port)
+        self._conn = connection(device_id, host, port, certs_dir)
 
     # -- connection -------------------------------------------------------------------------------
     def connect(self) -> GateDevice:
@@ -293,14 +315,18 @@ def _show_new(device: GateDevice, since: int, settle: float = 0.5) -> int:
     return since + len(items)
 
 
+def _device(env: dict[str, Any], device_id: str, lane_id: str | None) -> GateDevice:
+    return GateDevice(device_id, lane_id, env["mqtt_host"], env["mqtt_port"], certs_dir=env["certs_dir"])
+
+
 def run_visit(args: argparse.Namespace, env: dict[str, Any]) -> int:
     entry_id, entry_lane = DEMO_ENTRY
     exit_id, exit_lane = DEMO_EXIT
     token = env["tokens"].get("driver")
     api, pay = env["api"], env["pay"]
     with (
-        GateDevice(entry_id, entry_lane, env["mqtt_host"], env["mqtt_port"]) as entry,
-        GateDevice(exit_id, exit_lane, env["mqtt_host"], env["mqtt_port"]) as exit_,
+        _device(env, entry_id, entry_lane) as entry,
+        _device(env, exit_id, exit_lane) as exit_,
     ):
         print(f"1. {args.plate} arrives at {entry_id} ({entry_lane})", flush=True)
         seen = entry.mark()
@@ -354,7 +380,7 @@ def run_visit(args: argparse.Namespace, env: dict[str, Any]) -> int:
 
 def run_capture(args: argparse.Namespace, env: dict[str, Any]) -> int:
     lane = args.lane or (DEMO_ENTRY[1] if args.direction == "in" else DEMO_EXIT[1])
-    with GateDevice(args.device, lane, env["mqtt_host"], env["mqtt_port"]) as device:
+    with _device(env, args.device, lane) as device:
         message = device.capture(args.plate, args.direction)
         _show(f"{args.device} -> capture", message)
         try:
@@ -366,7 +392,7 @@ def run_capture(args: argparse.Namespace, env: dict[str, Any]) -> int:
 
 
 def run_status(args: argparse.Namespace, env: dict[str, Any]) -> int:
-    with GateDevice(args.device, None, env["mqtt_host"], env["mqtt_port"]) as device:
+    with _device(env, args.device, None) as device:
         _show(f"{args.device} -> status", device.status(args.state, args.barrier))
         _show_new(device, 0)
     return 0
@@ -406,6 +432,8 @@ def _environment(args: argparse.Namespace) -> dict[str, Any]:
         "pay": (args.pay or stack.get("pay_url") or "http://127.0.0.1:8002").rstrip("/"),
         "mqtt_host": args.mqtt_host or stack.get("mqtt_host") or "127.0.0.1",
         "mqtt_port": args.mqtt_port or stack.get("mqtt_port") or 1883,
+        # The local CA's directory: devices connect with their certificates (mosquitto).
+        "certs_dir": stack.get("certs_dir"),
         "tokens": tokens,
     }
 

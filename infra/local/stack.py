@@ -1,7 +1,7 @@
-"""The embedded local stack, one process on 127.0.0.1:
-
-moto (server mode) · MQTT broker (mosquitto, or amqtt) · keys · tables + demo data · IoT rules
-bridge · SQS consumers · scheduler · Chalice's local HTTP server · sandbox payment provider.
+"""The embedded local stack on 127.0.0.1: this process runs the app (IoT rules bridge, SQS
+consumers, scheduler, Chalice's local HTTP server, the Lambda endpoint, sandbox payment provider);
+moto (server mode, patched: `motopatch`) and the MQTT broker (mosquitto with client certificates,
+or amqtt) run as child processes. Keys, certificates, tables and demo data are set up on start.
 
 `python -m infra.local --help` lists the options. Ctrl-C / SIGTERM stops everything.
 """
@@ -9,6 +9,7 @@ bridge · SQS consumers · scheduler · Chalice's local HTTP server · sandbox p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -17,7 +18,6 @@ import socket
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Any
 
 from infra.local import keys as local_keys
 from infra.local.broker import Broker, create_broker
+from infra.local.moto_server import MotoProcess
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Ports:
     mqtt: int
     moto: int
     pay: int
+    lambda_: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,11 @@ class StackInfo:
     aws_endpoint_url: str
     broker: str
     state_dir: str
+    # The local CA's directory when the broker requires client certificates (mosquitto), else None.
+    certs_dir: str | None
+    lambda_url: str
+    # Process ids of the stack and its children (for tools measuring the whole stack).
+    pids: dict[str, int]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -83,6 +90,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--command-timeout", type=int, default=10, help="seconds before an unacked command times out"
+    )
+    p.add_argument(
+        "--retry-delay",
+        type=float,
+        default=1.0,
+        help="seconds before the first retry of a failed IoT-invoked function (AWS: about a minute);"
+        " the second waits twice as long",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="also show the app's INFO logs")
     return p.parse_args(argv)
@@ -150,10 +164,14 @@ class LocalStack:
         self.args = args
         self.state_dir = Path(args.state_dir).resolve()
         self._stops: list[tuple[str, Any]] = []
+        self._children: list[Any] = []
         self.stopped = threading.Event()
 
     def _started(self, name: str, stop: Any) -> None:
         self._stops.append((name, stop))
+
+    def child_pids(self) -> list[int]:
+        return [pid for pid in (getattr(p, "pid", None) for p in self._children) if pid]
 
     def start(self) -> StackInfo:
         args = self.args
@@ -164,21 +182,22 @@ class LocalStack:
             mqtt=_check_free(args.mqtt_port, "mqtt"),
             moto=_check_free(args.moto_port, "moto"),
             pay=_check_free(args.pay_port, "pay"),
+            lambda_=_free_port(),
         )
         keys = local_keys.ensure_keys(self.state_dir / "keys")
+        certs_dir = self.state_dir / "certs"
         os.environ.update(app_environment(ports, keys, args.command_timeout, args.verbose))
+        lambda_url = f"http://{HOST}:{ports.lambda_}"
 
-        # The broker first: it is a child process, started before any thread exists.
-        broker: Broker = create_broker(HOST, ports.mqtt, self.state_dir / "broker", args.broker)
+        # The child processes first, before any thread exists in this one.
+        broker: Broker = create_broker(HOST, ports.mqtt, self.state_dir / "broker", args.broker, certs_dir)
         broker.start()
         self._started(f"broker ({broker.kind})", broker.stop)
-
-        from moto.server import ThreadedMotoServer
-
-        moto = ThreadedMotoServer(ip_address=HOST, port=ports.moto, verbose=False)
+        moto = MotoProcess(HOST, ports.moto, self.state_dir / "moto", lambda_url)
         moto.start()
         self._started("moto", moto.stop)
-        _moto_config(ports.moto)
+        self._children += [broker, moto]
+        tls_dir = certs_dir if broker.tls else None
 
         if str(PROJECT_ROOT) not in sys.path:
             sys.path.insert(0, str(PROJECT_ROOT))
@@ -187,6 +206,11 @@ class LocalStack:
         from infra.local import runtime
 
         app_module = runtime.load_app()
+        if tls_dir is not None:
+            from infra.local import publisher
+
+            backend = publisher.install(HOST, ports.mqtt, tls_dir)
+            self._started("backend publisher", backend.close)
         from chalicelib import tables as models
 
         models.create_all_tables()
@@ -202,9 +226,19 @@ class LocalStack:
 
         poller = SqsPoller(app_module, sqs, region)
         from infra.local.bridge import RulesBridge, load_rules
+        from infra.local.lambda_endpoint import LambdaEndpoint
 
+        endpoint = LambdaEndpoint(app_module, HOST, ports.lambda_, region)
+        endpoint.start()
+        self._started("lambda endpoint", endpoint.stop)
         bridge = RulesBridge(
-            load_rules(PROJECT_ROOT / "iot-rules", app_module), HOST, ports.mqtt, sqs, region
+            load_rules(PROJECT_ROOT / "iot-rules", app_module),
+            HOST,
+            ports.mqtt,
+            sqs,
+            region,
+            certs_dir=tls_dir,
+            retry_delay=args.retry_delay,
         )
         bridge.start()
         self._started("rules bridge", bridge.stop)
@@ -231,6 +265,13 @@ class LocalStack:
             aws_endpoint_url=f"http://{HOST}:{ports.moto}",
             broker=broker.kind,
             state_dir=str(self.state_dir),
+            certs_dir=str(tls_dir) if tls_dir else None,
+            lambda_url=lambda_url,
+            pids={
+                name: pid
+                for name, pid in (("stack", os.getpid()), ("moto", moto.pid), ("broker", broker.pid))
+                if pid
+            },
         )
         tokens = mint_demo_tokens(keys)
         _write_json(self.state_dir / "tokens.json", tokens)
@@ -249,20 +290,6 @@ class LocalStack:
             log.debug("stopped %s in %.2f s", name, time.monotonic() - started)
         (self.state_dir / "stack.json").unlink(missing_ok=True)
         self.stopped.set()
-
-
-def _moto_config(port: int) -> None:
-    """Step Functions in moto runs the state machine definitions for real."""
-    request = urllib.request.Request(
-        f"http://{HOST}:{port}/moto-api/config",
-        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        urllib.request.urlopen(request, timeout=5).close()  # noqa: S310 - loopback URL
-    except OSError as exc:
-        log.warning("could not configure moto (%s): Step Functions executions will not run", exc)
 
 
 def _start_api(app_module: Any, port: int) -> Any:
@@ -305,11 +332,15 @@ def quick_start(
     except ValueError:
         shown_state = state_dir
     state_arg = "" if str(shown_state) == ".local" else f" --state-dir {shown_state}"
+    scheme = "mqtts" if info.certs_dir else "mqtt"
+    mqtt_auth = (
+        f"client certificates from {info.certs_dir}" if info.certs_dir else "plain TCP, no certificates"
+    )
     demo_lines = "\n".join(f"    {k}: {v}" for k, v in demo.items()) or "    (none)"
     return f"""
 parkcharge local stack — up in {took:.1f} s
   HTTP API        {info.api_url}          (try: curl {info.api_url}/v1/health)
-  MQTT broker     mqtt://{info.mqtt_host}:{info.mqtt_port}  ({info.broker}, plain TCP)
+  MQTT broker     {scheme}://{info.mqtt_host}:{info.mqtt_port}  ({info.broker}, {mqtt_auth})
   sandbox pay     {info.pay_url}/v1/pay
   AWS (moto)      {info.aws_endpoint_url}
   state           {shown_state}  (keys, tokens.json, broker log)
@@ -355,9 +386,31 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         stack.start()
-        while not stop_requested.wait(0.5):
+        while not stop_requested.wait(0.2):
             pass
         print("\nstopping the local stack…", flush=True)
     finally:
+        _exit_after(STOP_DEADLINE, stack)
         stack.stop()
     return 0
+
+
+# Ctrl-C / SIGTERM stop everything within this many seconds, even with a backlog of messages.
+STOP_DEADLINE = 4.0
+
+
+def _exit_after(seconds: float, stack: LocalStack) -> None:
+    """A watchdog for the stop: whatever is still running after `seconds` is killed, children
+    first, and the process exits."""
+
+    def watchdog() -> None:
+        if stack.stopped.wait(seconds):
+            return
+        log.error("the local stack did not stop within %.0f s: killing it", seconds)
+        for pid in stack.child_pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        (stack.state_dir / "stack.json").unlink(missing_ok=True)
+        os._exit(1)
+
+    threading.Thread(target=watchdog, name="stop-watchdog", daemon=True).start()

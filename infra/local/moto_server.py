@@ -1,0 +1,148 @@
+"""moto in server mode, in its own process (so the app's Python and moto's Python use two cores),
+with the local stack's patches (`motopatch`) and configuration:
+
+- Step Functions executes state machine definitions (`stepfunctions.execute_state_machine`), and
+  its interpreter calls the AWS APIs at `localhost:$MOTO_PORT` (this server);
+- Lambda without Docker (`lambda.use_docker=False`), invocations forwarded to the local stack's
+  Lambda endpoint (`--lambda-url`), which runs the app's handlers.
+
+    python -m infra.local.moto_server --port 0 --port-file PATH [--lambda-url URL]
+
+The local stack starts it as a child process; it stops on SIGTERM / SIGINT or when its parent
+dies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+
+def configure(lambda_url: str | None, port: int) -> None:
+    os.environ["MOTO_PORT"] = str(port)
+    if lambda_url:
+        os.environ["PARKCHARGE_LOCAL_LAMBDA_URL"] = lambda_url
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    default_user_config["lambda"] = {"use_docker": False}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m infra.local.moto_server")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--port-file", help="write the port here once listening (for --port 0)")
+    p.add_argument("--lambda-url", help="the local stack's Lambda invoke endpoint")
+    args = p.parse_args(argv)
+
+    from werkzeug.serving import make_server
+
+    from infra.local import motopatch
+
+    motopatch.apply()
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+
+    server = make_server(
+        args.host,
+        args.port,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+    port = int(server.server_address[1])
+    configure(args.lambda_url, port)
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if args.port_file:
+        tmp = Path(args.port_file + ".tmp")
+        tmp.write_text(str(port))
+        tmp.replace(args.port_file)
+    server.daemon_threads = True
+    server.serve_forever(poll_interval=0.2)
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+class MotoProcess:
+    """The parent's side: start the server as a child process and wait until it listens."""
+
+    kind = "moto"
+
+    def __init__(self, host: str, port: int, state_dir: Path, lambda_url: str | None) -> None:
+        self.host = host
+        self.port = port
+        self.state_dir = state_dir
+        self.lambda_url = lambda_url
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self, timeout: float = 30.0) -> None:
+        from infra.local.broker import _die_with_parent, wait_for_port
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log_file = self.state_dir / "moto.log"
+        command = [sys.executable, "-m", "infra.local.moto_server", "--host", self.host]
+        command += ["--port", str(self.port)]
+        if self.lambda_url:
+            command += ["--lambda-url", self.lambda_url]
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        with log_file.open("ab") as out:
+            self._proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                cwd=root,
+                env=env,
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if self._proc.poll() is not None:
+                    raise RuntimeError(f"moto exited with {self._proc.returncode}; see {log_file}")
+                try:
+                    wait_for_port(self.host, self.port, 0.2)
+                    return
+                except TimeoutError:
+                    if time.monotonic() > deadline:
+                        raise
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 2.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)

@@ -1,0 +1,311 @@
+"""What the local stack changes in moto (applied in the moto server process only, never in tests
+that use `mock_aws` directly):
+
+1. **One lock around every DynamoDB request.** moto's server is threaded; its DynamoDB backend is
+   not safe under concurrent requests (a query iterating a table while a put inserts raises
+   `dictionary changed size during iteration`; a transaction's conditions race with other writes).
+   Every DynamoDB request (parse, apply, serialise) runs under one lock, as DynamoDB's own
+   per-item serialisation would make them appear to clients. Python's GIL serialises moto's work
+   anyway, so the lock costs next to nothing in throughput.
+2. **TransactWriteItems snapshots only the items it touches.** moto 5.2.5 deep-copies every table a
+   transaction names before applying it, and restores whole tables on failure: the cost grows with
+   the tables (the gate path's inbox, visits and commands tables only grow) and a restore would
+   overwrite concurrent writes. The replacement below is moto's own loop with a per-item
+   snapshot and restore.
+3. **Queries on the base table read one partition.** moto's `Table.query` walks (and sorts) every
+   item of the table for a base-table query; a query names its partition key, so only that
+   partition is read. Index queries are left as they are (the gate path makes none).
+4. **Lambda invocations go to the app's handlers.** With `lambda.use_docker=False` moto's simple
+   Lambda backend echoes the payload; here it forwards the invocation to the local stack's Lambda
+   endpoint (`PARKCHARGE_LOCAL_LAMBDA_URL`), which runs the app's handler in-process. That is how
+   Step Functions' Lambda tasks reach the app.
+
+`tests/unit/test_motopatch.py` pins the moto internals this relies on: an upgrade that changes
+them fails that test instead of silently measuring moto again.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import inspect
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+from typing import Any
+
+# The source of every moto function the patch replaces or relies on, as read in moto 5.2.5. A
+# change means: re-read the new moto, adapt this module, update the fingerprints.
+FINGERPRINTS = {
+    "DynamoDBBackend.transact_write_items": "81db2cb7d94e39c9",
+    "DynamoDBBackend.get_keys_value": "1f948797496ddc2c",
+    "DynamoDBBackend.update_item": "218984588dd689a5",
+    "Table.all_items": "c80d2ee3c896acd0",
+    "Table.query": "002b4d00be6df07c",
+    "Table.delete_item": "1594f7b07616c8cb",
+    "BaseResponse.call_action": "26076963fd17fd1a",
+    "LambdaSimpleBackend.invoke": "1b029265c71d5ae0",
+}
+
+DYNAMODB_LOCK = threading.RLock()
+_applied = False
+
+
+def _targets() -> dict[str, Any]:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core.responses import BaseResponse
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    return {
+        "DynamoDBBackend.transact_write_items": _ORIGINALS.get(
+            "transact_write_items", DynamoDBBackend.transact_write_items
+        ),
+        "DynamoDBBackend.get_keys_value": DynamoDBBackend.get_keys_value,
+        # updates an item in place: why the snapshot is a deep copy of the item
+        "DynamoDBBackend.update_item": DynamoDBBackend.update_item,
+        "Table.all_items": _ORIGINALS.get("all_items", Table.all_items),
+        "Table.query": _ORIGINALS.get("query", Table.query),
+        "Table.delete_item": Table.delete_item,
+        "BaseResponse.call_action": BaseResponse.call_action,
+        "LambdaSimpleBackend.invoke": _ORIGINALS.get("invoke", LambdaSimpleBackend.invoke),
+    }
+
+
+_ORIGINALS: dict[str, Any] = {}
+
+
+def fingerprint(fn: Any) -> str:
+    return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+
+
+def current_fingerprints() -> dict[str, str]:
+    return {name: fingerprint(fn) for name, fn in _targets().items()}
+
+
+# -- 2. item-level transactions -------------------------------------------------------------------
+def _item_key(table: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any] | None:
+    if op_type == "Put":
+        attrs = op.get("Item") or {}
+        key = {name: attrs[name] for name in (table.hash_key_attr, table.range_key_attr) if name in attrs}
+        return key or None
+    return op.get("Key")
+
+
+def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    """moto 5.2.5's `transact_write_items` with a snapshot of the touched items instead of a deep
+    copy of every touched table (and the same validation, conditions and error shapes)."""
+    from moto.dynamodb.comparisons import get_filter_expression as backend_filter_expression
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MockValidationException,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    with DYNAMODB_LOCK:
+        # Snapshot: (table, hash, range) -> deep copy of the item before the transaction, or None.
+        snapshots: dict[tuple[str, Any, Any], tuple[Any, Any, Any, Any]] = {}
+        for entry in transact_items:
+            op_type, op = next(iter(entry.items()))
+            table_name = op.get("TableName")
+            table = self.tables.get(table_name) if table_name else None
+            if table is None or not isinstance(op, dict):
+                continue
+            key = _item_key(table, op_type, op)
+            if not key:
+                continue
+            try:
+                hash_value, range_value = self.get_keys_value(table, key)
+            except Exception:  # noqa: S112 - invalid keys are reported by the loop below
+                continue
+            marker = (table_name, hash_value, range_value)
+            if marker not in snapshots:
+                before = table.get_item(hash_value, range_value)
+                snapshots[marker] = (table, hash_value, range_value, copy.deepcopy(before))
+
+        def rollback() -> None:
+            for table, hash_value, range_value, before in snapshots.values():
+                table.delete_item(hash_value, range_value)
+                if before is not None:
+                    if range_value is not None:
+                        table.items[hash_value][range_value] = before
+                    else:
+                        table.items[hash_value] = before
+                elif range_value is not None and not table.items.get(hash_value):
+                    table.items.pop(hash_value, None)
+
+        target_items: set[tuple[str, str]] = set()
+
+        def check_unicity(table_name: str, key: dict[str, Any]) -> None:
+            item = (str(table_name), str(dict(sorted(key.items()))))
+            if item in target_items:
+                raise MultipleTransactionsException()
+            target_items.add(item)
+
+        errors: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+        for item in transact_items:
+            original_item: dict[str, Any] | None = None
+            if len(list(item.keys())) > 1:
+                rollback()
+                raise TransactWriteSingleOpException
+            try:
+                op_type, op = next(iter(item.items()))
+                if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                    raise ValueError("Unsupported transaction operation")
+                table_name = op["TableName"]
+                condition_expression = op.get("ConditionExpression")
+                names = op.get("ExpressionAttributeNames")
+                values = op.get("ExpressionAttributeValues")
+                return_on_failure = op.get("ReturnValuesOnConditionCheckFailure")
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    table = self.get_table(table_name)
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                check_unicity(table_name, key)
+                current = self.get_item(table_name, key)
+                if condition_expression is not None:
+                    condition_op = backend_filter_expression(condition_expression, names, values)
+                    if not condition_op.expr(current):
+                        if return_on_failure == "ALL_OLD" and current:
+                            original_item = current.to_json()["Attributes"]
+                        raise ConditionalCheckFailed(item=original_item)
+                if op_type == "Put":
+                    self.put_item(
+                        table_name,
+                        op["Item"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif op_type == "Delete":
+                    self.delete_item(
+                        table_name,
+                        key,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                elif op_type == "Update":
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=names,
+                        expression_attribute_values=values,
+                    )
+                errors.append((None, None, None))
+            except (MultipleTransactionsException, MockValidationException):
+                rollback()
+                raise
+            except ConditionalCheckFailed as e:
+                errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+            except Exception as e:
+                errors.append((type(e).__name__, str(e), original_item))
+        if any(code is not None for code, _, _ in errors):
+            rollback()
+            raise TransactionCanceledException(errors)
+
+
+# -- 3. base-table queries read one partition ----------------------------------------------------
+_partition = threading.local()
+
+
+def _all_items(self: Any) -> list[Any]:
+    wanted = getattr(_partition, "table", None)
+    if wanted is self:
+        bucket = self.items.get(_partition.hash_key)
+        if bucket is None:
+            return []
+        if self.range_key_attr:
+            return sorted(bucket.values(), key=lambda x: (x.hash_key, x.range_key))
+        return [bucket]
+    return _ORIGINALS["all_items"](self)
+
+
+def _query(original: Any) -> Any:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs).arguments
+        hash_key = bound.get("hash_key")
+        if bound.get("index_name") or hash_key is None:
+            return original(self, *args, **kwargs)
+        _partition.table, _partition.hash_key = self, hash_key
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _partition.table = None
+
+    return query
+
+
+# -- 1. one lock per DynamoDB request ------------------------------------------------------------
+def _locked(original: Any) -> Any:
+    @functools.wraps(original)
+    def call_action(self: Any) -> Any:
+        with DYNAMODB_LOCK:
+            return original(self)
+
+    return call_action
+
+
+# -- 4. Lambda invocations to the app ------------------------------------------------------------
+def _invoke(
+    self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+) -> bytes:
+    url = os.environ.get("PARKCHARGE_LOCAL_LAMBDA_URL")
+    if not url:
+        return bytes(_ORIGINALS["invoke"](self, function_name, qualifier, body, headers, response_headers))
+    name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
+    data = body if isinstance(body, bytes) else str(body or "{}").encode()
+    request = urllib.request.Request(  # noqa: S310 - the stack's loopback URL
+        f"{url}/2015-03-31/functions/{name}/invocations",
+        data=data,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback URL
+            error = response.headers.get("X-Amz-Function-Error")
+            payload = response.read()
+    except urllib.error.HTTPError as exc:
+        error, payload = "Unhandled", exc.read() or json.dumps({"errorMessage": str(exc)}).encode()
+    if error:
+        response_headers["x-amz-function-error"] = error
+    return payload
+
+
+def apply() -> None:
+    """Install the patches (idempotent). Call in the moto server process before it serves."""
+    global _applied
+    if _applied:
+        return
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    _ORIGINALS["transact_write_items"] = DynamoDBBackend.transact_write_items
+    _ORIGINALS["all_items"] = Table.all_items
+    _ORIGINALS["query"] = Table.query
+    _ORIGINALS["invoke"] = LambdaSimpleBackend.invoke
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    Table.all_items = _all_items  # type: ignore[method-assign,assignment]
+    Table.query = _query(Table.query)  # type: ignore[method-assign]
+    DynamoHandler.call_action = _locked(DynamoHandler.call_action)  # type: ignore[method-assign]
+    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign,assignment]
+    _applied = True

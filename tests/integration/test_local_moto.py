@@ -1,0 +1,210 @@
+"""The local stack's moto (`infra.local.moto_server` with `infra.local.motopatch`), in its own
+process as the stack runs it: DynamoDB transactions and conditional writes atomic under
+concurrent requests, a transaction's cost independent of the tables' size, base-table queries
+reading one partition, and the moto internals the patch relies on pinned."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from infra.local import motopatch
+from infra.local.moto_server import MotoProcess
+from infra.local.stack import HOST, _free_port
+
+
+def test_moto_internals_the_patch_relies_on_are_unchanged() -> None:
+    """A moto upgrade that changes any of these fails here: re-read moto, adapt `motopatch`,
+    then update `motopatch.FINGERPRINTS`."""
+    assert motopatch.current_fingerprints() == motopatch.FINGERPRINTS
+
+
+@pytest.fixture(scope="module")
+def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    port = _free_port()
+    server = MotoProcess(HOST, port, Path(tmp_path_factory.mktemp("moto")), lambda_url=None)
+    server.start()
+    try:
+        yield boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://{HOST}:{port}",
+            region_name="us-east-1",
+            config=Config(max_pool_connections=32, retries={"max_attempts": 0}),
+        )
+    finally:
+        server.stop()
+
+
+def _table(client: Any, range_key: bool = False) -> str:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    schema = [{"AttributeName": "pk", "KeyType": "HASH"}]
+    attrs = [{"AttributeName": "pk", "AttributeType": "S"}]
+    if range_key:
+        schema.append({"AttributeName": "sk", "KeyType": "RANGE"})
+        attrs.append({"AttributeName": "sk", "AttributeType": "S"})
+    client.create_table(
+        TableName=name, KeySchema=schema, AttributeDefinitions=attrs, BillingMode="PAY_PER_REQUEST"
+    )
+    return name
+
+
+def _claim(client: Any, table: str, log_table: str, who: str) -> bool:
+    """One transaction: claim the shared item once, and write this writer's own log item."""
+    try:
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": log_table,
+                        "Item": {"pk": {"S": who}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "shared"}},
+                        "UpdateExpression": "SET claimed_by = :who",
+                        "ConditionExpression": "attribute_not_exists(claimed_by)",
+                        "ExpressionAttributeValues": {":who": {"S": who}},
+                    }
+                },
+            ]
+        )
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "TransactionCanceledException", exc
+        return False
+    return True
+
+
+def test_racing_transactions_apply_exactly_once_and_failures_restore_only_their_items(dynamodb: Any) -> None:
+    for trial in range(20):
+        table, log_table = _table(dynamodb), _table(dynamodb)
+        # A writer outside the transactions, racing them on the log table.
+        writers = [f"w{trial}-{i}" for i in range(12)]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            outsiders = [
+                pool.submit(dynamodb.put_item, TableName=log_table, Item={"pk": {"S": f"outside-{i}"}})
+                for i in range(6)
+            ]
+            results = list(pool.map(lambda w: _claim(dynamodb, table, log_table, w), writers))
+            for f in outsiders:
+                f.result()
+        assert results.count(True) == 1, results
+        winner = writers[results.index(True)]
+        shared = dynamodb.get_item(TableName=table, Key={"pk": {"S": "shared"}}, ConsistentRead=True)
+        assert shared["Item"]["claimed_by"]["S"] == winner
+        logged = {i["pk"]["S"] for i in dynamodb.scan(TableName=log_table)["Items"]}
+        # The winner's log item and every outside write survive the losers' rollbacks.
+        assert logged == {winner} | {f"outside-{i}" for i in range(6)}
+
+
+def test_concurrent_conditional_increments_lose_nothing(dynamodb: Any) -> None:
+    table = _table(dynamodb)
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "n"}, "v": {"N": "0"}})
+
+    def bump(_: int) -> int:
+        for attempt in range(200):
+            current = int(dynamodb.get_item(TableName=table, Key={"pk": {"S": "n"}})["Item"]["v"]["N"])
+            try:
+                dynamodb.put_item(
+                    TableName=table,
+                    Item={"pk": {"S": "n"}, "v": {"N": str(current + 1)}},
+                    ConditionExpression="v = :seen",
+                    ExpressionAttributeValues={":seen": {"N": str(current)}},
+                )
+                return attempt
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+        raise AssertionError("no progress")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(bump, range(40)))
+    assert dynamodb.get_item(TableName=table, Key={"pk": {"S": "n"}})["Item"]["v"]["N"] == "40"
+
+
+def _transaction_seconds(client: Any, table: str, rounds: int = 30) -> float:
+    started = time.perf_counter()
+    for _ in range(rounds):
+        key = uuid.uuid4().hex
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": key}, "sk": {"S": "a"}}}},
+                {"Put": {"TableName": table, "Item": {"pk": {"S": key}, "sk": {"S": "b"}}}},
+            ]
+        )
+    return (time.perf_counter() - started) / rounds
+
+
+def test_a_transaction_and_a_query_cost_the_same_on_a_big_table(dynamodb: Any) -> None:
+    small, big = _table(dynamodb, range_key=True), _table(dynamodb, range_key=True)
+    for chunk in range(0, 6000, 25):
+        dynamodb.batch_write_item(
+            RequestItems={
+                big: [
+                    {"PutRequest": {"Item": {"pk": {"S": f"p{i % 3000}"}, "sk": {"S": f"s{i:05d}"}}}}
+                    for i in range(chunk, chunk + 25)
+                ]
+            }
+        )
+    on_small = min(_transaction_seconds(dynamodb, small) for _ in range(3))
+    on_big = min(_transaction_seconds(dynamodb, big) for _ in range(3))
+    assert on_big < on_small * 2 + 0.002, (on_small, on_big)
+
+    def query_seconds(table: str) -> float:
+        started = time.perf_counter()
+        for _ in range(30):
+            dynamodb.query(
+                TableName=table,
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "p7"}},
+                ScanIndexForward=False,
+                Limit=1,
+            )
+        return (time.perf_counter() - started) / 30
+
+    assert min(query_seconds(big) for _ in range(3)) < min(query_seconds(small) for _ in range(3)) * 2 + 0.002
+    found = dynamodb.query(
+        TableName=big,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "p7"}},
+        ScanIndexForward=False,
+    )["Items"]
+    assert [i["sk"]["S"] for i in found] == ["s03007", "s00007"]
+
+
+def test_the_lock_is_held_per_request(dynamodb: Any) -> None:
+    """Many readers and writers at once on one table: no request fails inside moto."""
+    table = _table(dynamodb, range_key=True)
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for j in range(15):
+                dynamodb.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": f"{i}-{j}"}})
+                dynamodb.query(
+                    TableName=table,
+                    KeyConditionExpression="pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "p"}},
+                )
+                dynamodb.scan(TableName=table, Limit=5)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert dynamodb.scan(TableName=table, Select="COUNT")["Count"] == 150
