@@ -35,11 +35,15 @@ class Stack:
     mqtt_port: int
     keys: LocalKeys
     log: Path
+    certs_dir: Path | None = None  # the local CA: devices connect with their certificates
+    aws_endpoint_url: str = ""
+    pids: dict[str, int] | None = None
 
     def token(self, sub: str, groups: list[str], operator_id: str | None = None) -> str:
         return mint_token(self.keys, sub, groups, operator_id=operator_id)
 
     def device(self, device_id: str, lane_id: str | None = None, **kwargs: Any) -> GateDevice:
+        kwargs.setdefault("certs_dir", self.certs_dir)
         return GateDevice(
             device_id, lane_id, self.mqtt_host, self.mqtt_port, timeout=ARRIVAL_TIMEOUT, **kwargs
         )

@@ -19,7 +19,9 @@ CHARGER = "demo-charger-1"
 
 @pytest.fixture
 def charger(stack: Stack) -> Iterator[Charger]:
-    with Charger(CHARGER, stack.mqtt_host, stack.mqtt_port, timeout=ARRIVAL_TIMEOUT) as device:
+    with Charger(
+        CHARGER, stack.mqtt_host, stack.mqtt_port, timeout=ARRIVAL_TIMEOUT, certs_dir=stack.certs_dir
+    ) as device:
         assert device.boot()[2]["status"] == "Accepted"
         yield device
 
