@@ -144,7 +144,8 @@ def test_four_quotes_of_one_visit_paid_concurrently_apply_one_payment(
     with ThreadPoolExecutor(max_workers=4) as pool:
         statuses = list(pool.map(lambda n: _notify(stack, *n), notifications))
     assert all(s == 200 for s in statuses), statuses
-    statuses_now = [driver.api.get(f"/v1/driver/payments/{p['payment_id']}").json()["status"] for p in payments]
+    mine = [driver.api.get(f"/v1/driver/payments/{p['payment_id']}").json() for p in payments]
+    statuses_now = [m["status"] for m in mine]
     paid = [s for s in statuses_now if s == "paid"]
     [visit] = driver.api.get("/v1/driver/visits", plate=driver.plate).json()["visits"]
     assert len(paid) == 1
