@@ -37,17 +37,25 @@ def store(
 
 
 def store_rule_failures(records: list[dict[str, Any]], now: datetime) -> int:
-    """Messages an IoT rule could not deliver (its error action's SQS queue)."""
+    """Messages an IoT rule could not deliver (its error action's SQS queue), and events an
+    IoT-invoked function failed on after its retries (its on-failure destination, the same queue)."""
     for record in records:
         body = str(record.get("body", ""))
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):
             data = {}
-        failures = data.get("failures") if isinstance(data, dict) else None
+        data = data if isinstance(data, dict) else {}
+        failures = data.get("failures")
         reason = "IoT rule action failed"
         if isinstance(failures, list) and failures and isinstance(failures[0], dict):
             reason = f"IoT rule action failed: {failures[0].get('errorMessage', '')}"[:1000]
-        topic = data.get("topic") if isinstance(data, dict) else None
+        context, response = data.get("requestContext"), data.get("responsePayload")
+        if isinstance(context, dict) and isinstance(response, dict):  # on-failure destination record
+            reason = f"{context.get('functionArn')} failed ({context.get('condition')}): "
+            reason = (reason + f"{response.get('errorType')}: {response.get('errorMessage')}")[:1000]
+            request = data.get("requestPayload")
+            data = request if isinstance(request, dict) else {}
+        topic = data.get("topic")
         store("iot-rule", reason, body, now, topic=topic if isinstance(topic, str) else None)
     return len(records)
