@@ -339,10 +339,29 @@ class ParkchargeStack(cdk.Stack):
             description="IoT rules: send undeliverable messages to the dead-letter queue",
         )
         self.dead_letters.grant_send_messages(iot_role)
+        # IoT invokes its functions asynchronously: a failed invocation is retried twice, then
+        # Lambda sends it to the function's on-failure destination, the same dead-letter queue
+        # (sent with the function's role).
+        self.dead_letters.grant_send_messages(self.role)
+        destined: set[str] = set()
         for rule in load_rules():
             function_name = str(rule["action"]["lambda"])
             function = self.chalice.get_resource(_logical(function_name))
             function_arn = function.get_att("Arn").to_string()
+            if function_name not in destined:
+                destined.add(function_name)
+                lambda_.CfnEventInvokeConfig(
+                    self,
+                    f"AsyncInvoke{_logical(function_name)}",
+                    function_name=function.ref,
+                    qualifier="$LATEST",
+                    maximum_retry_attempts=2,
+                    destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                        on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
+                            destination=self.dead_letters.queue_arn
+                        )
+                    ),
+                )
             logical = _logical(str(rule["ruleName"]).removeprefix("parkcharge_"))
             topic_rule = iot.CfnTopicRule(
                 self,

@@ -111,6 +111,41 @@ def test_every_iot_rule_invokes_its_function_and_dead_letters_failures(
         ]
 
 
+def test_every_iot_invoked_function_retries_twice_then_sends_to_the_dead_letter_queue(
+    synthesized: tuple[Any, dict[str, Any], Path],
+) -> None:
+    template = synthesized[1]
+    [queue_id] = resources(template, "AWS::SQS::Queue")
+    configs = {
+        c["Properties"]["FunctionName"]["Ref"]: c["Properties"]
+        for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    invoked = {
+        action["Lambda"]["FunctionArn"]["Fn::GetAtt"][0]
+        for r in resources(template, "AWS::IoT::TopicRule").values()
+        for action in r["Properties"]["TopicRulePayload"]["Actions"]
+    }
+    assert invoked and invoked <= set(configs)
+    for function in invoked:
+        config = configs[function]
+        assert config["Qualifier"] == "$LATEST"
+        assert config["MaximumRetryAttempts"] == 2
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    role = template["Resources"][function]["Properties"]["Role"]
+    role_id = role["Fn::GetAtt"][0]
+    statements = [
+        s
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(
+        "sqs:SendMessage" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        and s["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+        for s in statements
+    )
+
+
 def test_the_functions_run_with_a_least_privilege_role_the_layer_and_their_settings(
     synthesized: tuple[Any, dict[str, Any], Path],
 ) -> None:
