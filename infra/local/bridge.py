@@ -155,9 +155,9 @@ class RulesBridge:
         for rule in self.rules:
             log.info("rule %s: %s -> %s", rule.name, rule.parsed.topic_filter, rule.function)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
         """Stop taking messages, drop the queued backlog and pending retries (an execution
-        environment going away), and wait for the invocations already running."""
+        environment going away), and wait up to `timeout` for the invocations already running."""
         self._stopping.set()
         self._client.disconnect()
         self._client.loop_stop()
@@ -165,7 +165,10 @@ class RulesBridge:
             timers, self._timers = self._timers, set()
         for timer in timers:
             timer.cancel()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for worker in list(getattr(self._pool, "_threads", ())):
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if getattr(reason, "is_failure", False):
@@ -214,7 +217,10 @@ class RulesBridge:
         try:
             runtime.invoke(rule.handler, rule.function, event, self.region)
         except Exception as exc:
-            if attempt <= ASYNC_RETRIES and not self._stopping.is_set():
+            if self._stopping.is_set():  # the stack is going away, and its queued events with it
+                log.debug("%s raised while the stack stops: %s", rule.function, exc)
+                return
+            if attempt <= ASYNC_RETRIES:
                 log.warning(
                     "rule %s: %s raised on %s (attempt %d, retried): %s",
                     rule.name,

@@ -171,7 +171,7 @@ class MosquittoBroker:
             return
         proc.terminate()
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=1)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)

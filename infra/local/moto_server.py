@@ -136,7 +136,7 @@ class MotoProcess:
             self.stop()
             raise
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return

@@ -280,16 +280,42 @@ class LocalStack:
         return info
 
     def stop(self) -> None:
-        while self._stops:
-            name, stop = self._stops.pop()
-            started = time.monotonic()
-            try:
-                stop()
-            except Exception:
-                log.exception("stopping %s failed", name)
-            log.debug("stopped %s in %.2f s", name, time.monotonic() - started)
+        """Everything in this process stops at once (each part bounded, together within
+        `STOP_GRACE`); then the backend's publisher (running invocations may still publish);
+        then the child processes (moto, the broker), terminated together."""
+        stops = list(reversed(self._stops))
+        self._stops.clear()
+        children = {name for name, stop in stops if getattr(stop, "__self__", None) in self._children}
+        late = {name for name, _stop in stops if name in LATE_STOPS}
+        phases = [
+            [(n, s) for n, s in stops if n not in children and n not in late],
+            [(n, s) for n, s in stops if n in late],
+            [(n, s) for n, s in stops if n in children],
+        ]
+        for phase in phases:
+            threads = [
+                threading.Thread(target=_stop_one, args=(name, stop), name=f"stop-{name}", daemon=True)
+                for name, stop in phase
+            ]
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + STOP_GRACE
+            for thread in threads:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
         (self.state_dir / "stack.json").unlink(missing_ok=True)
         self.stopped.set()
+
+
+LATE_STOPS = {"backend publisher"}
+
+
+def _stop_one(name: str, stop: Any) -> None:
+    started = time.monotonic()
+    try:
+        stop()
+    except Exception:
+        log.exception("stopping %s failed", name)
+    log.debug("stopped %s in %.2f s", name, time.monotonic() - started)
 
 
 def _start_api(app_module: Any, port: int) -> Any:
@@ -395,8 +421,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# Ctrl-C / SIGTERM stop everything within this many seconds, even with a backlog of messages.
-STOP_DEADLINE = 4.0
+# Ctrl-C / SIGTERM stop everything within this many seconds, even with a backlog of messages:
+# the parts in this process get STOP_GRACE together (invocations already running may finish),
+# the child processes are terminated after that, and a watchdog kills what is left at
+# STOP_DEADLINE.
+STOP_GRACE = 1.5
+STOP_DEADLINE = 4.5
 
 
 def _exit_after(seconds: float, stack: LocalStack) -> None:

@@ -86,9 +86,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    state = tmp_path_factory.mktemp("local-stack")
+def launch(state: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """Start `python -m infra.local` on free ports with `state` as its state dir; (process, stack.json)."""
     log = state / "stack.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -121,6 +120,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 # (the device identity tests skip).
                 "--broker",
                 os.environ.get("PARKCHARGE_E2E_BROKER", "mosquitto"),
+                *extra,
             ],
             cwd=ROOT,
             env=_clean_env(),
@@ -129,18 +129,32 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             start_new_session=True,  # its own process group: stopped as a whole, never our signals
         )
     try:
-        info = _wait_until_ready(proc, state, log)
-        yield Stack(
-            api=info["api_url"],
-            pay=info["pay_url"],
-            mqtt_host=info["mqtt_host"],
-            mqtt_port=int(info["mqtt_port"]),
-            keys=LocalKeys(state / "keys"),
-            log=log,
-            certs_dir=Path(info["certs_dir"]) if info.get("certs_dir") else None,
-            aws_endpoint_url=info["aws_endpoint_url"],
-            pids=dict(info.get("pids") or {}),
-        )
+        return proc, _wait_until_ready(proc, state, log)
+    except BaseException:
+        _stop(proc)
+        raise
+
+
+def as_stack(state: Path, info: dict[str, Any]) -> Stack:
+    return Stack(
+        api=info["api_url"],
+        pay=info["pay_url"],
+        mqtt_host=info["mqtt_host"],
+        mqtt_port=int(info["mqtt_port"]),
+        keys=LocalKeys(state / "keys"),
+        log=state / "stack.log",
+        certs_dir=Path(info["certs_dir"]) if info.get("certs_dir") else None,
+        aws_endpoint_url=info["aws_endpoint_url"],
+        pids=dict(info.get("pids") or {}),
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    state = tmp_path_factory.mktemp("local-stack")
+    proc, info = launch(state)
+    try:
+        yield as_stack(state, info)
     finally:
         _stop(proc)
 
