@@ -31,6 +31,7 @@ class LambdaEndpoint:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def log_message(self, *_args: Any) -> None:
                 return

@@ -15,6 +15,8 @@ dies.
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import signal
 import subprocess
@@ -23,6 +25,36 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
+
+STATS_PATH = "/_parkcharge/stats"
+
+
+class Counting:
+    """WSGI middleware: counts requests and emulator errors (5xx answers), served at STATS_PATH
+    (`make bench` reports them)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requests = 0
+        self.errors = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == STATS_PATH:
+            body = json.dumps({"requests": self.requests, "errors": self.errors}).encode()
+            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            start_response("200 OK", headers)
+            return [body]
+
+        def counted(status: str, headers: Any, exc_info: Any = None) -> Any:
+            failed = int(status.split(" ", 1)[0]) >= 500
+            with self._lock:
+                self.requests += 1
+                self.errors += failed
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, counted)
 
 
 def configure(lambda_url: str | None, port: int) -> None:
@@ -54,12 +86,19 @@ def main(argv: list[str] | None = None) -> int:
         create_backend_app,
     )
 
+    # One line per request on a busy stack costs more than it tells; errors are counted instead.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    class NoDelayHandler(MotoRequestHandler):
+        # werkzeug writes a response's headers and body separately: without TCP_NODELAY the body
+        # waits for the client's delayed ACK (tens of ms) on every kept-alive request.
+        disable_nagle_algorithm = True
+
     server = make_server(
         args.host,
         args.port,
-        DomainDispatcherApplication(create_backend_app),
+        Counting(DomainDispatcherApplication(create_backend_app)),
         threaded=True,
-        request_handler=MotoRequestHandler,
+        request_handler=NoDelayHandler,
     )
     port = int(server.server_address[1])
     configure(args.lambda_url, port)

@@ -28,6 +28,29 @@ def load_app() -> ModuleType:
     return importlib.import_module("app")
 
 
+def share_dynamodb_session(max_pool_connections: int = 16) -> int:
+    """Every PynamoDB connection of the app (one per model, and the transactions' one) builds its
+    botocore client from one shared botocore session, now, on this thread.
+
+    PynamoDB otherwise gives each connection its own session on whichever thread first uses it,
+    and every session loads and keeps its own copy of the DynamoDB service model: tens of MB per
+    connection, again for each worker thread that races to the first use, and the CPU to build
+    them in the middle of the first captures. A Lambda container has one thread, so this changes
+    nothing the app can observe. Returns the number of connections set up."""
+    import botocore.session
+
+    from chalicelib.models import ALL_MODELS
+    from chalicelib.models.base import connection
+
+    session = botocore.session.get_session()
+    connections = [model._get_connection().connection for model in ALL_MODELS] + [connection()]
+    for conn in connections:
+        conn._local.session = session  # the session PynamoDB would create for this thread
+        conn._max_pool_connections = max(conn._max_pool_connections, max_pool_connections)
+        _ = conn.client  # created now, from the shared session, and kept by the connection
+    return len(connections)
+
+
 def handler(app_module: ModuleType, name: str) -> Handler:
     """The function registered under `name` (a lambda_function, schedule or queue consumer)."""
     fn = app_module.app.handler_map.get(name)

@@ -206,6 +206,7 @@ class LocalStack:
         from infra.local import runtime
 
         app_module = runtime.load_app()
+        runtime.share_dynamodb_session()
         if tls_dir is not None:
             from infra.local import publisher
 
