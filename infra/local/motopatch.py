@@ -15,7 +15,12 @@ that use `mock_aws` directly):
 3. **Queries on the base table read one partition.** moto's `Table.query` walks (and sorts) every
    item of the table for a base-table query; a query names its partition key, so only that
    partition is read. Index queries are left as they are (the gate path makes none).
-4. **Lambda invocations go to the app's handlers.** With `lambda.use_docker=False` moto's simple
+4. **Less work per request.** moto re-parses every condition expression on every request (and a
+   transaction's twice), lists its ~150 service modules to route each request (under a global
+   lock) and inspects the response class's methods per request. Parsed conditions are cached by
+   their text, names and values; the routing answer is cached per host; the method names per
+   class. The transaction evaluates each condition once, as DynamoDB does.
+5. **Lambda invocations go to the app's handlers.** With `lambda.use_docker=False` moto's simple
    Lambda backend echoes the payload; here it forwards the invocation to the local stack's Lambda
    endpoint (`PARKCHARGE_LOCAL_LAMBDA_URL`), which runs the app's handler in-process. That is how
    Step Functions' Lambda tasks reach the app.
@@ -48,6 +53,10 @@ FINGERPRINTS = {
     "Table.delete_item": "1594f7b07616c8cb",
     "BaseResponse.call_action": "26076963fd17fd1a",
     "LambdaSimpleBackend.invoke": "1b029265c71d5ae0",
+    "comparisons.get_filter_expression": "0bb9e2d345c7f17f",
+    "comparisons.create_condition_expression_parser": "a667986752c086a5",
+    "utils.method_names_from_class": "9dbac89d082b655f",
+    "DomainDispatcherApplication.get_backend_for_host": "1f41972c1e4e660f",
 }
 
 DYNAMODB_LOCK = threading.RLock()
@@ -56,9 +65,12 @@ _applied = False
 
 def _targets() -> dict[str, Any]:
     from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core import utils as core_utils
     from moto.core.responses import BaseResponse
+    from moto.dynamodb import comparisons
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     return {
         "DynamoDBBackend.transact_write_items": _ORIGINALS.get(
@@ -72,6 +84,16 @@ def _targets() -> dict[str, Any]:
         "Table.delete_item": Table.delete_item,
         "BaseResponse.call_action": BaseResponse.call_action,
         "LambdaSimpleBackend.invoke": _ORIGINALS.get("invoke", LambdaSimpleBackend.invoke),
+        "comparisons.get_filter_expression": comparisons.get_filter_expression.__wrapped__
+        if hasattr(comparisons.get_filter_expression, "__wrapped__")
+        else comparisons.get_filter_expression,
+        "comparisons.create_condition_expression_parser": comparisons.create_condition_expression_parser,
+        "utils.method_names_from_class": core_utils.method_names_from_class,
+        "DomainDispatcherApplication.get_backend_for_host": getattr(
+            DomainDispatcherApplication.get_backend_for_host,
+            "__wrapped__",
+            DomainDispatcherApplication.get_backend_for_host,
+        ),
     }
 
 
@@ -181,28 +203,16 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
                         if return_on_failure == "ALL_OLD" and current:
                             original_item = current.to_json()["Attributes"]
                         raise ConditionalCheckFailed(item=original_item)
+                # The condition held (checked above, under the lock): apply without re-checking.
                 if op_type == "Put":
-                    self.put_item(
-                        table_name,
-                        op["Item"],
-                        condition_expression=condition_expression,
-                        expression_attribute_names=names,
-                        expression_attribute_values=values,
-                    )
+                    self.put_item(table_name, op["Item"])
                 elif op_type == "Delete":
-                    self.delete_item(
-                        table_name,
-                        key,
-                        condition_expression=condition_expression,
-                        expression_attribute_names=names,
-                        expression_attribute_values=values,
-                    )
+                    self.delete_item(table_name, key)
                 elif op_type == "Update":
                     self.update_item(
                         table_name,
                         key,
                         update_expression=op["UpdateExpression"],
-                        condition_expression=condition_expression,
                         expression_attribute_names=names,
                         expression_attribute_values=values,
                     )
@@ -253,6 +263,70 @@ def _query(original: Any) -> Any:
     return query
 
 
+# -- 4. less work per request -----------------------------------------------------------------
+_CONDITIONS: dict[tuple[str, str, str], Any] = {}
+_CONDITIONS_MAX = 4096
+
+
+def _condition_key(expr: str, names: Any, values: Any) -> tuple[str, str, str]:
+    return (expr, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True, default=str))
+
+
+def _cached_filter_expression(original: Any) -> Any:
+    @functools.wraps(original)
+    def get_filter_expression(expr: str | None, names: Any, values: Any) -> Any:
+        if not expr:
+            return original(expr, names, values)
+        key = _condition_key(expr, names, values)
+        op = _CONDITIONS.get(key)
+        if op is None:
+            op = original(expr, names, values)
+            if len(_CONDITIONS) >= _CONDITIONS_MAX:
+                _CONDITIONS.clear()
+            _CONDITIONS[key] = op
+        return op
+
+    return get_filter_expression
+
+
+class _CachedParser:
+    def __init__(self, original: Any, expr: str | None, names: Any, values: Any) -> None:
+        self._original, self._args = original, (expr, names, values)
+
+    def parse(self) -> Any:
+        expr, names, values = self._args
+        if not expr:
+            return self._original(expr, names, values).parse()
+        key = ("parser:" + expr, *_condition_key(expr, names, values)[1:])
+        op = _CONDITIONS.get(key)
+        if op is None:
+            op = self._original(expr, names, values).parse()
+            if len(_CONDITIONS) >= _CONDITIONS_MAX:
+                _CONDITIONS.clear()
+            _CONDITIONS[key] = op
+        return op
+
+
+def _cached_parser(original: Any) -> Any:
+    @functools.wraps(original)
+    def create_condition_expression_parser(expr: str | None, names: Any, values: Any) -> Any:
+        return _CachedParser(original, expr, names, values)
+
+    return create_condition_expression_parser
+
+
+def _cached_backend_for_host(original: Any) -> Any:
+    cache: dict[str | None, Any] = {}
+
+    @functools.wraps(original)
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        if host not in cache:
+            cache[host] = original(self, host)
+        return cache[host]
+
+    return get_backend_for_host
+
+
 # -- 1. one lock per DynamoDB request ------------------------------------------------------------
 def _locked(original: Any) -> Any:
     @functools.wraps(original)
@@ -295,9 +369,14 @@ def apply() -> None:
     if _applied:
         return
     from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.core import responses as core_responses
+    from moto.dynamodb import comparisons
+    from moto.dynamodb import models as dynamodb_models
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models import table as dynamodb_table
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     _ORIGINALS["transact_write_items"] = DynamoDBBackend.transact_write_items
     _ORIGINALS["all_items"] = Table.all_items
@@ -308,4 +387,17 @@ def apply() -> None:
     Table.query = _query(Table.query)  # type: ignore[method-assign]
     DynamoHandler.call_action = _locked(DynamoHandler.call_action)  # type: ignore[method-assign]
     LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign,assignment]
+    cached = _cached_filter_expression(comparisons.get_filter_expression)
+    comparisons.get_filter_expression = cached  # type: ignore[assignment]
+    dynamodb_models.get_filter_expression = cached  # type: ignore[attr-defined]
+    dynamodb_table.get_filter_expression = cached  # type: ignore[attr-defined]
+    dynamodb_models.create_condition_expression_parser = _cached_parser(  # type: ignore[attr-defined]
+        comparisons.create_condition_expression_parser
+    )
+    core_responses.method_names_from_class = functools.lru_cache(maxsize=None)(  # type: ignore[attr-defined]
+        core_responses.method_names_from_class
+    )
+    DomainDispatcherApplication.get_backend_for_host = _cached_backend_for_host(  # type: ignore[method-assign]
+        DomainDispatcherApplication.get_backend_for_host
+    )
     _applied = True
