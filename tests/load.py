@@ -150,10 +150,9 @@ def history_plate(i: int) -> str:
 
 
 def seed(visits: int) -> None:
-    from chalicelib.ids import sortable_id
-    from chalicelib.models.devices import Device
-    from chalicelib.models.lots import Lane
-    from chalicelib.models.visits import EXITED, Visit, lot_plate_key
+    from chalicelib.parking.models import EXITED, Lane, Visit, lot_plate_key
+    from chalicelib.platform.models import Device
+    from chalicelib.shared.ids import sortable_id
 
     for lane_id, device_id, direction in lanes():
         Lane(
@@ -300,9 +299,8 @@ def dynamodb_floor_ms(samples: int, items: int) -> dict[str, float]:
     connection: medians in ms."""
     import boto3
 
-    from chalicelib.models.commands import Command
-    from chalicelib.models.device_messages import DeviceMessage
-    from chalicelib.models.visits import Visit, lot_plate_key
+    from chalicelib.parking.models import Visit, lot_plate_key
+    from chalicelib.platform.models import Command, DeviceMessage
 
     client = boto3.client("dynamodb")
     visits, inbox, commands = Visit.Meta.table_name, DeviceMessage.Meta.table_name, Command.Meta.table_name
@@ -444,7 +442,7 @@ def _match(sent: list[Sent], devices: dict[str, Any]) -> None:
 
 
 def dead_letters() -> int:
-    from chalicelib.models.dead_letters import DeadLetter
+    from chalicelib.platform.models import DeadLetter
 
     return int(DeadLetter.count())
 

@@ -22,7 +22,7 @@ def _no_delay(_client: Any, _userdata: Any, sock: Any) -> None:
 
 class TlsMqttPublisher:
     def __init__(self, host: str, port: int, certs_dir: Path, timeout: float = 10.0) -> None:
-        from chalicelib.devices.downlink import encode
+        from chalicelib.platform.downlink import encode
 
         self._encode = encode
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=certs.BACKEND)
@@ -47,7 +47,7 @@ class TlsMqttPublisher:
 
 def install(host: str, port: int, certs_dir: Path) -> TlsMqttPublisher:
     """Make it the app's publisher (the app's own would connect without a certificate)."""
-    from chalicelib.devices import downlink
+    from chalicelib.platform import downlink
 
     publisher = TlsMqttPublisher(host, port, certs_dir)
     downlink.set_publisher(publisher)

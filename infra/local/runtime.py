@@ -39,8 +39,8 @@ def share_dynamodb_session(max_pool_connections: int = 16) -> int:
     nothing the app can observe. Returns the number of connections set up."""
     import botocore.session
 
-    from chalicelib.models import ALL_MODELS
-    from chalicelib.models.base import connection
+    from chalicelib.shared.db import connection
+    from chalicelib.tables import ALL_MODELS
 
     session = botocore.session.get_session()
     connections = [model._get_connection().connection for model in ALL_MODELS] + [connection()]

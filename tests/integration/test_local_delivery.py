@@ -59,7 +59,7 @@ def _capture_message(device: str = "demo-entry-cam") -> iotsql.Message:
 
 
 def _dead_letters() -> list[Any]:
-    from chalicelib.models.dead_letters import DeadLetter
+    from chalicelib.platform.models import DeadLetter
 
     return list(DeadLetter.query("iot-rule"))
 
@@ -67,7 +67,7 @@ def _dead_letters() -> list[Any]:
 def test_a_raising_function_is_retried_twice_then_ends_as_a_dead_letter_with_its_reason(
     stack_parts: tuple[Any, Any, RulesBridge, str],
 ) -> None:
-    from chalicelib.models.visits import Visit
+    from chalicelib.parking.models import Visit
 
     app_module, sqs, bridge, queue = stack_parts
     Visit.delete_table()  # the gate path's first read fails: the function raises
@@ -104,7 +104,7 @@ def test_a_raising_function_is_retried_twice_then_ends_as_a_dead_letter_with_its
 def test_a_dead_letter_that_cannot_be_stored_stays_on_the_queue_until_it_can(
     stack_parts: tuple[Any, Any, RulesBridge, str],
 ) -> None:
-    from chalicelib.models.dead_letters import DeadLetter
+    from chalicelib.platform.models import DeadLetter
 
     app_module, sqs, bridge, queue = stack_parts
     sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
