@@ -52,8 +52,11 @@ synth: $(STAMP)
 openapi: $(STAMP)
 	$(PY) -m infra.openapi
 
-bench: $(STAMP)
+# The micro benchmarks on one core; then the load run against a started local stack (moto, the
+# app and mosquitto on both cores), merged into the same results file.
+bench: $(STAMP) broker
 	$$(command -v taskset >/dev/null && echo taskset -c 0) $(PY) -m tests.bench
+	$(PY) -m tests.load
 
 token: $(STAMP)
 	$(PY) -m infra.local.tokens $(ROLE)

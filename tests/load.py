@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -240,6 +241,10 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
+def _no_delay(_client: Any, _userdata: Any, sock: Any) -> None:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def mqtt_echo_ms(info: dict[str, Any], samples: int) -> float:
     """Device publishes up → a subscriber (the bridge's identity) → publishes down (the backend's
     identity) → the device receives: the two broker hops of the gate path."""
@@ -259,11 +264,15 @@ def mqtt_echo_ms(info: dict[str, Any], samples: int) -> float:
     certs.paho_tls(inbound, certs.certificate(certs_dir, certs.BRIDGE))
     certs.paho_tls(outbound, certs.certificate(certs_dir, certs.BACKEND))
     for client in (inbound, outbound):
-        client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(6, 1, 1)  # TCP_NODELAY
+        client.on_socket_open = _no_delay
     subscribed = threading.Event()
     inbound.on_connect = lambda c, *_a: c.subscribe(up, 1)
     inbound.on_subscribe = lambda *_a: subscribed.set()
-    inbound.on_message = lambda _c, _u, msg: outbound.publish(down, msg.payload, qos=1)
+
+    def relay(_c: Any, _u: Any, msg: Any) -> None:
+        outbound.publish(down, msg.payload, qos=1)
+
+    inbound.on_message = relay
     for client in (inbound, outbound):
         client.connect(info["mqtt_host"], int(info["mqtt_port"]))
         client.loop_start()

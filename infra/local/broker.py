@@ -42,7 +42,10 @@ MOSQUITTO_CANDIDATES = (
 
 class Broker(Protocol):
     kind: str
-    tls: bool
+    tls: bool  # clients need certificates from the local CA
+
+    @property
+    def pid(self) -> int | None: ...  # the broker's process, when it is one
 
     def start(self) -> None: ...
 
@@ -182,7 +185,7 @@ class AmqttBroker:
 
     kind = "amqtt"
     tls = False
-    pid = None
+    pid: int | None = None  # runs in the stack's process
 
     def __init__(self, host: str, port: int) -> None:
         self.host = host

@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # One line per request on a busy stack costs more than it tells; errors are counted instead.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
     class NoDelayHandler(MotoRequestHandler):
         # werkzeug writes a response's headers and body separately: without TCP_NODELAY the body
         # waits for the client's delayed ACK (tens of ms) on every kept-alive request.
@@ -112,7 +113,6 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(args.port_file + ".tmp")
         tmp.write_text(str(port))
         tmp.replace(args.port_file)
-    server.daemon_threads = True
     server.serve_forever(poll_interval=0.2)
     server.server_close()
     return 0

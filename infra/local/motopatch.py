@@ -234,8 +234,7 @@ _partition = threading.local()
 
 
 def _all_items(self: Any) -> list[Any]:
-    wanted = getattr(_partition, "table", None)
-    if wanted is self:
+    if id(getattr(_partition, "table", None)) == id(self):
         bucket = self.items.get(_partition.hash_key)
         if bucket is None:
             return []
@@ -383,18 +382,18 @@ def apply() -> None:
     _ORIGINALS["query"] = Table.query
     _ORIGINALS["invoke"] = LambdaSimpleBackend.invoke
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    Table.all_items = _all_items  # type: ignore[method-assign,assignment]
+    Table.all_items = _all_items  # type: ignore[method-assign]
     Table.query = _query(Table.query)  # type: ignore[method-assign]
     DynamoHandler.call_action = _locked(DynamoHandler.call_action)  # type: ignore[method-assign]
-    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign,assignment]
+    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
     cached = _cached_filter_expression(comparisons.get_filter_expression)
-    comparisons.get_filter_expression = cached  # type: ignore[assignment]
-    dynamodb_models.get_filter_expression = cached  # type: ignore[attr-defined]
-    dynamodb_table.get_filter_expression = cached  # type: ignore[attr-defined]
-    dynamodb_models.create_condition_expression_parser = _cached_parser(  # type: ignore[attr-defined]
+    comparisons.get_filter_expression = cached
+    dynamodb_models.get_filter_expression = cached
+    dynamodb_table.get_filter_expression = cached
+    dynamodb_models.create_condition_expression_parser = _cached_parser(
         comparisons.create_condition_expression_parser
     )
-    core_responses.method_names_from_class = functools.lru_cache(maxsize=None)(  # type: ignore[attr-defined]
+    core_responses.method_names_from_class = functools.lru_cache(maxsize=None)(
         core_responses.method_names_from_class
     )
     DomainDispatcherApplication.get_backend_for_host = _cached_backend_for_host(  # type: ignore[method-assign]
