@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 PATH_PREFIX = "/2015-03-31/functions/"
 
 
+class Server(ThreadingHTTPServer):
+    """A thread per connection, and a listen backlog for bursts of concurrent clients (not 5)."""
+
+    daemon_threads = True
+    request_queue_size = 256
+
+
 class LambdaEndpoint:
     def __init__(self, app_module: ModuleType, host: str, port: int, region: str) -> None:
         self.app_module = app_module
@@ -50,8 +57,7 @@ class LambdaEndpoint:
                 length = int(self.headers.get("Content-Length") or 0)
                 return self.rfile.read(length) if length else b""
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = Server((host, port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="lambda", daemon=True)
 
     @property

@@ -20,11 +20,12 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from chalicelib.payments import sandbox
+from infra.local.lambda_endpoint import Server
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class SandboxProvider:
                     return
                 self._reply(200, provider.pay(out_trade_no, amount, deliveries))
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = Server((host, port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-pay", daemon=True)

@@ -36,6 +36,7 @@ READY_LINE = "parkcharge local stack ready"
 DEMO_DRIVER = "demo-driver"
 DEMO_STAFF = "demo-staff"
 DEMO_OPERATOR = "demo-op"
+LISTEN_BACKLOG = 256
 
 
 @dataclass(frozen=True)
@@ -333,6 +334,9 @@ def _start_api(app_module: Any, port: int) -> Any:
         lambda_memory_size=512,
     )
     server = create_local_server(app_module.app, config, HOST, port)
+    # socketserver listens with a backlog of 5: a burst of concurrent clients (a lot's apps, a
+    # provider's notifications) would be reset. Listening again sets the backlog.
+    server.server.socket.listen(LISTEN_BACKLOG)
     thread = threading.Thread(target=server.server.serve_forever, name="http-api", daemon=True)
     thread.start()
 
