@@ -490,6 +490,20 @@ def main() -> None:
     finally:
         stop_seconds = stop_stack(proc)
         sampler.stop()
+    t_first = load.sent[0].at if load.sent else 0.0
+    (state / "captures.json").write_text(
+        json.dumps(
+            [
+                {
+                    "t": round(s.at - t_first, 3),
+                    "device": s.device_id,
+                    "direction": s.direction,
+                    "latency_ms": None if s.answered_at is None else round((s.answered_at - s.at) * 1000, 2),
+                }
+                for s in load.sent
+            ]
+        )
+    )
     answered = [s for s in load.sent if s.answered_at is not None]
     latencies = [(s.answered_at - s.at) * 1000 for s in answered if s.answered_at is not None]
     entries = sum(1 for s in load.sent if s.direction == "in")
@@ -561,7 +575,7 @@ def main() -> None:
         f"  CPU (cores)     {cpu}\n"
         f"  stopped in      {result['stop_seconds']} s\n"
         f"  targets         {result['targets_met']}\n"
-        f"written to {out}"
+        f"written to {out} (each capture's latency: {state / 'captures.json'})"
     )
 
 

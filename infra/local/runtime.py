@@ -28,7 +28,7 @@ def load_app() -> ModuleType:
     return importlib.import_module("app")
 
 
-def share_dynamodb_session(max_pool_connections: int = 16) -> int:
+def share_dynamodb_session(max_pool_connections: int = 48) -> int:
     """Every PynamoDB connection of the app (one per model, and the transactions' one) builds its
     botocore client from one shared botocore session, now, on this thread.
 
