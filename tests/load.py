@@ -465,6 +465,7 @@ def main() -> None:
     print(
         f"load run: {RATE:.0f} captures/s for {SECONDS:.0f} s, {STORED_VISITS} visits stored, state {state}"
     )
+    load_before = round(os.getloadavg()[0], 2)
     proc, info = start_stack(state)
     sampler = MemorySampler({k: int(v) for k, v in info["pids"].items()})
     sampler.start()
@@ -551,6 +552,9 @@ def main() -> None:
         # CPU cores each process used during the load (1.0 = one core busy all the time).
         "cpu_cores_during_load": cpu,
         "stop_seconds": round(stop_seconds, 2),
+        # The machine's load average (1 min) before and after the run: other work on its cores.
+        "machine_load_average": {"before": load_before, "after": round(os.getloadavg()[0], 2)},
+        "cpus": os.cpu_count(),
     }
     result["targets_met"] = {
         "every_capture_answered": result["captures_answered"] == result["captures_sent"],
@@ -572,7 +576,7 @@ def main() -> None:
         f"  emulator errors {result['emulator_errors']} of {result['emulator_requests']} requests; "
         f"dead letters {letters}\n"
         f"  peak memory     {result['peak_memory_mb']['total']} MB (all processes of the stack)\n"
-        f"  CPU (cores)     {cpu}\n"
+        f"  CPU (cores)     {cpu}; machine load average {result['machine_load_average']} on {os.cpu_count()} CPUs\n"
         f"  stopped in      {result['stop_seconds']} s\n"
         f"  targets         {result['targets_met']}\n"
         f"written to {out} (each capture's latency: {state / 'captures.json'})"
