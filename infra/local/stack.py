@@ -37,6 +37,7 @@ DEMO_DRIVER = "demo-driver"
 DEMO_STAFF = "demo-staff"
 DEMO_OPERATOR = "demo-op"
 LISTEN_BACKLOG = 256
+SWITCH_INTERVAL = 0.0005
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,9 @@ class LocalStack:
             lambda_=_free_port(),
         )
         keys = local_keys.ensure_keys(self.state_dir / "keys")
+        # Handlers wait on moto and the broker several times per invocation; each wait ends by
+        # taking the GIL back, which the default 5 ms switch interval can delay by up to 5 ms.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         certs_dir = self.state_dir / "certs"
         os.environ.update(app_environment(ports, keys, args.command_timeout, args.verbose))
         lambda_url = f"http://{HOST}:{ports.lambda_}"
