@@ -27,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+log = logging.getLogger(__name__)
 STATS_PATH = "/_parkcharge/stats"
 SWITCH_INTERVAL = 0.0005
 
@@ -56,6 +57,83 @@ class Counting:
             return start_response(status, headers, exc_info)
 
         return self.app(environ, counted)
+
+
+def keep_alive_handler(base: type) -> type:
+    """moto's request handler, answering with keep-alive and one write per response.
+
+    werkzeug's development server closes every connection after its response (and then waits
+    10 ms for stray request bytes): each AWS call paid a new TCP connection, a new server thread
+    and the client's connection setup. Here a response goes out in one write with its
+    Content-Length and the connection stays open, as a real AWS endpoint's does; a request body
+    is read to its end so the next request starts in the right place. Chunked request bodies,
+    which no client of the local stack sends, close the connection after the response."""
+    from werkzeug.wsgi import LimitedStream
+
+    class KeepAliveHandler(base):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # a response is one write; nothing to hold back
+
+        def run_wsgi(self) -> None:
+            if self.headers.get("Expect", "").lower().strip() == "100-continue":
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            environ = self.make_environ()
+            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            stream = None
+            if not chunked:
+                stream = LimitedStream(self.rfile, int(self.headers.get("Content-Length") or 0))
+                environ["wsgi.input"] = stream
+                environ["wsgi.input_terminated"] = True
+            self.environ = environ
+            started: list[Any] = []
+
+            def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+                started[:] = [status, headers]
+                return body.append
+
+            body: list[bytes] = []
+            try:
+                result = self.server.app(environ, start_response)
+                try:
+                    body.extend(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+                status, headers = started
+            except Exception:
+                log.exception("moto failed on %s %s", self.command, self.path)
+                status, headers, body = (
+                    "500 Internal Server Error",
+                    [("Content-Type", "text/plain")],
+                    [b"error"],
+                )
+                self.close_connection = True
+            if stream is not None:
+                stream.exhaust()
+            else:
+                self.close_connection = True
+            data = b"".join(body)
+            code = int(status.split(" ", 1)[0])
+            lines = [f"HTTP/1.1 {status}"]
+            lines += [
+                f"{k}: {v}"
+                for k, v in headers
+                if k.lower() not in ("content-length", "connection", "transfer-encoding")
+            ]
+            no_body = self.command == "HEAD" or code in (204, 304) or 100 <= code < 200
+            if no_body:
+                sent = {k.lower(): v for k, v in headers}
+                if "content-length" in sent:
+                    lines.append(f"Content-Length: {sent['content-length']}")
+                data = b""
+            else:
+                lines.append(f"Content-Length: {len(data)}")
+            if self.close_connection:
+                lines.append("Connection: close")
+            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
+            self.wfile.flush()
+
+    return KeepAliveHandler
 
 
 def configure(lambda_url: str | None, port: int) -> None:
@@ -94,10 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     # One line per request on a busy stack costs more than it tells; errors are counted instead.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
-    class NoDelayHandler(MotoRequestHandler):
-        # werkzeug writes a response's headers and body separately: without TCP_NODELAY the body
-        # waits for the client's delayed ACK (tens of ms) on every kept-alive request.
-        disable_nagle_algorithm = True
+    NoDelayHandler = keep_alive_handler(MotoRequestHandler)
 
     server = make_server(
         args.host,
