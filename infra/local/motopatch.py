@@ -12,9 +12,10 @@ that use `mock_aws` directly):
    the tables (the gate path's inbox, visits and commands tables only grow) and a restore would
    overwrite concurrent writes. The replacement below is moto's own loop with a per-item
    snapshot and restore.
-3. **Queries on the base table read one partition.** moto's `Table.query` walks (and sorts) every
-   item of the table for a base-table query; a query names its partition key, so only that
-   partition is read. Index queries are left as they are (the gate path makes none).
+3. **Queries read one partition.** moto's `Table.query` sorts every item of the table and then
+   keeps those of the queried partition. A base-table query reads its partition only; an index
+   query keeps the items with the index's partition key value before sorting what it keeps (still
+   a walk over the table, without the sort: 10,000 items cost a few ms instead of 65).
 4. **Less work per request.** moto re-parses every condition expression on every request (and a
    transaction's twice), lists its ~150 service modules to route each request (under a global
    lock) and inspects the response class's methods per request. Parsed conditions are cached by
@@ -241,7 +242,28 @@ def _all_items(self: Any) -> list[Any]:
         if self.range_key_attr:
             return sorted(bucket.values(), key=lambda x: (x.hash_key, x.range_key))
         return [bucket]
+    wanted = getattr(_partition, "index", None)
+    if wanted is not None and id(wanted[0]) == id(self):
+        # An index query: only the items with the index's partition key value, unsorted (the
+        # index branch of `query` sorts what it keeps by the index's keys anyway).
+        _table, attribute, value = wanted
+        kind, raw = value.type, value.value
+        items: list[Any] = []
+        for hash_set in self.items.values():
+            for item in hash_set.values() if self.range_key_attr else (hash_set,):
+                found = item.attrs.get(attribute)
+                if found is not None and found.value == raw and found.type == kind:
+                    items.append(item)
+        return items
     return _ORIGINALS["all_items"](self)
+
+
+def _index_hash_attribute(table: Any, index_name: str) -> str | None:
+    for index in table.all_indexes():
+        if index.name == index_name:
+            hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+            return hashes[0] if len(hashes) == 1 else None
+    return None
 
 
 def _query(original: Any) -> Any:
@@ -250,14 +272,21 @@ def _query(original: Any) -> Any:
     @functools.wraps(original)
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(self, *args, **kwargs).arguments
-        hash_key = bound.get("hash_key")
-        if bound.get("index_name") or hash_key is None:
+        hash_key, index_name = bound.get("hash_key"), bound.get("index_name")
+        if hash_key is None:
             return original(self, *args, **kwargs)
-        _partition.table, _partition.hash_key = self, hash_key
+        if index_name:
+            attribute = _index_hash_attribute(self, index_name)
+            if attribute is None:
+                return original(self, *args, **kwargs)
+            _partition.index = (self, attribute, hash_key)
+        else:
+            _partition.table, _partition.hash_key = self, hash_key
         try:
             return original(self, *args, **kwargs)
         finally:
             _partition.table = None
+            _partition.index = None
 
     return query
 
