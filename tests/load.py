@@ -567,6 +567,7 @@ def main() -> None:
         "p50_to_floor": round(p50 / floor, 2),
         "emulator_requests": after["requests"] - before["requests"],
         "emulator_errors": after["errors"],
+        "emulator_gc": {k: v for k, v in after.items() if k.startswith("gc_")},
         "dead_letters": letters,
         "peak_memory_mb": {
             "total": round(sampler.peak_total, 1),
@@ -599,6 +600,7 @@ def main() -> None:
         f"  emulator errors {result['emulator_errors']} of {result['emulator_requests']} requests; "
         f"dead letters {letters}\n"
         f"  peak memory     {result['peak_memory_mb']['total']} MB (all processes of the stack)\n"
+        f"  moto GC         {result['emulator_gc']}\n"
         f"  CPU (cores)     {cpu}\n"
         f"  machine         load average {result['machine_load_average']} on {os.cpu_count()} CPUs\n"
         f"  stopped in      {result['stop_seconds']} s\n"
