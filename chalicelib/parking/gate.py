@@ -152,7 +152,24 @@ def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, no
     return GateOutcome("entered", visit_id=visit_id, commands=outgoing)
 
 
+EXIT_ATTEMPTS = 3
+
+
 def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime) -> GateOutcome:
+    """Decide on what was read; if the visit changed before the decision was written (a payment
+    landed in between, which found no car waiting to release), read and decide again."""
+    for attempt in range(1, EXIT_ATTEMPTS + 1):
+        try:
+            return _exit_once(capture, lot, lane_id, plate, now)
+        except TransactWriteError:
+            if attempt == EXIT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _exit_once(
+    capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime
+) -> GateOutcome:
     recent = pricing.earlier_visits(lot.lot_id, plate)
     visit = recent[0] if recent else None
     if visit is None or visit.status != INSIDE:
@@ -172,8 +189,13 @@ def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now
             Visit.total_fen.set(decision.fee.total_fen),
         ]
 
+    # A car told to pay waits only if no payment was booked since the visit was read.
+    unchanged = (Visit.status == INSIDE) & (Visit.paid_fen == visit.paid_fen)
+
     def write(tx: TransactWrite) -> None:
-        tx.update(visit, actions=actions, condition=Visit.status == INSIDE)
+        tx.update(
+            visit, actions=actions, condition=Visit.status == INSIDE if decision.open_gate else unchanged
+        )
 
     if not _commit(capture, outcome, outgoing, now, write):
         return GateOutcome("duplicate")

@@ -34,6 +34,16 @@ def _until(what: str, check: Callable[[], Any], timeout: float = DEADLINE) -> An
         time.sleep(0.05)
 
 
+def _drain(sqs: Any, queue: str) -> None:
+    """Empty the queue (the moto session is shared by the tests; PurgeQueue is once a minute)."""
+    for _ in range(50):
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=30)
+        if not got.get("Messages"):
+            return
+        for message in got["Messages"]:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+
 @pytest.fixture
 def stack_parts(demo: dict[str, str]) -> Iterator[tuple[Any, Any, RulesBridge, str]]:
     app_module = runtime.load_app()
@@ -43,10 +53,15 @@ def stack_parts(demo: dict[str, str]) -> Iterator[tuple[Any, Any, RulesBridge, s
     )
     bridge.ensure_queues()
     queue = sqs.get_queue_url(QueueName="parkcharge-iot-dead-letters")["QueueUrl"]
+    _drain(sqs, queue)
     try:
         yield app_module, sqs, bridge, queue
     finally:
         bridge.stop()
+        _drain(sqs, queue)
+        from chalicelib.tables import create_all_tables
+
+        create_all_tables()  # the tests take tables away; the session's other tests need them
 
 
 def _capture_message(device: str = "demo-entry-cam") -> iotsql.Message:
