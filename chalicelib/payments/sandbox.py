@@ -16,9 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from chalicelib.payments.contract import NotificationIn
 from chalicelib.shared.errors import Invalid
@@ -59,6 +56,9 @@ def sign(
     """Provider side: the headers that go with `body`."""
     ts = timestamp or str(int(time.time()))
     nc = nonce or secrets.token_hex(16)
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     key = serialization.load_pem_private_key(private_key_pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
     signature = key.sign(_message(ts, nc, body), padding.PKCS1v15(), hashes.SHA256())
@@ -87,6 +87,11 @@ def verify(public_key_pem: bytes, headers: Any, body: str, now: datetime) -> Not
         raise SignatureError("timestamp is not an integer") from exc
     if abs(int(now.timestamp()) - sent) > MAX_SKEW_SECONDS:
         raise SignatureError("timestamp outside the accepted window")
+    # cryptography is imported on the first notification, not in every function's cold start.
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     key = serialization.load_pem_public_key(public_key_pem)
     assert isinstance(key, rsa.RSAPublicKey)
     try:
