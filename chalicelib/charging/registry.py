@@ -19,7 +19,12 @@ from chalicelib.shared import validation, versioned
 from chalicelib.shared.db import get_owned
 from chalicelib.shared.errors import Conflict, Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
+from chalicelib.shared.tenancy import require_same_owner
 from chalicelib.shared.timeutil import iso, iso_or_none
+
+
+def _no_lot() -> NotFound:
+    return NotFound("no such lot", "lot_not_found")
 
 
 def own_station(operator_id: str, station_id: str) -> Station:
@@ -50,8 +55,8 @@ def create_station(operator_id: str, body: StationIn, now: datetime) -> Station:
     waiver = body.parking_waiver
     if waiver is not None and waiver.minutes is None and waiver.fen is None:
         raise Invalid('parking_waiver must be {"lot_id", "minutes" or "fen"}', "invalid_waiver")
-    if waiver is not None and parking.lot_operator(waiver.lot_id) != operator_id:
-        raise NotFound("no such lot", "lot_not_found")  # a waiver only for the operator's own lots
+    if waiver is not None:  # a waiver only for the operator's own lots
+        require_same_owner(parking.lot_operator(waiver.lot_id), operator_id, _no_lot())
     station = Station(
         body.station_id.strip() if body.station_id else sortable_id("st", now),
         operator_id=operator_id,

@@ -72,6 +72,10 @@ def tariff_in_force(station: Station, now: datetime) -> ChargingTariffVersion:
 
 def start(user_id: str, order: StartIn, now: datetime) -> ChargingSession:
     qr_id, prepay, plate = order.qr_id, order.prepay_fen, order.plate
+    own_plate = None
+    if plate:
+        own_plate = parking.clean_plate(plate)
+        parking.require_plate_owner(user_id, own_plate)  # the waiver goes to the driver's own car
     try:
         qr = QrCode.get(qr_id)
         charger = Charger.get(qr.charger_id)
@@ -105,7 +109,7 @@ def start(user_id: str, order: StartIn, now: datetime) -> ChargingSession:
         station_id=station.station_id,
         charger_id=charger.charger_id,
         connector_id=int(connector.connector_id),
-        plate=parking.normalize_plate(plate) if isinstance(plate, str) and plate else None,
+        plate=own_plate,
         state=rules.STARTING,
         open_shard=OPEN,
         tariff_ref={"tariff_id": version.tariff_id, "version": int(version.version), "kind": version.kind},
@@ -419,6 +423,8 @@ def _waive_parking(session: ChargingSession, now: datetime) -> bool:
     if not rules.waiver_applies(session.plate, int(session.energy_wh), waiver) or not session.plate:
         return False
     assert waiver is not None and station is not None
+    if parking.lot_operator(str(waiver["lot_id"])) != station.operator_id:
+        return False  # checked when the station was written; held again where the money moves
     return parking.grant_charging_waiver(
         str(waiver["lot_id"]),
         session.plate,

@@ -13,6 +13,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.shared.errors import DomainError
 from chalicelib.shared.settings import get_settings, table_name
+from chalicelib.shared.tenancy import require_same_owner
 
 M = TypeVar("M", bound=Model)
 
@@ -99,6 +100,6 @@ def get_owned(
     anything else raises `missing`: another's item looks exactly like one that does not exist."""
     item = get_or_none(model, hash_key, range_key, consistent=consistent)
     attribute, value = owner
-    if item is None or value is None or getattr(item, attribute, None) != value:
-        raise missing
+    require_same_owner(getattr(item, attribute, None) if item is not None else None, value, missing)
+    assert item is not None
     return item
