@@ -16,6 +16,7 @@ from chalicelib.shared.auth import DRIVER, STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.errors import NotFound
 from chalicelib.shared.http import SIGNATURE, Routes, error_response, ok
+from chalicelib.shared.tenancy import require_same_owner
 
 routes = Routes()
 
@@ -47,8 +48,7 @@ def my_wallet(request: Any, *, me: Principal) -> Response:
 
 @routes.route("/v1/ops/lots/{lot_id}/payments", "GET", response=c.LotPaymentsOut, errors=[404], auth=STAFF)
 def lot_payments(request: Any, lot_id: str, *, me: Principal) -> Response:
-    if parking.lot_operator(lot_id) != me.operator:
-        raise NotFound("no such lot", "lot_not_found")
+    require_same_owner(parking.lot_operator(lot_id), me.operator, NotFound("no such lot", "lot_not_found"))
     return ok({"lot_id": lot_id, "payments": [views.payment(p) for p in orders.of_lot(lot_id)]})
 
 
@@ -68,4 +68,9 @@ def sandbox_notification(request: Any) -> Response:
     except SignatureError as exc:
         return error_response(401, "bad_signature", str(exc))
     result = orders.apply_notification(note, now())
-    return ok({"code": "SUCCESS", "message": "applied" if result.applied else "already applied"})
+    message = {
+        orders.APPLIED: "applied",
+        orders.ALREADY_APPLIED: "already applied",
+        orders.NOT_SUCCESS: f"noted: trade state {note.trade_state}, nothing applied",
+    }[result.outcome]
+    return ok({"code": "SUCCESS", "message": message, "outcome": result.outcome})

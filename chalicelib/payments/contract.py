@@ -58,7 +58,9 @@ class LotPaymentsOut(msgspec.Struct):
 
 
 class NotificationAnswer(msgspec.Struct):
-    """The provider's expected acknowledgement."""
+    """The provider's expected acknowledgement; `outcome` says what this notification did:
+    applied | already_applied (paid before) | not_success (a trade that did not succeed)."""
 
     code: str
     message: str
+    outcome: str = "applied"

@@ -27,11 +27,19 @@ class Created:
     provider_order: dict[str, Any]
 
 
+APPLIED = "applied"
+ALREADY_APPLIED = "already_applied"
+NOT_SUCCESS = "not_success"
+
+
 @dataclass
 class Applied:
     payment: Payment
     applied: bool
     released: list[OutgoingCommand] = field(default_factory=list)
+    # applied | already_applied (this payment was applied before) | not_success (the provider
+    # reports a trade that did not succeed: nothing is applied)
+    outcome: str = APPLIED
 
 
 def create(user_id: str, asked: PaymentIn, now: datetime) -> Created:
@@ -96,8 +104,10 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
             f"notified amount {note.amount_fen} fen differs from the order's {int(payment.amount_fen)} fen",
             "amount_mismatch",
         )
-    if note.trade_state != "SUCCESS" or payment.status == PAID:
-        return Applied(payment, applied=False)
+    if payment.status == PAID:
+        return _already_applied(payment, now)
+    if note.trade_state != "SUCCESS":
+        return Applied(payment, applied=False, outcome=NOT_SUCCESS)
     try:
         with transaction() as tx:
             tx.update(
@@ -114,9 +124,21 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
             )
     except TransactWriteError as error:
         if failed_condition(error, index=0):
-            return Applied(Payment.get(payment.payment_id, consistent_read=True), applied=False)
+            current = Payment.get(payment.payment_id, consistent_read=True)
+            if current.status == PAID:
+                return _already_applied(current, now)
+            raise Conflict(f"payment {payment.payment_id} is {current.status}", "payment_not_pending") from error
         raise
     payment.refresh(consistent_read=True)
     return Applied(
         payment, applied=True, released=parking.release_paid_car(payment.lot_plate, payment.visit_id, now)
     )
+
+
+def _already_applied(payment: Payment, now: datetime) -> Applied:
+    """A repeated notification of a payment applied before. Its release is asked again: when the
+    first attempt committed the payment and then failed (a read, a throttle) before letting the
+    waiting car out, the provider's retry is what lets it out (release is idempotent: only a car
+    still waiting with nothing due is released, once)."""
+    released = parking.release_paid_car(payment.lot_plate, payment.visit_id, now)
+    return Applied(payment, applied=False, released=released, outcome=ALREADY_APPLIED)

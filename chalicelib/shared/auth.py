@@ -98,6 +98,11 @@ def authenticate(headers: Any) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 128 or "\x00" in sub:
         raise Unauthorized("the token is not valid: its subject is empty", "invalid_token")
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            # RFC 7519 NumericDate: a number. PyJWT also takes "1700000000" (a string); we do not.
+            raise Unauthorized(f"the token is not valid: '{name}' must be a number", "invalid_token")
     groups = claims.get("cognito:groups") or []
     if not isinstance(groups, list):
         groups = [groups]
