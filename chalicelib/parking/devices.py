@@ -56,6 +56,7 @@ def on_ack(event: Any, now: datetime) -> dict[str, Any]:
     def work(env: Envelope) -> dict[str, Any]:
         ack = messages.parse_ack(env)
         changed = commands.acknowledge(ack.device_id, ack.correlation_id, ack.result == "ok", ack.detail, now)
+        commands.resend_pending(ack.device_id, now)
         return {"result": "recorded" if changed else "ignored"}
 
     return _handle("ack", event, now, work)
@@ -67,6 +68,7 @@ def on_status(event: Any, now: datetime) -> dict[str, Any]:
         known = registry.record_status(status.device_id, status.state == "online", status.barrier, now)
         if not known:
             raise InvalidMessage(f"unknown device {status.device_id}")
+        commands.resend_pending(status.device_id, now)
         return {"result": "recorded"}
 
     return _handle("status", event, now, work)

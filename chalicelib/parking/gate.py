@@ -3,7 +3,14 @@
 Round trips per capture: device and lot configuration from the container cache; one strongly
 consistent Query for the plate's latest visit at the lot; one TransactWrite that records the
 message as handled, writes the visit change, any record, and the commands; then the publish.
-A repeated capture fails the transaction's inbox condition and sends nothing.
+A repeated capture fails the transaction's inbox condition and changes nothing; it re-publishes
+the device's commands that were committed but never acknowledged (a publish that failed after the
+commit is not lost), as does every later message of the device.
+
+An exit that must wait for payment and the payment's release agree through the visit: the exit
+marks the car waiting only if the visit's `paid_fen` is still what it priced (a payment that
+committed in between fails that condition and the exit is decided again, now paid); a payment
+releases a car only if it is marked waiting. Whichever comes second opens the barrier.
 """
 
 from __future__ import annotations
@@ -46,6 +53,13 @@ class GateOutcome:
     commands: list[OutgoingCommand] = field(default_factory=list)
 
 
+class VisitChanged(Exception):
+    """The visit changed between the read and the write (a payment came in): decide again."""
+
+
+EXIT_ATTEMPTS = 3
+
+
 def _commit(
     capture: Capture,
     outcome: str,
@@ -54,7 +68,8 @@ def _commit(
     write: Callable[[TransactWrite], None],
 ) -> bool:
     """One transaction: the "message handled" marker first (so a repeated capture fails on it), the
-    caller's writes, the commands; then the publish. False for a repeated capture."""
+    caller's writes, the commands (the outbox); then the publish. False for a repeated capture,
+    which re-publishes the device's commands still waiting for an ack."""
     try:
         with transaction() as tx:
             inbox.add(tx, capture.device_id, capture.message_id, "capture", outcome, now)
@@ -63,9 +78,13 @@ def _commit(
                 tx.save(command.record(now))
     except TransactWriteError as error:
         if failed_condition(error, index=0):
+            commands.resend_pending(capture.device_id, now)
             return False
+        if failed_condition(error, index=1):
+            raise VisitChanged from error
         raise
     commands.publish(outgoing)
+    commands.resend_pending(capture.device_id, now, exclude={c.correlation_id for c in outgoing})
     return True
 
 
@@ -152,17 +171,14 @@ def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, no
     return GateOutcome("entered", visit_id=visit_id, commands=outgoing)
 
 
-EXIT_ATTEMPTS = 3
-
-
 def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime) -> GateOutcome:
     """Decide on what was read; if the visit changed before the decision was written (a payment
     landed in between, which found no car waiting to release), read and decide again."""
-    for attempt in range(1, EXIT_ATTEMPTS + 1):
+    for attempt in range(EXIT_ATTEMPTS):
         try:
             return _exit_once(capture, lot, lane_id, plate, now)
-        except TransactWriteError:
-            if attempt == EXIT_ATTEMPTS:
+        except VisitChanged:
+            if attempt + 1 == EXIT_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
 
@@ -180,6 +196,7 @@ def _exit_once(
         outgoing.append(gate_commands.open_gate(capture.device_id, lane_id, visit.visit_id, now))
     outgoing.append(gate_commands.display(capture.device_id, decision.display, now))
     outcome = "exited" if decision.open_gate else "payment_required"
+    condition = Visit.status == INSIDE
     if decision.open_gate:
         actions = close_actions(decision.fee, lane_id, capture.device_id, now)
     else:
@@ -188,14 +205,15 @@ def _exit_once(
             Visit.waiting_exit_lane_id.set(lane_id),
             Visit.total_fen.set(decision.fee.total_fen),
         ]
-
-    # A car told to pay waits only if no payment was booked since the visit was read.
-    unchanged = (Visit.status == INSIDE) & (Visit.paid_fen == visit.paid_fen)
+        # Priced with what was paid when read: a payment committed since fails this condition.
+        paid = int(visit.paid_fen or 0)
+        unchanged = Visit.paid_fen == paid
+        if paid == 0:
+            unchanged = Visit.paid_fen.does_not_exist() | unchanged
+        condition = condition & unchanged
 
     def write(tx: TransactWrite) -> None:
-        tx.update(
-            visit, actions=actions, condition=Visit.status == INSIDE if decision.open_gate else unchanged
-        )
+        tx.update(visit, actions=actions, condition=condition)
 
     if not _commit(capture, outcome, outgoing, now, write):
         return GateOutcome("duplicate")

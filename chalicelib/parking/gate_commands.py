@@ -24,7 +24,14 @@ def open_gate(device_id: str, lane_id: str, visit_id: str, now: datetime) -> Out
         "issued_at": iso(now),
         "expires_at": iso(now + OPEN_VALID_FOR),
     }
-    return OutgoingCommand(device_id, correlation_id, "open_gate", topics.down(device_id, "command"), body)
+    return OutgoingCommand(
+        device_id,
+        correlation_id,
+        "open_gate",
+        topics.down(device_id, "command"),
+        body,
+        valid_until=now + OPEN_VALID_FOR,
+    )
 
 
 def display(device_id: str, lines: tuple[str, ...], now: datetime) -> OutgoingCommand:

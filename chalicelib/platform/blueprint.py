@@ -3,6 +3,7 @@ command sweeper."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalice import Blueprint, Rate
@@ -10,7 +11,7 @@ from chalice import Blueprint, Rate
 from chalicelib.platform import api, commands, dead_letters, presence
 from chalicelib.shared import http
 from chalicelib.shared.clock import now
-from chalicelib.shared.observability import logger, tracer
+from chalicelib.shared.observability import logger, metrics, metrics_flushed, site_metric, tracer
 from chalicelib.shared.settings import get_settings
 
 bp = Blueprint(__name__)
@@ -32,6 +33,24 @@ def iot_dead_letters(event: Any) -> None:
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_commands(event: Any) -> None:
-    timed_out = commands.sweep_timeouts(now())
-    if timed_out:
-        logger.warning("device commands timed out", extra={"count": timed_out})
+    """The resender on a schedule (the shortest EventBridge rate): publish again every command
+    not acknowledged and not expired, time out the expired ones and count them per site."""
+    result = commands.sweep(now())
+    if result.timed_out:
+        logger.warning(
+            "device commands timed out",
+            extra={"count": result.timed_out, "by_site": dict(result.timed_out_by_site)},
+        )
+    publish_timeouts(result.timed_out_by_site)
+
+
+def publish_timeouts(by_site: Mapping[str, int]) -> None:
+    """`CommandTimeouts` per site (dimension `site`, for the dashboard and triage) and
+    `CommandTimeoutsWorstSite`, the largest count at any one site in this sweep: one alarm on it
+    turns a wave of timeouts at one site into one notification (docs/decisions.md)."""
+    with metrics_flushed():
+        for site, count in by_site.items():
+            site_metric("CommandTimeouts", site, count)
+        metrics.add_metric(
+            name="CommandTimeoutsWorstSite", unit="Count", value=max(by_site.values(), default=0)
+        )

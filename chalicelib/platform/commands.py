@@ -1,9 +1,23 @@
 """Commands to devices (gate commands, OCPP calls): built by one builder, recorded in the same
-transaction as the state change that caused them (or just before they are sent), published
-after the commit, and tracked to a final status (acked, failed, timed out)."""
+transaction as the state change that caused them (the record is the outbox), published after the
+commit, re-published until acknowledged or expired, and tracked to a final status (acked,
+failed, timed out).
+
+Nothing committed is lost to a failed publish:
+- `publish` retries each command a few times at once;
+- `resend_pending(device_id)` re-publishes a device's unacknowledged, unexpired commands on its
+  next message (a repeated capture included) and on reconnect;
+- `sweep` (the platform's schedule) re-publishes every such command and times out the expired
+  ones, counting them per site for the site-wide timeout alarm.
+Devices de-duplicate by correlation id (docs/mqtt.md), so a command published again is harmless;
+a command the device acknowledged is never published again.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,13 +28,21 @@ from chalicelib.platform.downlink import get_publisher
 from chalicelib.platform.models import ACKED, FAILED, PENDING_SHARD, SENT, TIMED_OUT, Command
 from chalicelib.shared.settings import get_settings
 
+log = logging.getLogger(__name__)
+
 COMMAND_TTL = timedelta(days=30)
+PUBLISH_ATTEMPTS = 3
+PUBLISH_BACKOFF_SECONDS = 0.05
+# The sweeper leaves a command alone this long after its last publish (it is still in flight).
+RESEND_AFTER = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
 class OutgoingCommand:
     """A command to one device: what is published (`message`, on `topic`) and what is kept with
-    its record (`meta`, e.g. the OCPP action's payload and the session it belongs to)."""
+    its record (`meta`, e.g. the OCPP action's payload and the session it belongs to).
+    `valid_until`: the command's own validity (open_gate's `expires_at`); the command timeout
+    caps it."""
 
     device_id: str
     correlation_id: str
@@ -28,6 +50,11 @@ class OutgoingCommand:
     topic: str
     message: Any
     meta: dict[str, Any] = field(default_factory=dict)
+    valid_until: datetime | None = None
+
+    def expires_at(self, now: datetime) -> datetime:
+        timeout = now + timedelta(seconds=get_settings().command_timeout_seconds)
+        return min(self.valid_until, timeout) if self.valid_until is not None else timeout
 
     def record(self, now: datetime) -> Command:
         return Command(
@@ -37,17 +64,32 @@ class OutgoingCommand:
             body=self.meta or (self.message if isinstance(self.message, dict) else {}),
             status=SENT,
             pending_shard=PENDING_SHARD,
+            pending_device=self.device_id,
             sent_at=now,
+            expires_at=self.expires_at(now),
+            topic=self.topic,
+            message=self.message,
             ttl=now + COMMAND_TTL,
         )
 
 
-def publish(commands: list[OutgoingCommand]) -> None:
-    """Send committed commands. A failed publish leaves the command `sent`; the sweeper then marks
-    it timed out, so it is visible to staff rather than lost."""
+def _publish_one(topic: str, message: Any) -> bool:
     publisher = get_publisher()
-    for command in commands:
-        publisher.publish(command.topic, command.message)
+    for attempt in range(PUBLISH_ATTEMPTS):
+        try:
+            publisher.publish(topic, message)
+            return True
+        except Exception:  # the data plane throttled or failed: the outbox keeps the command
+            log.warning("publish failed", extra={"topic": topic, "attempt": attempt + 1}, exc_info=True)
+            if attempt + 1 < PUBLISH_ATTEMPTS:
+                time.sleep(PUBLISH_BACKOFF_SECONDS * (attempt + 1))
+    return False
+
+
+def publish(commands: list[OutgoingCommand]) -> list[OutgoingCommand]:
+    """Send committed commands, each retried a few times; returns those still not sent. They stay
+    `sent` in the outbox and the resender publishes them again until acked or expired."""
+    return [c for c in commands if not _publish_one(c.topic, c.message)]
 
 
 def send(command: OutgoingCommand, now: datetime) -> Command:
@@ -68,6 +110,7 @@ def acknowledge(device_id: str, correlation_id: str, ok: bool, detail: str, now:
                 Command.finished_at.set(now),
                 *([Command.detail.set(detail[:500])] if detail else []),
                 Command.pending_shard.remove(),
+                Command.pending_device.remove(),
             ],
             condition=Command.status == SENT,
         )
@@ -87,21 +130,84 @@ def recent(device_id: str, limit: int = 100) -> list[Command]:
     return list(Command.query(device_id, scan_index_forward=False, limit=limit))
 
 
-def sweep_timeouts(now: datetime) -> int:
-    """Mark commands that got no answer within the timeout as timed out."""
-    cutoff = now - timedelta(seconds=get_settings().command_timeout_seconds)
-    count = 0
-    for pending in Command.pending.query(PENDING_SHARD, Command.sent_at < cutoff):
-        try:
-            pending.update(
-                actions=[
-                    Command.status.set(TIMED_OUT),
-                    Command.finished_at.set(now),
-                    Command.pending_shard.remove(),
-                ],
-                condition=Command.status == SENT,
-            )
-            count += 1
-        except UpdateError:
+def _expiry(command: Command) -> datetime:
+    if command.expires_at is not None:
+        return command.expires_at
+    return command.sent_at + timedelta(seconds=get_settings().command_timeout_seconds)
+
+
+def _time_out(command: Command, now: datetime) -> bool:
+    try:
+        command.update(
+            actions=[
+                Command.status.set(TIMED_OUT),
+                Command.finished_at.set(now),
+                Command.pending_shard.remove(),
+                Command.pending_device.remove(),
+            ],
+            condition=Command.status == SENT,
+        )
+    except UpdateError:
+        return False
+    return True
+
+
+def _republish(command: Command, now: datetime) -> bool:
+    """Publish the recorded message again, while the command is still waiting for its ack."""
+    if command.topic is None or command.message is None:
+        return False  # recorded before the outbox kept its message
+    if not _publish_one(str(command.topic), command.message):
+        return False
+    try:
+        command.update(
+            actions=[Command.publish_count.add(1), Command.last_published_at.set(now)],
+            condition=Command.status == SENT,
+        )
+    except UpdateError:
+        return False  # acknowledged meanwhile
+    return True
+
+
+@dataclass
+class SweepResult:
+    resent: int = 0
+    timed_out: int = 0
+    timed_out_by_site: Counter[str] = field(default_factory=Counter)
+
+
+def _sweep(pending: list[Command], now: datetime, settle: timedelta) -> SweepResult:
+    from chalicelib.platform import registry
+
+    result = SweepResult()
+    for command in sorted(pending, key=lambda c: c.sent_at):  # oldest first: the newest ends last
+        if now >= _expiry(command):
+            if _time_out(command, now):
+                result.timed_out += 1
+                device = registry.info(command.device_id)
+                site = (device.lot_id or device.station_id) if device is not None else None
+                result.timed_out_by_site[site or "unknown"] += 1
             continue
-    return count
+        last = command.last_published_at or command.sent_at
+        if now - last >= settle and _republish(command, now):
+            result.resent += 1
+    return result
+
+
+def resend_pending(device_id: str, now: datetime, exclude: set[str] | None = None) -> SweepResult:
+    """The device just spoke (a message, a repeated message, a reconnect): publish again every
+    command of it that was committed, is not acknowledged and has not expired (`exclude`: the
+    ones just published)."""
+    skip = exclude or set()
+    pending = [c for c in Command.pending_by_device.query(device_id) if c.correlation_id not in skip]
+    return _sweep(pending, now, timedelta(0))
+
+
+def sweep(now: datetime) -> SweepResult:
+    """The schedule: re-publish every waiting command whose last publish is a few seconds old,
+    and time out the expired ones."""
+    return _sweep(list(Command.pending.query(PENDING_SHARD)), now, RESEND_AFTER)
+
+
+def sweep_timeouts(now: datetime) -> int:
+    """Mark commands past their validity as timed out (and re-publish the others)."""
+    return sweep(now).timed_out

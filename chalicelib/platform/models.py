@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    NumberAttribute,
     JSONAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -50,12 +51,19 @@ class Device(Model):
 # Commands sent to devices, tracked to a final status.
 #
 # Keys: hash `device_id`, range `correlation_id`.
-# Status: sent → acked | failed | timed_out (each change conditional on `sent`).
+# The record is the outbox: it is written in the transaction that decides the command (with the
+# exact `topic` and `message` to publish), published after the commit, and re-published until
+# the device acknowledges it or it expires (`expires_at`: its own validity, at most the command
+# timeout). Devices de-duplicate by correlation id, so a re-publish is harmless.
+# Status: sent (committed, not yet acknowledged) → acked | failed | timed_out (each change
+# conditional on `sent`).
 # Access patterns:
 # - a command by device and correlation id (acks);
 # - a device's recent commands (staff);
 # - commands still waiting for an ack, oldest first (sparse GSI `pending`: `pending_shard` is set
-#   only while `sent`; the sweeper queries sent_at < now - timeout).
+#   only while `sent`; the sweeper re-publishes them and times out the expired ones);
+# - one device's commands still waiting (sparse GSI `pending_by_device`: `pending_device` is set
+#   only while `sent`; re-published on the device's next message or reconnect).
 
 SENT = "sent"
 ACKED = "acked"
@@ -73,6 +81,15 @@ class PendingCommands(GlobalSecondaryIndex["Command"]):
     sent_at = UTCDateTimeAttribute(range_key=True)
 
 
+class PendingCommandsOfDevice(GlobalSecondaryIndex["Command"]):
+    class Meta:
+        index_name = "pending_by_device"
+        projection = AllProjection()
+
+    pending_device = UnicodeAttribute(hash_key=True)
+    sent_at = UTCDateTimeAttribute(range_key=True)
+
+
 class Command(Model):
     class Meta(TableMeta):
         table_name = table_name_for("commands")
@@ -83,12 +100,20 @@ class Command(Model):
     body = JSONAttribute()
     status = UnicodeAttribute()
     pending_shard = UnicodeAttribute(null=True)
+    pending_device = UnicodeAttribute(null=True)
     sent_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute(null=True)
+    # What is published, kept so that the resender publishes exactly the same message.
+    topic = UnicodeAttribute(null=True)
+    message = JSONAttribute(null=True)
+    publish_count = NumberAttribute(default=0)  # re-publishes by the resender
+    last_published_at = UTCDateTimeAttribute(null=True)
     finished_at = UTCDateTimeAttribute(null=True)
     detail = UnicodeAttribute(null=True)
     ttl = TTLAttribute()
 
     pending = PendingCommands()
+    pending_by_device = PendingCommandsOfDevice()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.platform import dead_letters, registry
+from chalicelib.platform import commands, dead_letters, registry
 from chalicelib.platform.envelope import InvalidMessage, envelope, json_object
 from chalicelib.shared.validation import is_whole
 
@@ -28,5 +28,7 @@ def on_presence(event: Any, now: datetime) -> dict[str, Any]:
         return {"result": "rejected", "reason": str(exc)}
     online = kind == "connected"
     if registry.mark_presence(env.topic_device_id, online, at):
+        if online:  # a reconnect: what it missed while away is published again
+            commands.resend_pending(env.topic_device_id, now)
         return {"result": "recorded", "online": online}
     return {"result": "ignored", "reason": "not a known device, or an older event"}

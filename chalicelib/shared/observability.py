@@ -4,6 +4,7 @@ context that flushes business metrics after each device message without ever fai
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 logger = Logger(service="parkcharge")
 metrics = Metrics(namespace="parkcharge", service="parkcharge")
@@ -19,3 +20,18 @@ class metrics_flushed:
             metrics.flush_metrics()
         except Exception:  # metrics must never fail a gate decision
             logger.debug("metrics flush skipped")
+
+
+def site_metric(name: str, site: str, value: float) -> None:
+    """One count with a `site` dimension (a lot or station), flushed at once; never fails."""
+    try:
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=value,
+            namespace="parkcharge",
+            default_dimensions={"service": "parkcharge"},
+        ) as metric:
+            metric.add_dimension(name="site", value=site)
+    except Exception:
+        logger.debug("site metric skipped")

@@ -65,6 +65,6 @@ def get_settings() -> Settings:
         sandbox_pay_public_key_param=env("PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_PARAM") or None,
         config_cache_seconds=_int("PARKCHARGE_CONFIG_CACHE_SECONDS", 30),
         quote_ttl_minutes=_int("PARKCHARGE_QUOTE_TTL_MINUTES", 15),
-        command_timeout_seconds=_int("PARKCHARGE_COMMAND_TIMEOUT_SECONDS", 10),
+        command_timeout_seconds=_int("PARKCHARGE_COMMAND_TIMEOUT_SECONDS", 30),
         iot_dead_letter_queue=env("PARKCHARGE_IOT_DLQ", "parkcharge-iot-dead-letters") or "",
     )
