@@ -15,6 +15,7 @@ from chalicelib.parking.models import Lot, TariffVersion
 from chalicelib.shared import versioned
 from chalicelib.shared.errors import Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
+from chalicelib.shared.tenancy import require_same_owner
 from chalicelib.shared.validation import instant_in_range
 
 
@@ -137,8 +138,10 @@ def preview(operator_id: str, body: PreviewIn, now: datetime) -> tuple[Price, di
     used: dict[str, Any]
     if body.lot_id is not None:
         lot = config.lot(body.lot_id)
-        if lot is None or lot.operator_id != operator_id:
-            raise NotFound("no such lot", "lot_not_found")
+        require_same_owner(
+            lot.operator_id if lot else None, operator_id, NotFound("no such lot", "lot_not_found")
+        )
+        assert lot is not None
         vehicle_class = body.vehicle_class
         if vehicle_class not in VEHICLE_CLASSES:
             raise Invalid(

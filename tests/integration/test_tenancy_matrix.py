@@ -1,0 +1,571 @@
+"""The tenancy matrix: two operators, each with its staff, and two drivers; every route that takes
+an id in its path or a reference in its body is tried by each side against the other's resources.
+
+A crossing must answer 404 or 403 (or the route's own refusal, e.g. 409 for a taken plate or an
+existing device id) and change nothing in any table; the same request made against the caller's
+own resources (the control) must not be refused that way, so a refusal is the tenancy check and
+not a broken request. Listing routes must not show the other side's ids.
+
+Every route of the app must be in MATRIX or EXEMPT (with its reason): a route added later fails
+`test_every_route_is_in_the_matrix` until it joins.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from tests.integration.conftest import auth, capture, iot_event, staff
+
+NOW = datetime.now(UTC)
+TOU = {
+    "kind": "time_of_use",
+    "periods": {"flat": {"electricity": 7000, "service": 8000}},
+    "schedule": [{"start": "00:00", "end": "24:00", "period": "flat"}],
+}
+PARKING_TARIFF = {"kind": "per_visit", "free_minutes": 0, "amount_fen": 500, "cycle": "rolling_24h"}
+
+
+@dataclass
+class Side:
+    """One tenant: an operator with its staff, and a driver, with their resources."""
+
+    name: str
+    operator: str
+    staff: dict[str, str]
+    driver: dict[str, str]
+    driver_sub: str
+    lot: str
+    entry_device: str
+    parking_tariff: str
+    plate: str
+    station: str = ""
+    charger: str = ""
+    free_qr: str = ""
+    charging_tariff: str = ""
+    quote: str = ""
+    due_fen: int = 0
+    payment: str = ""
+    session: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def ids(self) -> list[str]:
+        """What must never show up in the other side's answers."""
+        values = [
+            self.lot,
+            self.entry_device,
+            self.parking_tariff,
+            self.plate,
+            self.station,
+            self.charger,
+            self.charging_tariff,
+            self.quote,
+            self.payment,
+            self.session,
+        ]
+        return [v for v in values if v]
+
+
+@dataclass
+class World:
+    client: Client
+    a: Side
+    b: Side
+
+
+def _ok(response: Any, *statuses: int) -> Any:
+    assert response.status_code in statuses, (response.status_code, response.body)
+    return response.json_body
+
+
+def _charging_side(client: Client, side: Side) -> None:
+    """A station (waiving parking in the side's own lot), a charger with two connectors, a
+    charging tariff in force, and the charger online with connectors plugged."""
+    from chalicelib.charging.models import ChargingTariffVersion, Connector, Station
+    from chalicelib.platform import registry
+
+    tariff = f"ct-{side.name}"
+    ChargingTariffVersion(
+        tariff,
+        1,
+        operator_id=side.operator,
+        name="flat",
+        kind="ev",
+        definition=TOU,
+        effective_from=NOW - timedelta(days=1),
+        created_at=NOW,
+        created_by="test",
+    ).save()
+    station = _ok(
+        client.http.post(
+            "/v1/ops/stations",
+            headers=side.staff,
+            body=json.dumps(
+                {
+                    "station_id": f"st-{side.name}",
+                    "name": f"station {side.name}",
+                    "parking_waiver": {"lot_id": side.lot, "minutes": 60},
+                }
+            ),
+        ),
+        201,
+    )
+    side.station = station["station_id"]
+    Station(side.station).update(actions=[Station.tariff_id.set(tariff)])
+    charger = _ok(
+        client.http.post(
+            "/v1/ops/chargers",
+            headers=side.staff,
+            body=json.dumps(
+                {"charger_id": f"ch-{side.name}", "station_id": side.station, "connector_count": 2}
+            ),
+        ),
+        201,
+    )
+    side.charger, side.charging_tariff = charger["charger_id"], tariff
+    side.free_qr = charger["qr_ids"][1]
+    registry.seen(side.charger, NOW)
+    for connector_id in (1, 2):
+        Connector(side.charger, connector_id).update(actions=[Connector.status.set("Preparing")])
+
+
+def _driver_side(client: Client, side: Side) -> None:
+    """The driver's car inside the side's lot with a quote and a payment, and a charge session
+    at the side's charger."""
+    from chalicelib.parking import devices
+
+    devices.on_capture(
+        iot_event(side.entry_device, "capture", capture(side.entry_device, "in", side.plate)),
+        NOW - timedelta(minutes=50),
+    )
+    quote = _ok(
+        client.http.post("/v1/driver/quotes", headers=side.driver, body=json.dumps({"plate": side.plate})),
+        201,
+    )
+    side.quote, side.due_fen = quote["quote_id"], quote["due_fen"]
+    payment = _ok(
+        client.http.post(
+            "/v1/driver/payments",
+            headers=side.driver,
+            body=json.dumps({"quote_id": side.quote, "amount_fen": side.due_fen}),
+        ),
+        201,
+    )
+    side.payment = payment["payment_id"]
+    session = _ok(
+        client.http.post(
+            "/v1/driver/charging/sessions",
+            headers=side.driver,
+            body=json.dumps({"qr_id": f"{side.charger}-1", "prepay_fen": 1000, "plate": side.plate}),
+        ),
+        201,
+    )
+    side.session = session["session_id"]
+
+
+@pytest.fixture
+def world(client: Client, demo: dict[str, str]) -> World:
+    from chalicelib.payments.models import Wallet
+
+    a = Side(
+        "a",
+        demo["operator_id"],
+        staff(demo["operator_id"], "staff-a"),
+        auth(demo["driver_sub"]),
+        demo["driver_sub"],
+        demo["lot_id"],
+        demo["entry_device_id"],
+        "demo-small@demo-op",
+        demo["driver_plate"],
+    )
+    b = Side(
+        "b",
+        demo["other_operator_id"],
+        staff(demo["other_operator_id"], "staff-b"),
+        auth(demo["other_driver_sub"]),
+        demo["other_driver_sub"],
+        demo["other_lot_id"],
+        "other-entry-cam",
+        "demo-small@other-op",
+        demo["other_driver_plate"],
+    )
+    Wallet(b.driver_sub, balance_fen=20000, status="active", updated_at=NOW).save()
+    for side in (a, b):
+        _charging_side(client, side)
+        _driver_side(client, side)
+    return World(client, a, b)
+
+
+# --- the matrix --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request by `who` ("staff" or "driver") of the calling side."""
+
+    method: str
+    path: str
+    who: str
+    body: dict[str, Any] | None = None
+    refused: frozenset[int] = frozenset({403, 404})
+    # Extra checks of the refused answer (e.g. that it names no owner).
+    check: Callable[[Any, Side, Side], None] | None = None
+
+
+# A builder gets (me, target): the probe uses my credentials and the target's resources where the
+# route references them. (me, other) is the attack; (me, me) is the control.
+Builder = Callable[[Side, Side], list[Probe]]
+
+
+def _no_owner_revealed(response: Any, me: Side, target: Side) -> None:
+    text = response.body.decode() if isinstance(response.body, bytes) else str(response.body)
+    assert target.operator not in text and target.station not in text, text
+
+
+def _takeover_probe(me: Side, target: Side) -> list[Probe]:
+    """A charger registered with an id that exists as a gate camera (the target's), at my own
+    station: refused as an existing device, without saying whose."""
+    if me is target:
+        return [
+            Probe(
+                "POST",
+                "/v1/ops/chargers",
+                "staff",
+                {"charger_id": f"new-{uuid.uuid4().hex[:8]}", "station_id": me.station},
+            )
+        ]
+    return [
+        Probe(
+            "POST",
+            "/v1/ops/chargers",
+            "staff",
+            {"charger_id": target.entry_device, "station_id": me.station},
+            refused=frozenset({409}),
+            check=_no_owner_revealed,
+        ),
+        Probe(
+            "POST",
+            "/v1/ops/chargers",
+            "staff",
+            {"charger_id": f"new-{uuid.uuid4().hex[:8]}", "station_id": target.station},
+        ),
+    ]
+
+
+def _preview_times() -> dict[str, str]:
+    return {"entered_at": "2026-11-01T08:00:00+08:00", "exited_at": "2026-11-01T10:00:00+08:00"}
+
+
+def _plan(tariff: str) -> dict[str, Any]:
+    return {c: {"tariff_id": tariff, "holiday_tariff_id": None} for c in ("small", "large", "other")}
+
+
+MATRIX: dict[tuple[str, str], Builder] = {
+    # platform
+    ("GET", "/v1/ops/devices/{device_id}/commands"): lambda me, t: [
+        Probe("GET", f"/v1/ops/devices/{t.entry_device}/commands", "staff")
+    ],
+    # parking: drivers
+    ("POST", "/v1/driver/plates"): lambda me, t: [
+        # A plate is bound to one account: another's plate is refused as taken (409), not bound.
+        Probe("POST", "/v1/driver/plates", "driver", {"plate": t.plate}, refused=frozenset({409}))
+    ],
+    ("GET", "/v1/driver/visits"): lambda me, t: [
+        Probe("GET", f"/v1/driver/visits?plate={t.plate}", "driver")
+    ],
+    ("POST", "/v1/driver/quotes"): lambda me, t: [
+        Probe("POST", "/v1/driver/quotes", "driver", {"plate": t.plate})
+    ],
+    ("GET", "/v1/driver/quotes/{quote_id}"): lambda me, t: [
+        Probe("GET", f"/v1/driver/quotes/{t.quote}", "driver")
+    ],
+    # parking: staff
+    ("GET", "/v1/ops/lots/{lot_id}"): lambda me, t: [Probe("GET", f"/v1/ops/lots/{t.lot}", "staff")],
+    ("GET", "/v1/ops/lots/{lot_id}/visits"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/visits", "staff")
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/records"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/records", "staff")
+    ],
+    ("POST", "/v1/ops/tariffs/preview"): lambda me, t: [
+        Probe("POST", "/v1/ops/tariffs/preview", "staff", {"lot_id": t.lot, **_preview_times()}),
+        Probe(
+            "POST", "/v1/ops/tariffs/preview", "staff", {"tariff_id": t.parking_tariff, **_preview_times()}
+        ),
+    ],
+    ("GET", "/v1/ops/tariffs/{tariff_id}"): lambda me, t: [
+        Probe("GET", f"/v1/ops/tariffs/{t.parking_tariff}", "staff")
+    ],
+    ("PUT", "/v1/ops/tariffs/{tariff_id}"): lambda me, t: [
+        Probe(
+            "PUT", f"/v1/ops/tariffs/{t.parking_tariff}", "staff", {"name": "x", "definition": PARKING_TARIFF}
+        )
+    ],
+    ("PUT", "/v1/ops/lots/{lot_id}/tariff-plan"): lambda me, t: [
+        Probe("PUT", f"/v1/ops/lots/{t.lot}/tariff-plan", "staff", _plan(me.parking_tariff)),
+        Probe("PUT", f"/v1/ops/lots/{me.lot}/tariff-plan", "staff", _plan(t.parking_tariff)),
+    ],
+    # payments
+    ("POST", "/v1/driver/payments"): lambda me, t: [
+        Probe("POST", "/v1/driver/payments", "driver", {"quote_id": t.quote, "amount_fen": t.due_fen})
+    ],
+    ("GET", "/v1/driver/payments/{payment_id}"): lambda me, t: [
+        Probe("GET", f"/v1/driver/payments/{t.payment}", "driver")
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/payments"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/payments", "staff")
+    ],
+    # charging: drivers
+    ("POST", "/v1/driver/charging/sessions"): lambda me, t: [
+        # Any operator's charger may be used; the plate (which gets the parking waiver) must be mine.
+        Probe("POST", "/v1/driver/charging/sessions", "driver", {"qr_id": t.free_qr, "plate": t.plate})
+    ],
+    ("GET", "/v1/driver/charging/sessions/{session_id}"): lambda me, t: [
+        Probe("GET", f"/v1/driver/charging/sessions/{t.session}", "driver")
+    ],
+    ("POST", "/v1/driver/charging/sessions/{session_id}/stop"): lambda me, t: [
+        Probe("POST", f"/v1/driver/charging/sessions/{t.session}/stop", "driver", {})
+    ],
+    ("GET", "/v1/driver/charging/sessions/{session_id}/bill"): lambda me, t: [
+        Probe("GET", f"/v1/driver/charging/sessions/{t.session}/bill", "driver")
+    ],
+    ("POST", "/v1/driver/charging/sessions/{session_id}/refunds"): lambda me, t: [
+        Probe("POST", f"/v1/driver/charging/sessions/{t.session}/refunds", "driver", {"amount_fen": 1})
+    ],
+    # charging: staff
+    ("POST", "/v1/ops/stations"): lambda me, t: [
+        # The waiver case: a station of mine waiving parking in the other's lot.
+        Probe(
+            "POST",
+            "/v1/ops/stations",
+            "staff",
+            {
+                "name": "s",
+                "station_id": f"st-{uuid.uuid4().hex[:8]}",
+                "parking_waiver": {"lot_id": t.lot, "fen": 1},
+            },
+        )
+    ],
+    ("GET", "/v1/ops/stations/{station_id}"): lambda me, t: [
+        Probe("GET", f"/v1/ops/stations/{t.station}", "staff")
+    ],
+    ("PUT", "/v1/ops/stations/{station_id}/tariff"): lambda me, t: [
+        Probe("PUT", f"/v1/ops/stations/{t.station}/tariff", "staff", {"tariff_id": me.charging_tariff}),
+        Probe("PUT", f"/v1/ops/stations/{me.station}/tariff", "staff", {"tariff_id": t.charging_tariff}),
+    ],
+    ("POST", "/v1/ops/chargers"): _takeover_probe,
+    ("POST", "/v1/ops/chargers/{charger_id}/commands"): lambda me, t: [
+        Probe(
+            "POST",
+            f"/v1/ops/chargers/{t.charger}/commands",
+            "staff",
+            {"action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}},
+        )
+    ],
+    ("GET", "/v1/ops/chargers/{charger_id}/commands"): lambda me, t: [
+        Probe("GET", f"/v1/ops/chargers/{t.charger}/commands", "staff")
+    ],
+    ("POST", "/v1/ops/charging/sessions/{session_id}/force-end"): lambda me, t: [
+        Probe("POST", f"/v1/ops/charging/sessions/{t.session}/force-end", "staff", {})
+    ],
+    ("PUT", "/v1/ops/charging-tariffs/{tariff_id}"): lambda me, t: [
+        Probe(
+            "PUT", f"/v1/ops/charging-tariffs/{t.charging_tariff}", "staff", {"kind": "ev", "definition": TOU}
+        )
+    ],
+}
+
+# Listing routes: they take no id, and answer only the caller's own things.
+LISTINGS: dict[tuple[str, str], str] = {
+    ("GET", "/v1/driver/plates"): "driver",
+    ("GET", "/v1/driver/charging/sessions"): "driver",
+    ("GET", "/v1/ops/lots"): "staff",
+    ("GET", "/v1/ops/tariffs"): "staff",
+    ("GET", "/v1/ops/stations"): "staff",
+    ("GET", "/v1/ops/charging/abnormal"): "staff",
+}
+
+EXEMPT: dict[tuple[str, str], str] = {
+    ("GET", "/v1/health"): "public liveness check; reads and names nothing",
+    ("POST", "/v1/callbacks/payments/sandbox"): "called by the payment provider, authenticated by its "
+    "signature (tests/integration/test_api_payments.py); the order it names is checked against its amount",
+    ("GET", "/v1/driver/wallet"): "the caller's own wallet, keyed by the token's subject; no id is taken "
+    "from the request",
+    ("POST", "/v1/ops/tariffs"): "creates a tariff of the caller's operator; references nothing",
+    ("POST", "/v1/ops/charging-tariffs"): "creates a charging tariff of the caller's operator; references "
+    "nothing",
+    ("POST", "/v1/ops/charging-tariffs/preview"): "prices an inline definition; references nothing stored",
+}
+
+
+def app_routes() -> set[tuple[str, str]]:
+    from app import app
+
+    return {(method, path) for path, methods in app.routes.items() for method in methods}
+
+
+def test_every_route_is_in_the_matrix() -> None:
+    known = set(MATRIX) | set(LISTINGS) | set(EXEMPT)
+    missing = sorted(app_routes() - known)
+    assert missing == [], (
+        f"routes with no tenancy matrix entry (add one, or an exemption with its reason): {missing}"
+    )
+    assert sorted(known - app_routes()) == [], "matrix entries for routes that no longer exist"
+    assert not set(MATRIX) & set(EXEMPT) and not set(LISTINGS) & set(EXEMPT)
+
+
+# --- running it --------------------------------------------------------------------------------
+
+
+_clients: dict[str, Any] = {}
+
+
+def _tables() -> dict[str, list[str]]:
+    """Every item of every table, as sorted JSON: what "nothing changed" is compared on."""
+    from chalicelib.tables import ALL_MODELS
+
+    if "dynamodb" not in _clients:
+        _clients["dynamodb"] = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb = _clients["dynamodb"]
+    out: dict[str, list[str]] = {}
+    for model in ALL_MODELS:
+        name = model.Meta.table_name
+        items: list[str] = []
+        for page in dynamodb.get_paginator("scan").paginate(TableName=name):
+            items += [json.dumps(item, sort_keys=True) for item in page["Items"]]
+        out[name] = sorted(items)
+    return out
+
+
+def _send(client: Client, side: Side, probe: Probe) -> Any:
+    headers = side.staff if probe.who == "staff" else side.driver
+    body = json.dumps(probe.body).encode() if probe.body is not None else b""
+    return client.http.request(probe.method, probe.path, headers=headers, body=body)
+
+
+def _code(response: Any) -> str | None:
+    body = response.json_body
+    return body.get("code") if isinstance(body, dict) else None
+
+
+def _directions(world: World) -> Iterator[tuple[Side, Side]]:
+    yield world.a, world.b
+    yield world.b, world.a
+
+
+def _cross(world: World, route: tuple[str, str], me: Side, other: Side) -> list[str]:
+    """Each probe of the route by `me` against `other`, then the control; the leaks found."""
+    leaks: list[str] = []
+    build = MATRIX[route]
+    refusals: list[tuple[Probe, str | None]] = []
+    for probe in build(me, other):
+        before = _tables()
+        attack = _send(world.client, me, probe)
+        if attack.status_code not in probe.refused:
+            leaks.append(
+                f"{me.name}: {probe.method} {probe.path} {probe.body} -> {attack.status_code} {attack.body!r}"
+            )
+            continue
+        if probe.check is not None:
+            probe.check(attack, me, other)
+        if _tables() != before:
+            leaks.append(f"{me.name}: {probe.method} {probe.path} was refused but changed data")
+        refusals.append((probe, _code(attack)))
+    # The control: the same requests against my own resources are not refused that way.
+    for probe, (attack_probe, refused_as) in zip(build(me, me), refusals, strict=False):
+        control = _send(world.client, me, probe)
+        broken = control.status_code >= 500 or control.status_code == 401
+        if broken or (control.status_code in attack_probe.refused and _code(control) == refused_as):
+            leaks.append(
+                f"{me.name}: control {probe.method} {probe.path} -> {control.status_code} {control.body!r}"
+            )
+    return leaks
+
+
+@pytest.mark.parametrize("direction", ["a->b", "b->a"])
+def test_no_route_crosses_into_another_tenant(world: World, direction: str) -> None:
+    me, other = (world.a, world.b) if direction == "a->b" else (world.b, world.a)
+    leaks = [leak for route in sorted(MATRIX) for leak in _cross(world, route, me, other)]
+    assert leaks == []
+
+
+def test_listings_show_only_the_callers_own(world: World) -> None:
+    leaks = []
+    for (method, path), who in sorted(LISTINGS.items()):
+        for me, other in _directions(world):
+            response = _send(world.client, me, Probe(method, path, who))
+            text = response.body.decode()
+            shown = [i for i in other.ids() if i in text]
+            if response.status_code != 200 or shown:
+                leaks.append(f"{me.name}: {method} {path} -> {response.status_code} shows {shown}")
+    assert leaks == []
+
+
+def test_another_operators_device_id_cannot_be_taken_and_its_presence_stays_its_own(world: World) -> None:
+    """B registers a charger with A's gate camera id: 409 without whose; A's presence events
+    still update A's device."""
+    from chalicelib.platform import presence
+    from chalicelib.platform.models import Device
+
+    a, b = world.a, world.b
+    taken = world.client.http.post(
+        "/v1/ops/chargers",
+        headers=b.staff,
+        body=json.dumps({"charger_id": a.entry_device, "station_id": b.station}),
+    )
+    assert taken.status_code == 409 and taken.json_body["code"] == "device_exists"
+    assert a.operator not in taken.body.decode() and a.lot not in taken.body.decode()
+    device = Device.get(a.entry_device)
+    assert (device.operator_id, device.kind, device.lot_id) == (a.operator, "gate_camera", a.lot)
+    at = NOW + timedelta(minutes=1)
+    for kind in ("disconnected", "connected"):
+        event = {
+            "payload_b64": base64.b64encode(
+                json.dumps(
+                    {"eventType": kind, "clientId": a.entry_device, "timestamp": int(at.timestamp() * 1000)}
+                ).encode()
+            ).decode(),
+            "topic": f"$aws/events/presence/{kind}/{a.entry_device}",
+            "topic_device_id": a.entry_device,
+        }
+        assert presence.on_presence(event, at)["result"] == "recorded"
+        device = Device.get(a.entry_device)
+        assert device.online is (kind == "connected") and device.operator_id == a.operator
+        at += timedelta(seconds=1)
+    own = world.client.http.get(f"/v1/ops/devices/{a.entry_device}/commands", headers=a.staff)
+    assert own.status_code == 200
+    assert (
+        world.client.http.get(f"/v1/ops/chargers/{a.entry_device}/commands", headers=b.staff).status_code
+        == 404
+    )
+
+
+def test_a_waiver_in_another_operators_lot_is_refused_and_a_foreign_plate_gets_no_waiver(
+    world: World,
+) -> None:
+    """The reported attack end to end: B's station waiving A's lot is refused; B's driver cannot
+    start a session naming A's driver's plate; A's car still owes its fee."""
+    a, b = world.a, world.b
+    station = world.client.http.post(
+        "/v1/ops/stations",
+        headers=b.staff,
+        body=json.dumps({"name": "evil", "parking_waiver": {"lot_id": a.lot, "minutes": 9999}}),
+    )
+    assert station.status_code == 404 and station.json_body["code"] == "lot_not_found"
+    start = world.client.http.post(
+        "/v1/driver/charging/sessions",
+        headers=b.driver,
+        body=json.dumps({"qr_id": b.free_qr, "prepay_fen": 1, "plate": a.plate}),
+    )
+    assert start.status_code == 403 and start.json_body["code"] == "not_your_plate"
+    quote = world.client.http.post("/v1/driver/quotes", headers=a.driver, body=json.dumps({"plate": a.plate}))
+    assert quote.status_code == 201 and quote.json_body["due_fen"] > 0
