@@ -127,7 +127,9 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
             current = Payment.get(payment.payment_id, consistent_read=True)
             if current.status == PAID:
                 return _already_applied(current, now)
-            raise Conflict(f"payment {payment.payment_id} is {current.status}", "payment_not_pending") from error
+            raise Conflict(
+                f"payment {payment.payment_id} is {current.status}", "payment_not_pending"
+            ) from error
         raise
     payment.refresh(consistent_read=True)
     return Applied(

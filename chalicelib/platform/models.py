@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
-    NumberAttribute,
     JSONAttribute,
+    NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
