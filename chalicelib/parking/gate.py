@@ -80,7 +80,7 @@ def _commit(
         if failed_condition(error, index=0):
             commands.resend_pending(capture.device_id, now)
             return False
-        if failed_condition(error, index=1):
+        if failed_condition(error):  # the commands have no condition: it is the caller's writes
             raise VisitChanged from error
         raise
     commands.publish(outgoing)
