@@ -2,6 +2,11 @@
 signed by the local stack's generated key locally) verified against the issuer's JWKS.
 
 Claims: `sub` (user id), `cognito:groups` (roles), `custom:operator_id` (staff scope).
+
+In AWS drivers and staff sign in to two user pools: staff to their own pool (MFA required,
+operator and roles assigned by an administrator, not writable by the user). Staff roles and the
+operator scope are taken only from that pool's tokens; a driver-pool token never carries them,
+whatever its claims say. Locally one issuer signs both kinds.
 """
 
 from __future__ import annotations
@@ -40,15 +45,18 @@ class _Keys:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_kid: dict[str, Any] = {}
-        self._client: jwt.PyJWKClient | None = None
+        self._clients: dict[str, jwt.PyJWKClient] = {}
 
-    def key_for(self, token: str) -> Any:
+    def key_for(self, token: str, jwks_url: str | None) -> Any:
         settings = get_settings()
-        if settings.jwks_url:
+        if jwks_url:
             with self._lock:
-                if self._client is None:
-                    self._client = jwt.PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=3600)
-            return self._client.get_signing_key_from_jwt(token).key
+                client = self._clients.get(jwks_url)
+                if client is None:
+                    client = self._clients[jwks_url] = jwt.PyJWKClient(
+                        jwks_url, cache_keys=True, lifespan=3600
+                    )
+            return client.get_signing_key_from_jwt(token).key
         kid = str(jwt.get_unverified_header(token).get("kid", ""))
         with self._lock:
             if not self._by_kid:
@@ -66,7 +74,7 @@ class _Keys:
     def reset(self) -> None:
         with self._lock:
             self._by_kid.clear()
-            self._client = None
+            self._clients.clear()
 
 
 _keys = _Keys()
@@ -82,14 +90,24 @@ def authenticate(headers: Any) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("an 'Authorization: Bearer <token>' header is required")
     settings = get_settings()
+    issuer, audience, jwks_url = settings.jwt_issuer, settings.jwt_audience, settings.jwks_url
+    staff_pool = settings.staff_jwt_issuer is None  # locally one issuer signs both kinds
     try:
+        claimed = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        if settings.staff_jwt_issuer is not None and claimed == settings.staff_jwt_issuer:
+            issuer, audience, jwks_url = (
+                settings.staff_jwt_issuer,
+                settings.staff_jwt_audience,
+                settings.staff_jwks_url,
+            )
+            staff_pool = True
         claims = jwt.decode(
             token,
-            _keys.key_for(token),
+            _keys.key_for(token, jwks_url),
             algorithms=["RS256"],
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            options={"require": ["exp", "sub", "iss"], "verify_aud": settings.jwt_audience is not None},
+            issuer=issuer,
+            audience=audience,
+            options={"require": ["exp", "sub", "iss"], "verify_aud": audience is not None},
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("the token has expired", "token_expired") from exc
@@ -106,7 +124,9 @@ def authenticate(headers: Any) -> Principal:
     groups = claims.get("cognito:groups") or []
     if not isinstance(groups, list):
         groups = [groups]
-    operator = claims.get("custom:operator_id")
+    operator = claims.get("custom:operator_id") if staff_pool else None
+    if not staff_pool:
+        groups = [g for g in groups if g != STAFF]
     return Principal(sub, frozenset(str(g) for g in groups), str(operator) if operator else None)
 
 

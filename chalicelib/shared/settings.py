@@ -31,6 +31,11 @@ class Settings:
     jwt_audience: str | None
     jwks_url: str | None
     jwks_file: str | None
+    # The staff pool (AWS: its own Cognito user pool, MFA required). Unset locally: one issuer
+    # signs every token. When set, staff roles and operator scope count only from its tokens.
+    staff_jwt_issuer: str | None
+    staff_jwt_audience: str | None
+    staff_jwks_url: str | None
     # Payments: the sandbox provider's public key (PEM file locally, SSM parameter in AWS).
     sandbox_pay_public_key_file: str | None
     sandbox_pay_public_key_param: str | None
@@ -61,6 +66,9 @@ def get_settings() -> Settings:
         jwt_audience=env("PARKCHARGE_JWT_AUDIENCE") or None,
         jwks_url=env("PARKCHARGE_JWKS_URL") or None,
         jwks_file=env("PARKCHARGE_JWKS_FILE") or None,
+        staff_jwt_issuer=env("PARKCHARGE_STAFF_JWT_ISSUER") or None,
+        staff_jwt_audience=env("PARKCHARGE_STAFF_JWT_AUDIENCE") or None,
+        staff_jwks_url=env("PARKCHARGE_STAFF_JWKS_URL") or None,
         sandbox_pay_public_key_file=env("PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_FILE") or None,
         sandbox_pay_public_key_param=env("PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_PARAM") or None,
         config_cache_seconds=_int("PARKCHARGE_CONFIG_CACHE_SECONDS", 30),
