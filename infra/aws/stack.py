@@ -11,21 +11,32 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from chalice.cdk import Chalice
 from constructs import Construct
 
+from chalicelib.charging.models import MODELS as CHARGING_MODELS
+from chalicelib.parking.models import MODELS as PARKING_MODELS
+from chalicelib.payments.models import MODELS as PAYMENTS_MODELS
+from chalicelib.platform.models import MODELS as PLATFORM_MODELS
 from chalicelib.tables import ALL_MODELS
 from infra.aws.tables import TableSpec, table_spec
 
@@ -33,6 +44,52 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "iot-rules"
 APP_FILES = ("app.py", "chalicelib", ".chalice")
 DEAD_LETTER_QUEUE = "parkcharge-iot-dead-letters"
+
+# Tables holding money or what money is computed from: deletion protection on (and, like every
+# table, point-in-time recovery).
+MONEY_TABLES = ("Payment", "Wallet", "ChargingSession", "Visit", "Quote")
+LOG_RETENTION = logs.RetentionDays.SIX_MONTHS
+# API stage throttling (per stage, all methods): steady requests per second and burst.
+API_RATE_LIMIT = 200
+API_BURST_LIMIT = 400
+# The site-wide command-timeout alarm: this many commands timing out at one site (a lot or a
+# station) within one sweep is a wave, alarmed once (docs/decisions.md).
+SITE_TIMEOUT_WAVE = 5
+
+_ALL = [m.__name__ for m in ALL_MODELS]
+_PLATFORM = [m.__name__ for m in PLATFORM_MODELS]
+_DEVICES = ["Device", "Command", "DeviceMessage", "DeadLetter"]
+_PARKING = [m.__name__ for m in PARKING_MODELS]
+_PAYMENTS = [m.__name__ for m in PAYMENTS_MODELS]
+_CHARGING = [m.__name__ for m in CHARGING_MODELS]
+GATE, CHARGER = "gate", "charger"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one function touches: its tables, the device down topics it publishes to, the
+    dead-letter queue it consumes, the payment key it reads."""
+
+    tables: tuple[str, ...]
+    publishes: tuple[str, ...] = ()
+    consumes_dead_letters: bool = False
+    reads_pay_key: bool = False
+
+
+# One role per function (by its Chalice resource name), holding only this. A function added
+# later gets only the dead-letter table until it is listed here.
+FUNCTION_ACCESS: dict[str, Access] = {
+    "APIHandler": Access(tuple(_ALL), (GATE, CHARGER), reads_pay_key=True),
+    "GateCapture": Access(tuple(_DEVICES + _PARKING), (GATE,)),
+    "GateAck": Access(tuple(_DEVICES), (GATE,)),
+    "GateStatus": Access(tuple(_DEVICES), (GATE,)),
+    "ChargerOcpp": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING), (CHARGER,)),
+    "SweepCharging": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING), (CHARGER,)),
+    "DevicePresence": Access(tuple(_DEVICES), (GATE, CHARGER)),
+    "SweepCommands": Access(("Device", "Command"), (GATE, CHARGER)),
+    "IotDeadLetters": Access(("DeadLetter",), consumes_dead_letters=True),
+}
+DEFAULT_ACCESS = Access(("DeadLetter",))
 
 
 def _logical(name: str) -> str:
@@ -161,15 +218,8 @@ class ParkchargeStack(cdk.Stack):
             cognito.CfnUserPoolGroup(
                 self, f"Group{group.title()}", user_pool_id=self.user_pool.user_pool_id, group_name=group
             )
-        client = self.user_pool.add_client("AppClient", auth_flows=cognito.AuthFlow(user_srp=True))
-
-        self.role = iam.Role(
-            self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="parkcharge Lambda functions",
-        )
-        self._grant(pay_key_param.value_as_string)
+        client = self._driver_client()
+        staff_client = self._staff_pool()
 
         layer = lambda_.LayerVersion(
             self,
@@ -200,6 +250,11 @@ class ParkchargeStack(cdk.Stack):
             "PARKCHARGE_JWT_AUDIENCE": client.user_pool_client_id,
             "PARKCHARGE_JWKS_URL": f"https://cognito-idp.{self.region}.amazonaws.com/"
             f"{self.user_pool.user_pool_id}/.well-known/jwks.json",
+            "PARKCHARGE_STAFF_JWT_ISSUER": f"https://cognito-idp.{self.region}.amazonaws.com/"
+            f"{self.staff_pool.user_pool_id}",
+            "PARKCHARGE_STAFF_JWT_AUDIENCE": staff_client.user_pool_client_id,
+            "PARKCHARGE_STAFF_JWKS_URL": f"https://cognito-idp.{self.region}.amazonaws.com/"
+            f"{self.staff_pool.user_pool_id}/.well-known/jwks.json",
             "PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_PARAM": pay_key_param.value_as_string,
             "PARKCHARGE_IOT_DLQ": DEAD_LETTER_QUEUE,
             "POWERTOOLS_SERVICE_NAME": "parkcharge",
@@ -208,9 +263,9 @@ class ParkchargeStack(cdk.Stack):
         self.function_names = [
             name for name, res in self._sam_resources().items() if res["Type"] == "AWS::Serverless::Function"
         ]
+        self._function_roles(stage, pay_key_param.value_as_string)
         for name in self.function_names:
             resource = self.chalice.get_resource(name)
-            resource.add_property_override("Role", self.role.role_arn)
             resource.add_property_override("Layers", [layer.layer_version_arn])
             resource.add_property_override("Tracing", "Active")
             for key, value in environment.items():
@@ -219,6 +274,9 @@ class ParkchargeStack(cdk.Stack):
         self._rules()
         self._device_policy()
         self._alarms_and_dashboard()
+        self._api_stage()
+        self._site_timeout_alarm()
+        self._alarm_notifications()  # last: every alarm of the stack gets the topic as its action
         cdk.CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         cdk.CfnOutput(self, "DeadLetterQueueUrl", value=self.dead_letters.queue_url)
 
@@ -244,6 +302,7 @@ class ParkchargeStack(cdk.Stack):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             time_to_live_attribute=spec.ttl_attribute,
             removal_policy=cdk.RemovalPolicy.RETAIN,
+            deletion_protection=spec.model in MONEY_TABLES,
         )
         for index in spec.indexes:
             table.add_global_secondary_index(
@@ -254,76 +313,6 @@ class ParkchargeStack(cdk.Stack):
                 non_key_attributes=list(index.non_key_attributes) or None,
             )
         return table
-
-    def _grant(self, pay_key_param: str) -> None:
-        table_arns = [t.table_arn for t in self.tables.values()]
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                    "dynamodb:Query",
-                    "dynamodb:BatchGetItem",
-                    "dynamodb:BatchWriteItem",
-                    "dynamodb:ConditionCheckItem",
-                    "dynamodb:DescribeTable",
-                ],
-                resources=table_arns + [f"{arn}/index/*" for arn in table_arns],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["iot:Publish"],
-                resources=[
-                    f"arn:{self.partition}:iot:{self.region}:{self.account}:topic/parkcharge/gate/*/down/*",
-                    f"arn:{self.partition}:iot:{self.region}:{self.account}:topic/parkcharge/charger/*/ocpp/down",
-                ],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:GetQueueAttributes",
-                    "sqs:ChangeMessageVisibility",
-                ],
-                resources=[self.dead_letters.queue_arn],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ssm:GetParameter"],
-                resources=[f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{pay_key_param}"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:/aws/lambda/*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                resources=["*"],
-            )
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.role,
-            [
-                {
-                    "id": "AwsSolutions-IAM5",
-                    "reason": "Wildcards are limited to: the tables' own indexes (index/*), device down "
-                    "topics (one per thing, named at runtime), the functions' log groups (named by "
-                    "Lambda), and X-Ray, "
-                    "whose trace actions support no resource-level permissions.",
-                }
-            ],
-            apply_to_children=True,
-        )
 
     def _sam_resources(self) -> dict[str, Any]:
         """The resources `chalice package` produced (its sam.json in the construct's package dir)."""
@@ -509,3 +498,326 @@ class ParkchargeStack(cdk.Stack):
             cloudwatch.GraphWidget(title="Dead letters waiting", left=[dlq_depth]),
             cloudwatch.GraphWidget(title="API 5xx", left=[api_5xx]),
         )
+
+    # --- Cognito: who may write which attribute; staff in their own pool ------------------------
+
+    def _driver_client(self) -> cognito.UserPoolClient:
+        """The drivers' app client: SRP sign-in only (no hosted-UI OAuth flows, so no implicit
+        flow), and no write access to `custom:operator_id`: a user cannot give themselves an
+        operator. The app ignores operator and staff claims from this pool anyway."""
+        standard = {"phone_number": True, "preferred_username": True, "nickname": True}
+        return self.user_pool.add_client(
+            "AppClient",
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            disable_o_auth=True,
+            prevent_user_existence_errors=True,
+            read_attributes=cognito.ClientAttributes().with_standard_attributes(**standard),
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(**standard),
+        )
+
+    def _staff_pool(self) -> cognito.UserPoolClient:
+        """Staff sign in to their own pool: MFA required (TOTP), accounts created by an
+        administrator, `custom:operator_id` and the role groups assigned by the administrator
+        (AdminCreateUser / AdminUpdateUserAttributes / AdminAddUserToGroup); the app client may
+        read the operator but write nothing but the user's own name and phone."""
+        self.staff_pool = cognito.UserPool(
+            self,
+            "StaffUsers",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(username=True, email=True),
+            custom_attributes={"operator_id": cognito.StringAttribute(mutable=True, min_len=1, max_len=64)},
+            password_policy=cognito.PasswordPolicy(
+                min_length=14,
+                require_digits=True,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_symbols=True,
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.staff_pool,
+            [
+                {
+                    "id": "AwsSolutions-COG3",
+                    "reason": "Advanced security features are an account-level purchase decision of the "
+                    "operator; MFA is required in this pool regardless.",
+                },
+                {
+                    "id": "AwsSolutions-COG8",
+                    "reason": "The Plus feature plan is the operator's purchase decision; the pool "
+                    "works the same on Essentials.",
+                },
+            ],
+        )
+        for group in ("staff", "cashier", "customer_service", "finance", "ops_admin"):
+            cognito.CfnUserPoolGroup(
+                self,
+                f"StaffGroup{_logical(group)}",
+                user_pool_id=self.staff_pool.user_pool_id,
+                group_name=group,
+            )
+        return self.staff_pool.add_client(
+            "StaffClient",
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            disable_o_auth=True,
+            prevent_user_existence_errors=True,
+            read_attributes=cognito.ClientAttributes()
+            .with_standard_attributes(email=True, phone_number=True, fullname=True)
+            .with_custom_attributes("operator_id"),
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(
+                fullname=True, phone_number=True
+            ),
+        )
+
+    # --- one role per function -------------------------------------------------------------------
+
+    def _function_roles(self, stage: str, pay_key_param: str) -> None:
+        """Each function gets its own name (so its log group is known), its own log group with a
+        retention, and its own role with only what FUNCTION_ACCESS lists for it."""
+        self.roles: dict[str, iam.Role] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        arn = f"arn:{self.partition}"
+        for name in self.function_names:
+            access = FUNCTION_ACCESS.get(name, DEFAULT_ACCESS)
+            function_name = f"parkcharge-{stage}-{name}"
+            resource = self.chalice.get_resource(name)
+            resource.add_property_override("FunctionName", function_name)
+            log_group = logs.LogGroup(
+                self,
+                f"{name}Logs",
+                log_group_name=f"/aws/lambda/{function_name}",
+                retention=LOG_RETENTION,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+            role = iam.Role(
+                self,
+                f"{name}Role",
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"parkcharge {name}: only what it touches",
+            )
+            tables = [self.tables[model] for model in access.tables]
+            table_arns = [t.table_arn for t in tables]
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:Query",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:BatchWriteItem",
+                        "dynamodb:ConditionCheckItem",
+                        "dynamodb:DescribeTable",
+                    ],
+                    resources=table_arns + [f"{a}/index/*" for a in table_arns],
+                )
+            )
+            topics = {
+                GATE: f"{arn}:iot:{self.region}:{self.account}:topic/parkcharge/gate/*/down/*",
+                CHARGER: f"{arn}:iot:{self.region}:{self.account}:topic/parkcharge/charger/*/ocpp/down",
+            }
+            if access.publishes:
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["iot:Publish"], resources=[topics[kind] for kind in access.publishes]
+                    )
+                )
+            if access.consumes_dead_letters:
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=[
+                            "sqs:ReceiveMessage",
+                            "sqs:DeleteMessage",
+                            "sqs:GetQueueAttributes",
+                            "sqs:ChangeMessageVisibility",
+                        ],
+                        resources=[self.dead_letters.queue_arn],
+                    )
+                )
+            if access.reads_pay_key:
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["ssm:GetParameter"],
+                        resources=[f"{arn}:ssm:{self.region}:{self.account}:parameter{pay_key_param}"],
+                    )
+                )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[f"{log_group.log_group_arn}"],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
+                )
+            )
+            NagSuppressions.add_resource_suppressions(
+                role,
+                [
+                    {
+                        "id": "AwsSolutions-IAM5",
+                        "reason": "Wildcards are limited to: the function's own tables' indexes "
+                        "(index/*), device down topics (one per thing, named at runtime), the log "
+                        "streams of the function's own log group (named by Lambda), and X-Ray, whose "
+                        "trace actions support no resource-level permissions.",
+                    }
+                ],
+                apply_to_children=True,
+            )
+            resource.add_property_override("Role", role.role_arn)
+            resource.add_dependency(log_group.node.default_child)
+            self.roles[name] = role
+            self.log_groups[name] = log_group
+
+    # --- the API stage: throttling, access logs, errors with a code ------------------------------
+
+    def _api_stage(self) -> None:
+        api = self.chalice.get_resource("RestAPI")
+        access_logs = logs.LogGroup(
+            self, "ApiAccessLogs", retention=LOG_RETENTION, removal_policy=cdk.RemovalPolicy.RETAIN
+        )
+        api.add_property_override(
+            "AccessLogSetting",
+            {
+                "DestinationArn": access_logs.log_group_arn,
+                "Format": json.dumps(
+                    {
+                        "requestId": "$context.requestId",
+                        "ip": "$context.identity.sourceIp",
+                        "time": "$context.requestTime",
+                        "method": "$context.httpMethod",
+                        "path": "$context.resourcePath",
+                        "status": "$context.status",
+                        "latencyMs": "$context.responseLatency",
+                        "error": "$context.error.message",
+                    }
+                ),
+            },
+        )
+        api.add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": API_RATE_LIMIT,
+                    "ThrottlingBurstLimit": API_BURST_LIMIT,
+                    "MetricsEnabled": True,
+                    "LoggingLevel": "ERROR",
+                    "DataTraceEnabled": False,
+                }
+            ],
+        )
+        api.add_property_override("TracingEnabled", True)
+
+        def answer(status: str, code: str, message: str, retry: bool = False) -> dict[str, Any]:
+            body = json.dumps({"code": code, "message": message})
+            response: dict[str, Any] = {
+                "StatusCode": status,
+                "ResponseTemplates": {"application/json": body},
+                "ResponseParameters": {"Headers": {"Content-Type": "'application/json'"}},
+            }
+            if retry:
+                response["ResponseParameters"]["Headers"]["Retry-After"] = "'1'"
+            return response
+
+        # Answers API Gateway gives itself (before any function runs) carry a `code` too.
+        api.add_property_override(
+            "GatewayResponses",
+            {
+                "MISSING_AUTHENTICATION_TOKEN": answer("404", "not_found", "no such route"),
+                "RESOURCE_NOT_FOUND": answer("404", "not_found", "no such route"),
+                "THROTTLED": answer("429", "throttled", "too many requests; try again shortly", retry=True),
+                "DEFAULT_4XX": answer("400", "bad_request", "the request was refused"),
+                "DEFAULT_5XX": answer(
+                    "503", "unavailable", "the service is busy; try again shortly", retry=True
+                ),
+            },
+        )
+        # API Gateway writes execution and access logs through the account's CloudWatch role.
+        push_role = iam.Role(
+            self,
+            "ApiGatewayLogsRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+                )
+            ],
+        )
+        NagSuppressions.add_resource_suppressions(
+            push_role,
+            [
+                {
+                    "id": "AwsSolutions-IAM4",
+                    "reason": "AWS's own managed policy for API Gateway's account-wide log delivery "
+                    "role; API Gateway names the log groups it writes to.",
+                    "appliesTo": [
+                        "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                        "AmazonAPIGatewayPushToCloudWatchLogs"
+                    ],
+                }
+            ],
+        )
+        account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=push_role.role_arn)
+        api.add_dependency(account)
+
+    # --- alarms: a site-wide command-timeout alarm, and every alarm notifies the topic -----------
+
+    def _site_timeout_alarm(self) -> None:
+        """The sweeper publishes `CommandTimeouts` per site and `CommandTimeoutsWorstSite`, the
+        largest count at any one site in a sweep. One alarm on the latter: a wave of timeouts at
+        a site (its network or power is down) is one alarm, not one per device or command."""
+        worst = cloudwatch.Metric(
+            namespace="parkcharge",
+            metric_name="CommandTimeoutsWorstSite",
+            dimensions_map={"service": "parkcharge"},
+            statistic="Maximum",
+            period=cdk.Duration.minutes(1),
+        )
+        cloudwatch.Alarm(
+            self,
+            "SiteCommandTimeouts",
+            metric=worst,
+            threshold=SITE_TIMEOUT_WAVE,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=f"{SITE_TIMEOUT_WAVE} or more device commands timed out at one site within a "
+            "minute: see the CommandTimeouts metric by site",
+        )
+
+    def _alarm_notifications(self) -> None:
+        """An SNS topic (encrypted; the e-mail address is a deploy parameter) as the action of
+        every alarm in the stack, on alarm and when it is OK again."""
+        email = cdk.CfnParameter(
+            self,
+            "AlarmEmail",
+            type="String",
+            allowed_pattern=r"[^@\s]+@[^@\s]+",
+            description="Where alarms are sent (the address confirms the subscription once)",
+        )
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            enable_key_rotation=True,
+            description="parkcharge alarm notifications",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.alarm_topic = sns.Topic(
+            self, "AlarmTopic", display_name="parkcharge alarms", master_key=key, enforce_ssl=True
+        )
+        self.alarm_topic.add_subscription(subscriptions.EmailSubscription(email.value_as_string))
+        action = cloudwatch_actions.SnsAction(self.alarm_topic)
+        for node in self.node.find_all():
+            if isinstance(node, cloudwatch.Alarm):
+                node.add_alarm_action(action)
+                node.add_ok_action(action)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic_arn)
