@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 COMMAND_TTL = timedelta(days=30)
 PUBLISH_ATTEMPTS = 3
 PUBLISH_BACKOFF_SECONDS = 0.05
-# The sweeper leaves a command alone this long after its last publish (it is still in flight).
+# A command whose last publish went out is left alone this long (its ack is still on the way):
+# by the sweeper, and on the device's next message. One whose publish failed is due at once.
 RESEND_AFTER = timedelta(seconds=5)
+DEVICE_RESEND_AFTER = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,22 @@ def _publish_one(topic: str, message: Any) -> bool:
 
 def publish(commands: list[OutgoingCommand]) -> list[OutgoingCommand]:
     """Send committed commands, each retried a few times; returns those still not sent. They stay
-    `sent` in the outbox and the resender publishes them again until acked or expired."""
-    return [c for c in commands if not _publish_one(c.topic, c.message)]
+    `sent` in the outbox, marked as not published, and the resender publishes them again until
+    acked or expired."""
+    failed = [c for c in commands if not _publish_one(c.topic, c.message)]
+    for command in failed:
+        _mark_failed(command.device_id, command.correlation_id)
+    return failed
+
+
+def _mark_failed(device_id: str, correlation_id: str) -> None:
+    """Best effort: without the mark the command is still re-published, only a little later."""
+    try:
+        Command(device_id, correlation_id).update(
+            actions=[Command.publish_failed.set(True)], condition=Command.status == SENT
+        )
+    except Exception:
+        log.warning("could not mark a failed publish", extra={"correlation_id": correlation_id})
 
 
 def send(command: OutgoingCommand, now: datetime) -> Command:
@@ -160,7 +176,11 @@ def _republish(command: Command, now: datetime) -> bool:
         return False
     try:
         command.update(
-            actions=[Command.publish_count.add(1), Command.last_published_at.set(now)],
+            actions=[
+                Command.publish_count.add(1),
+                Command.last_published_at.set(now),
+                Command.publish_failed.remove(),
+            ],
             condition=Command.status == SENT,
         )
     except UpdateError:
@@ -188,18 +208,18 @@ def _sweep(pending: list[Command], now: datetime, settle: timedelta) -> SweepRes
                 result.timed_out_by_site[site or "unknown"] += 1
             continue
         last = command.last_published_at or command.sent_at
-        if now - last >= settle and _republish(command, now):
+        if (command.publish_failed or now - last >= settle) and _republish(command, now):
             result.resent += 1
     return result
 
 
 def resend_pending(device_id: str, now: datetime, exclude: set[str] | None = None) -> SweepResult:
     """The device just spoke (a message, a repeated message, a reconnect): publish again every
-    command of it that was committed, is not acknowledged and has not expired (`exclude`: the
-    ones just published)."""
+    command of it that was committed, is not acknowledged and has not expired, and whose publish
+    failed or went out a moment ago already (`exclude`: the ones just published)."""
     skip = exclude or set()
     pending = [c for c in Command.pending_by_device.query(device_id) if c.correlation_id not in skip]
-    return _sweep(pending, now, timedelta(0))
+    return _sweep(pending, now, DEVICE_RESEND_AFTER)
 
 
 def sweep(now: datetime) -> SweepResult:

@@ -107,6 +107,7 @@ class Command(Model):
     topic = UnicodeAttribute(null=True)
     message = JSONAttribute(null=True)
     publish_count = NumberAttribute(default=0)  # re-publishes by the resender
+    publish_failed = BooleanAttribute(null=True)  # the last publish failed: due at once
     last_published_at = UTCDateTimeAttribute(null=True)
     finished_at = UTCDateTimeAttribute(null=True)
     detail = UnicodeAttribute(null=True)
