@@ -82,6 +82,8 @@ def _on_call(charger: Charger, call: ocpp.Call, env: Envelope, now: datetime) ->
         charger.charger_id, inbox_id, f"ocpp:{call.action}", ocpp.result_frame(call.message_id, payload), now
     )  # a concurrent copy that answered first wins
     _reply(charger.charger_id, frame)
+    if call.action == "BootNotification":  # a (re)started charger: what it missed is sent again
+        commands.resend_pending(charger.charger_id, now)
     return {"result": "answered", "action": call.action}
 
 
