@@ -814,6 +814,19 @@ class ParkchargeStack(cdk.Stack):
         self.alarm_topic = sns.Topic(
             self, "AlarmTopic", display_name="parkcharge alarms", master_key=key, enforce_ssl=True
         )
+        # The topic's own policy (SSL only) replaces the default one: CloudWatch needs an allow.
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:*"
+                    }
+                },
+            )
+        )
         self.alarm_topic.add_subscription(subscriptions.EmailSubscription(email.value_as_string))
         action = cloudwatch_actions.SnsAction(self.alarm_topic)
         for node in self.node.find_all():

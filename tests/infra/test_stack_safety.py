@@ -38,6 +38,13 @@ def test_every_alarm_notifies_the_alarm_topic_which_mails_the_deploy_parameter(s
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
     assert template["Parameters"]["AlarmEmail"]["Type"] == "String"
+    [policy] = resources(template, "AWS::SNS::TopicPolicy").values()
+    allowed = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow" and s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert allowed and "sns:Publish" in as_list(allowed[0]["Action"])
     alarms = resources(template, "AWS::CloudWatch::Alarm")
     assert len(alarms) >= 12
     for name, alarm in alarms.items():
