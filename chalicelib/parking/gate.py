@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
@@ -47,7 +47,7 @@ from chalicelib.shared.timeutil import iso
 
 @dataclass
 class GateOutcome:
-    result: str  # entered | exited | payment_required | unmatched_exit | duplicate
+    result: str  # entered | exited | payment_required | unmatched_exit | duplicate | already_exited
     visit_id: str | None = None
     due_fen: int = 0
     commands: list[OutgoingCommand] = field(default_factory=list)
@@ -188,6 +188,12 @@ def _exit_once(
 ) -> GateOutcome:
     recent = pricing.earlier_visits(lot.lot_id, plate)
     visit = recent[0] if recent else None
+    if visit is not None and _just_released_here(visit, capture.device_id, now):
+        # The car is still at the barrier it was let out of (the open may not have reached the
+        # device): not an unmatched exit. What the device has not acknowledged is sent again.
+        commands.resend_pending(capture.device_id, now)
+        repeat = inbox.seen(capture.device_id, capture.message_id) is not None
+        return GateOutcome("duplicate" if repeat else "already_exited", visit_id=visit.visit_id)
     if visit is None or visit.status != INSIDE:
         return _unmatched_exit(capture, lot, plate, now)
     decision = pricing.exit_decision(visit, lot, now, recent[1:]).decision
@@ -222,6 +228,15 @@ def _exit_once(
         visit_id=visit.visit_id,
         due_fen=decision.due_fen,
         commands=outgoing,
+    )
+
+
+def _just_released_here(visit: Visit, device_id: str, now: datetime) -> bool:
+    return (
+        visit.status == EXITED
+        and visit.exit_device_id == device_id
+        and visit.exited_at is not None
+        and timedelta(0) <= now - visit.exited_at <= gate_commands.OPEN_VALID_FOR
     )
 
 

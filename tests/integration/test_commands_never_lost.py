@@ -317,3 +317,21 @@ def test_a_notification_that_is_not_a_success_gets_its_own_answer(
     assert "already" not in closed.json_body["message"] and visit().status == INSIDE
     assert notify(client, payment_id, due).json_body["message"] == "applied"
     assert notify(client, payment_id, due).json_body["message"] == "already applied"
+
+
+def test_the_car_captured_again_at_the_barrier_it_was_let_out_of_gets_the_open_again(
+    client: Client, plane: FlakyDataPlane
+) -> None:
+    """The open after the payment did not reach the device; the camera captures the car again
+    (a new message): not an unmatched exit, the open is published again."""
+    from chalicelib.parking.models import Record
+
+    payment_id, due = waiting_at_exit(client)
+    plane.failures = commands.PUBLISH_ATTEMPTS * 2
+    notify(client, payment_id, due)
+    assert plane.opens() == []
+    again = handlers.on_capture(exit_event(), now())
+    assert again["result"] == "already_exited"
+    [opened] = plane.opens()
+    assert opened["visit_id"] == visit().visit_id
+    assert [r for r in Record.query("demo-lot") if r.type == "unmatched_exit"] == []
