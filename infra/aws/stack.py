@@ -57,8 +57,7 @@ API_BURST_LIMIT = 400
 SITE_TIMEOUT_WAVE = 5
 
 _ALL = [m.__name__ for m in ALL_MODELS]
-_PLATFORM = [m.__name__ for m in PLATFORM_MODELS]
-_DEVICES = ["Device", "Command", "DeviceMessage", "DeadLetter"]
+_DEVICES = [m.__name__ for m in PLATFORM_MODELS if m.__name__ != "Operator"]  # what device paths touch
 _PARKING = [m.__name__ for m in PARKING_MODELS]
 _PAYMENTS = [m.__name__ for m in PAYMENTS_MODELS]
 _CHARGING = [m.__name__ for m in CHARGING_MODELS]
@@ -822,7 +821,8 @@ class ParkchargeStack(cdk.Stack):
                 resources=[self.alarm_topic.topic_arn],
                 conditions={
                     "ArnLike": {
-                        "aws:SourceArn": f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:*"
+                        "aws:SourceArn": f"arn:{self.partition}:cloudwatch:{self.region}:"
+                        f"{self.account}:alarm:*"
                     }
                 },
             )
