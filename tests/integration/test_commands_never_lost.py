@@ -23,7 +23,8 @@ from chalicelib.payments import sandbox
 from chalicelib.platform import commands, downlink, presence
 from chalicelib.platform.models import ACKED, SENT, TIMED_OUT, Command
 from tests.conftest import KEYS
-from tests.integration.conftest import Recorder, auth, capture, iot_event
+from tests.support.iot import Recorder, capture, iot_event
+from tests.support.tokens import auth
 
 ENTRY, EXIT = "demo-entry-cam", "demo-exit-cam"
 PLATE = "粤B12345"

@@ -24,7 +24,8 @@ import boto3
 import pytest
 from chalice.test import Client
 
-from tests.integration.conftest import auth, capture, iot_event, staff
+from tests.support.iot import capture, iot_event
+from tests.support.tokens import auth, staff
 
 NOW = datetime.now(UTC)
 TOU = {

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from chalice.test import Client
 from pynamodb.connection.base import Connection
 
-from tests.integration.conftest import auth, staff
+from tests.support.tokens import auth, staff
 
 
 @pytest.fixture
