@@ -715,28 +715,27 @@ class ParkchargeStack(cdk.Stack):
         )
         api.add_property_override("TracingEnabled", True)
 
-        def answer(status: str, code: str, message: str, retry: bool = False) -> dict[str, Any]:
+        def answer(status: str | None, code: str, message: str, retry: bool = False) -> dict[str, Any]:
             body = json.dumps({"code": code, "message": message})
             response: dict[str, Any] = {
-                "StatusCode": status,
                 "ResponseTemplates": {"application/json": body},
                 "ResponseParameters": {"Headers": {"Content-Type": "'application/json'"}},
             }
+            if status is not None:  # None: keep the status API Gateway chose
+                response["StatusCode"] = status
             if retry:
                 response["ResponseParameters"]["Headers"]["Retry-After"] = "'1'"
             return response
 
-        # Answers API Gateway gives itself (before any function runs) carry a `code` too.
+        # Answers API Gateway gives itself (before or instead of a function) carry a `code` too.
         api.add_property_override(
             "GatewayResponses",
             {
                 "MISSING_AUTHENTICATION_TOKEN": answer("404", "not_found", "no such route"),
                 "RESOURCE_NOT_FOUND": answer("404", "not_found", "no such route"),
                 "THROTTLED": answer("429", "throttled", "too many requests; try again shortly", retry=True),
-                "DEFAULT_4XX": answer("400", "bad_request", "the request was refused"),
-                "DEFAULT_5XX": answer(
-                    "503", "unavailable", "the service is busy; try again shortly", retry=True
-                ),
+                "DEFAULT_4XX": answer(None, "refused", "the request was refused"),
+                "DEFAULT_5XX": answer(None, "gateway_error", "the service could not answer; try again"),
             },
         )
         # API Gateway writes execution and access logs through the account's CloudWatch role.
