@@ -27,7 +27,12 @@ from chalice.test import Client
 from tests.support.iot import capture, iot_event
 from tests.support.tokens import auth, staff
 
-NOW = datetime.now(UTC)
+
+def now() -> datetime:
+    """The wall clock (the HTTP routes read it too): read when used, not at import."""
+    return datetime.now(UTC)
+
+
 TOU = {
     "kind": "time_of_use",
     "periods": {"flat": {"electricity": 7000, "service": 8000}},
@@ -102,8 +107,8 @@ def _charging_side(client: Client, side: Side) -> None:
         name="flat",
         kind="ev",
         definition=TOU,
-        effective_from=NOW - timedelta(days=1),
-        created_at=NOW,
+        effective_from=now() - timedelta(days=1),
+        created_at=now(),
         created_by="test",
     ).save()
     station = _ok(
@@ -134,7 +139,7 @@ def _charging_side(client: Client, side: Side) -> None:
     )
     side.charger, side.charging_tariff = charger["charger_id"], tariff
     side.free_qr = charger["qr_ids"][1]
-    registry.seen(side.charger, NOW)
+    registry.seen(side.charger, now())
     for connector_id in (1, 2):
         Connector(side.charger, connector_id).update(actions=[Connector.status.set("Preparing")])
 
@@ -146,7 +151,7 @@ def _driver_side(client: Client, side: Side) -> None:
 
     devices.on_capture(
         iot_event(side.entry_device, "capture", capture(side.entry_device, "in", side.plate)),
-        NOW - timedelta(minutes=50),
+        now() - timedelta(minutes=50),
     )
     quote = _ok(
         client.http.post("/v1/driver/quotes", headers=side.driver, body=json.dumps({"plate": side.plate})),
@@ -199,7 +204,7 @@ def world(client: Client, demo: dict[str, str]) -> World:
         "demo-small@other-op",
         demo["other_driver_plate"],
     )
-    Wallet(b.driver_sub, balance_fen=20000, status="active", updated_at=NOW).save()
+    Wallet(b.driver_sub, balance_fen=20000, status="active", updated_at=now()).save()
     for side in (a, b):
         _charging_side(client, side)
         _driver_side(client, side)
@@ -528,7 +533,7 @@ def test_another_operators_device_id_cannot_be_taken_and_its_presence_stays_its_
     assert a.operator not in taken.body.decode() and a.lot not in taken.body.decode()
     device = Device.get(a.entry_device)
     assert (device.operator_id, device.kind, device.lot_id) == (a.operator, "gate_camera", a.lot)
-    at = NOW + timedelta(minutes=1)
+    at = now() + timedelta(minutes=1)
     for kind in ("disconnected", "connected"):
         event = {
             "payload_b64": base64.b64encode(
