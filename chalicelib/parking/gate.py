@@ -40,7 +40,7 @@ from chalicelib.parking.models import (
 from chalicelib.platform import commands, inbox, registry
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.platform.envelope import InvalidMessage
-from chalicelib.shared.db import failed_condition, transaction
+from chalicelib.shared.db import cancellation_codes, failed_condition, transaction
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.timeutil import iso
 
@@ -80,7 +80,9 @@ def _commit(
         if failed_condition(error, index=0):
             commands.resend_pending(capture.device_id, now)
             return False
-        if failed_condition(error):  # the commands have no condition: it is the caller's writes
+        if failed_condition(error) or "TransactionConflict" in cancellation_codes(error):
+            # The commands have no condition: the caller's writes met a change (or a concurrent
+            # transaction on the same items, e.g. a payment being booked on the visit).
             raise VisitChanged from error
         raise
     commands.publish(outgoing)
