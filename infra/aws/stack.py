@@ -329,8 +329,7 @@ class ParkchargeStack(cdk.Stack):
         self.dead_letters.grant_send_messages(iot_role)
         # IoT invokes its functions asynchronously: a failed invocation is retried twice, then
         # Lambda sends it to the function's on-failure destination, the same dead-letter queue
-        # (sent with the function's role).
-        self.dead_letters.grant_send_messages(self.role)
+        # (sent with that function's own role).
         destined: set[str] = set()
         for rule in load_rules():
             function_name = str(rule["action"]["lambda"])
@@ -338,6 +337,7 @@ class ParkchargeStack(cdk.Stack):
             function_arn = function.get_att("Arn").to_string()
             if function_name not in destined:
                 destined.add(function_name)
+                self.dead_letters.grant_send_messages(self.roles[_logical(function_name)])
                 lambda_.CfnEventInvokeConfig(
                     self,
                     f"AsyncInvoke{_logical(function_name)}",
