@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -329,6 +330,21 @@ def _stop_one(name: str, stop: Any) -> None:
     log.debug("stopped %s in %.2f s", name, time.monotonic() - started)
 
 
+def _gateway_handler(base: Any) -> Any:
+    """Answers the local gateway gives before the app runs (an unknown route) in the app's error
+    shape, as the CDK stack's gateway responses do in AWS: 404 `{"code": "not_found", ...}`."""
+
+    class GatewayErrors(base):
+        def _send_error_response(self, error: Any) -> None:
+            if getattr(error, "CODE", None) == 403:  # the local gateway's "missing token": no route
+                body = json.dumps({"code": "not_found", "message": "no such route"}).encode()
+                self._send_http_response(404, {"Content-Type": "application/json"}, body)
+                return
+            super()._send_error_response(error)
+
+    return GatewayErrors
+
+
 def _start_api(app_module: Any, port: int) -> Any:
     """Chalice's local dev server for the app, in this process, like `chalice local`."""
     from chalice.config import Config
@@ -343,6 +359,8 @@ def _start_api(app_module: Any, port: int) -> Any:
         lambda_memory_size=512,
     )
     server = create_local_server(app_module.app, config, HOST, port)
+    wrapped = server.server.RequestHandlerClass  # functools.partial(handler class, app, config)
+    server.server.RequestHandlerClass = functools.partial(_gateway_handler(wrapped.func), **wrapped.keywords)
     # socketserver listens with a backlog of 5: a burst of concurrent clients (a lot's apps, a
     # provider's notifications) would be reset. Listening again sets the backlog.
     server.server.socket.listen(LISTEN_BACKLOG)
