@@ -14,15 +14,16 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
-
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.shared.errors import Forbidden, Unauthorized
 from chalicelib.shared.settings import get_settings
 
 DRIVER = "driver"
 STAFF = "staff"
+
+if TYPE_CHECKING:  # jwt (and cryptography) are imported on the first request, not at cold start
+    import jwt
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class _Keys:
         self._clients: dict[str, jwt.PyJWKClient] = {}
 
     def key_for(self, token: str, jwks_url: str | None) -> Any:
+        import jwt
+
         settings = get_settings()
         if jwks_url:
             with self._lock:
@@ -85,6 +88,8 @@ def reset_keys() -> None:
 
 
 def authenticate(headers: Any) -> Principal:
+    import jwt
+
     header = (headers or {}).get("authorization") or (headers or {}).get("Authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
