@@ -3,6 +3,6 @@ transaction (charging's prepay hold and its settlement)."""
 
 from __future__ import annotations
 
-from chalicelib.payments.wallet import WalletView, credit, debit, view
+from chalicelib.payments.wallet import WalletView, credit, debit, top_up, view
 
-__all__ = ["WalletView", "credit", "debit", "view"]
+__all__ = ["WalletView", "credit", "debit", "top_up", "view"]
