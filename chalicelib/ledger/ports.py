@@ -4,6 +4,7 @@ journal read back for staff views."""
 
 from __future__ import annotations
 
+from chalicelib.ledger.domain.invariants import Breach, PaymentFact, SessionFact, VisitFact, WalletFact
 from chalicelib.ledger.domain.postings import (
     OPENING,
     PaymentSplit,
@@ -22,14 +23,21 @@ from chalicelib.ledger.domain.postings import (
 )
 from chalicelib.ledger.domain.postings import lot_site as lot_site
 from chalicelib.ledger.journal import add, as_csv, as_json, get, of_site_day, of_subject
+from chalicelib.ledger.views import day_param, respond
 
 __all__ = [
     "OPENING",
+    "Breach",
+    "PaymentFact",
     "PaymentSplit",
     "Posting",
+    "SessionFact",
+    "VisitFact",
+    "WalletFact",
     "add",
     "as_csv",
     "as_json",
+    "day_param",
     "get",
     "hold_released",
     "lot_site",
@@ -39,6 +47,7 @@ __all__ = [
     "parking_payment",
     "prepay_hold",
     "provider_clearing",
+    "respond",
     "session_subject",
     "split_payment",
     "station_site",

@@ -4,6 +4,7 @@ own transaction and lets the waiting car out; charging checks plates and grants 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.ledger.ports import VisitFact
 from chalicelib.parking import config, gate, plates, pricing, quotes
 from chalicelib.parking.domain import plates as plate_rules
 from chalicelib.parking.models import EXITED, INSIDE, Lot, Visit, lot_plate_key
@@ -29,6 +31,7 @@ __all__ = [
     "payable_quote",
     "release_paid_car",
     "require_plate_owner",
+    "visit_facts",
     "visit_owing",
 ]
 
@@ -174,3 +177,11 @@ def grant_charging_waiver(
             return False
         return True
     return False
+
+
+def visit_facts() -> Iterator[VisitFact]:
+    """Every visit's paid amount and open obligation (the ledger's scheduled check; a scan)."""
+    for visit in Visit.scan():
+        yield VisitFact(
+            str(visit.visit_id), str(visit.status), int(visit.paid_fen), int(visit.overpaid_fen or 0)
+        )

@@ -219,6 +219,7 @@ class ParkchargeStack(cdk.Stack):
         self._rules()
         self._device_policy()
         self._alarms_and_dashboard()
+        self._ledger_check()
         cdk.CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         cdk.CfnOutput(self, "DeadLetterQueueUrl", value=self.dead_letters.queue_url)
 
@@ -432,6 +433,28 @@ class ParkchargeStack(cdk.Stack):
             "DevicePolicy",
             policy_name="parkcharge-device",
             policy_document={"Version": "2012-10-17", "Statement": statements},
+        )
+
+    def _ledger_check(self) -> None:
+        """The scheduled ledger check scans the tables it compares, and any breach it reports
+        raises an alarm."""
+        table_arns = [t.table_arn for t in self.tables.values()]
+        self.role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:Scan"], resources=table_arns))
+        cloudwatch.Alarm(
+            self,
+            "LedgerBreaches",
+            metric=cloudwatch.Metric(
+                namespace="parkcharge",
+                metric_name="LedgerBreaches",
+                statistic="Maximum",
+                dimensions_map={"service": "parkcharge"},
+                period=cdk.Duration.hours(1),
+            ),
+            threshold=0,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="The ledger's scheduled check found books that do not add up",
         )
 
     def _alarms_and_dashboard(self) -> None:
