@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,12 +22,17 @@ def local_day(at: datetime, zone: str | None = None) -> str:
     return at.astimezone(ZoneInfo(zone or DEFAULT_ZONE)).date().isoformat()
 
 
+def sort_time(at: datetime) -> str:
+    """UTC to the microsecond, so postings within one second keep their order."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def to_item(posting: Posting, zone: str | None = None) -> JournalPosting:
     return JournalPosting(
         posting.posting_id,
         kind=posting.kind,
         at=posting.at,
-        at_id=f"{iso(posting.at)}#{posting.posting_id}",
+        at_id=f"{sort_time(posting.at)}#{posting.posting_id}",
         site=posting.site,
         site_day=f"{posting.site}#{local_day(posting.at, zone)}",
         subject=posting.subject,
