@@ -207,8 +207,11 @@ def _remote_stop(session: ChargingSession, now: datetime) -> bool:
         now,
         session_id=session.session_id,
     )
+    kept = bool(session.stop_pending)
     with contextlib.suppress(UpdateError):  # a reading raced us; the stop was sent all the same
         session.update(actions=[ChargingSession.stop_sent_at.set(now), ChargingSession.stop_pending.remove()])
+    if kept:
+        Charger(session.charger_id).update(actions=[Charger.pending_stops.delete({session.session_id})])
     return True
 
 
@@ -228,13 +231,13 @@ def send_pending_stops(charger: Charger, now: datetime) -> int:
         session = get_or_none(ChargingSession, session_id, consistent=True)
         if (
             session is not None
+            and session.stop_pending
             and session.state in (rules.STOPPING, rules.SUSPENDED)
             and session.transaction_id is not None
-            and _remote_stop(session, now)
         ):
-            sent += 1
-        if session is None or sent or session.state not in (rules.STOPPING, rules.SUSPENDED):
-            charger.update(actions=[Charger.pending_stops.delete({session_id})])
+            sent += int(_remote_stop(session, now))
+        else:  # sent meanwhile, or nothing left to stop
+            Charger(charger.charger_id).update(actions=[Charger.pending_stops.delete({session_id})])
     return sent
 
 

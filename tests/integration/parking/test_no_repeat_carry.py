@@ -31,7 +31,9 @@ def per_visit_no_repeat(client: Client, amount_fen: int = 500) -> None:
 
 def visit_once(at: datetime) -> dict:
     handlers.on_capture(iot_event(ENTRY, "capture", capture(ENTRY, "in", PLATE)), at)
-    return handlers.on_capture(iot_event(EXIT, "capture", capture(EXIT, "out", PLATE)), at + timedelta(minutes=20))
+    return handlers.on_capture(
+        iot_event(EXIT, "capture", capture(EXIT, "out", PLATE)), at + timedelta(minutes=20)
+    )
 
 
 def test_the_eleventh_visit_in_one_no_repeat_cycle_is_not_charged_again(

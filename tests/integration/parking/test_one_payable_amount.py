@@ -17,7 +17,7 @@ from chalicelib.parking.models import EXITED, INSIDE
 from chalicelib.payments.models import CLOSED, PAID, Payment
 from tests.integration.conftest import Recorder, capture, iot_event, staff
 from tests.integration.ledger.books import assert_books_hold, balance
-from tests.integration.test_api_payments import EXIT, ENTRY, PLATE, notify, now, post, quote, visit
+from tests.integration.test_api_payments import ENTRY, EXIT, PLATE, notify, now, post, quote, visit
 
 
 def enter_at(at: datetime, plate: str = PLATE) -> dict[str, Any]:
@@ -46,7 +46,9 @@ def later(monkeypatch: pytest.MonkeyPatch) -> Any:
     return move
 
 
-def test_four_quotes_each_paid_keep_one_fee_and_owe_the_rest_back(client: Client, published: Recorder) -> None:
+def test_four_quotes_each_paid_keep_one_fee_and_owe_the_rest_back(
+    client: Client, published: Recorder
+) -> None:
     """Defect 1: four quotes, each with its order created before the next quote, all paid at the
     provider: the visit is paid its 250 once, 750 is an open obligation, the books hold."""
     enter_at(now() - timedelta(minutes=10))
@@ -95,9 +97,10 @@ def test_two_quotes_one_after_the_other_both_paid(client: Client, published: Rec
     assert leave_at(now())["result"] == "exited"
     shown = client.http.get(f"/v1/ops/lots/demo-lot/visits/{v.visit_id}/postings", headers=staff()).json_body
     assert [p["kind"] for p in shown["postings"]] == ["parking_payment", "parking_payment", "visit_closed"]
-    assert {"account": accounts.refunds_payable(accounts.visit_subject(v.visit_id)), "amount_fen": -250} in shown[
-        "balances"
-    ]
+    assert {
+        "account": accounts.refunds_payable(accounts.visit_subject(v.visit_id)),
+        "amount_fen": -250,
+    } in shown["balances"]
     assert_books_hold()
 
 
