@@ -43,6 +43,9 @@ def session_view(s: ChargingSession) -> dict[str, Any]:
         "end_reason": s.end_reason,
         "abnormal_reason": s.abnormal_reason,
         "refunded_fen": int(s.refunded_fen),
+        "refund_requested_fen": int(s.refund_requested_fen or 0),
+        "stop_pending": bool(s.stop_pending),
+        "reading_notes": s.reading_notes or [],
         "bill": s.bill,
     }
 

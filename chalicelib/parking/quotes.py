@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pynamodb.exceptions import TransactWriteError
+
 from chalicelib.parking import config, plates, pricing
 from chalicelib.parking.models import INSIDE, Quote, Visit
-from chalicelib.shared.db import get_owned, transaction
+from chalicelib.shared.db import failed_condition, get_owned, transaction
 from chalicelib.shared.errors import NotFound
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.settings import get_settings
@@ -52,13 +54,18 @@ def create(user_id: str, plate: str, lot_id: str | None, now: datetime) -> Quote
     )
     # One payable amount at a time: the new quote becomes the visit's payable one, superseding the
     # earlier unpaid quotes (payments refuses them, and books any late money they still bring).
-    with transaction() as tx:
-        tx.save(quote, condition=Quote.quote_id.does_not_exist())
-        tx.update(
-            Visit(visit.lot_plate, visit.visit_id),
-            actions=[Visit.quote_id.set(quote.quote_id)],
-            condition=Visit.status == INSIDE,
-        )
+    try:
+        with transaction() as tx:
+            tx.save(quote, condition=Quote.quote_id.does_not_exist())
+            tx.update(
+                Visit(visit.lot_plate, visit.visit_id),
+                actions=[Visit.quote_id.set(quote.quote_id)],
+                condition=Visit.status == INSIDE,
+            )
+    except TransactWriteError as exc:
+        if failed_condition(exc):
+            raise NotFound("this car is not in a lot", "no_open_visit") from exc  # it left meanwhile
+        raise
     return quote
 
 
