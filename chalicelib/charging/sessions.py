@@ -232,7 +232,7 @@ def send_pending_stops(charger: Charger, now: datetime) -> int:
         if (
             session is not None
             and session.stop_pending
-            and session.state in (rules.STOPPING, rules.SUSPENDED)
+            and session.state not in (rules.COMPLETED, rules.ABNORMAL)
             and session.transaction_id is not None
         ):
             sent += int(_remote_stop(session, now))
@@ -364,7 +364,9 @@ def on_meter_values(
             return  # a late reading after the bill: it cannot change a settled session
         readings, power, notes = _with_readings(session, samples, now)
         cost = pricing.cost_so_far(session, readings, zone_of(session))
-        state = rules.CHARGING if session.state == rules.SUSPENDED else session.state
+        state = session.state
+        if state == rules.SUSPENDED:  # back: charging again, or still being stopped
+            state = rules.STOPPING if session.stop_requested_at is not None else rules.CHARGING
         try:
             session.update(
                 actions=[

@@ -136,6 +136,19 @@ def test_a_stop_asked_while_the_charger_is_offline_is_sent_when_it_is_back(
     assert_books_hold()
 
 
+def test_a_kept_stop_survives_the_session_being_suspended_meanwhile(
+    client: Client, charger: FakeCharger
+) -> None:
+    now = datetime.now(UTC)
+    session_id, tx = started(client, charger, now, prepay=1000)
+    Device(CHARGER).update(actions=[Device.online.set(False)])
+    client.http.post(f"/v1/driver/charging/sessions/{session_id}/stop", headers=auth())
+    assert charging.sweep(now + timedelta(minutes=6))["suspended"] == 1
+    charger.meter(tx, 101_000, now + timedelta(minutes=7), now + timedelta(minutes=7))
+    assert ChargingSession.get(session_id).state == "stopping"
+    assert len(charger.calls("RemoteStopTransaction")) == 1
+
+
 def test_a_stop_during_starting_then_the_chargers_reject_cancels_cleanly(
     client: Client, charger: FakeCharger
 ) -> None:
