@@ -17,9 +17,11 @@ from chalicelib.charging import sessions as charging
 from chalicelib.charging.models import Charger, ChargingSession, Connector
 from chalicelib.ledger.domain import postings as accounts
 from chalicelib.platform.models import Device
-from tests.integration.conftest import Recorder, auth, staff
+from tests.integration.charging.test_sessions import start, started, wallet
 from tests.integration.ledger.books import assert_books_hold, postings_of
-from tests.integration.test_charging import CHARGER, FakeCharger, start, started, wallet
+from tests.support.charger import CHARGER, FakeCharger
+from tests.support.iot import Recorder
+from tests.support.tokens import auth, staff
 
 EBIKE = {
     "kind": "duration",

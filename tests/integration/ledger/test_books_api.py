@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from chalice.test import Client
 
-from tests.integration.conftest import Recorder, staff
+from tests.integration.charging.test_sessions import started
 from tests.integration.parking.test_one_payable_amount import enter_at, leave_at, pay
-from tests.integration.test_api_payments import notify, now, quote, visit
-from tests.integration.test_charging import FakeCharger, started
+from tests.integration.payments.test_payments import notify, now, quote, visit
+from tests.support.charger import FakeCharger
+from tests.support.iot import Recorder
+from tests.support.tokens import staff
 
 OTHER = staff("other-op", "other-staff")
 

@@ -1,6 +1,6 @@
 """The books' invariants as properties over random interleavings of the flows (parking visits,
 quotes, payments and their notifications, repeated or late; charge sessions started, rejected,
-metered, stopped, swept, force-ended; refund requests), each run on fresh tables. After every
+metered, stopped, swept, force-ended; refund requests), each run on empty tables. After every
 run the scheduled check finds nothing: the journal sums to zero, every wallet equals its
 postings, no visit keeps more than it owes without an open obligation, no session returns more
 than it held, and every payment a provider confirmed is in the journal."""
@@ -13,7 +13,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 
 from chalicelib.shared.errors import DomainError
 
@@ -43,8 +42,8 @@ steps = st.lists(
 class World:
     def __init__(self) -> None:
         from chalicelib.platform import downlink
-        from tests.integration.conftest import Recorder
-        from tests.integration.test_charging import FakeCharger
+        from tests.support.charger import FakeCharger
+        from tests.support.iot import Recorder
 
         self.now = T0
         self.published = Recorder()
@@ -66,7 +65,7 @@ class World:
 
     def _capture(self, direction: str, pick: int) -> None:
         from chalicelib.parking import devices
-        from tests.integration.conftest import capture, iot_event
+        from tests.support.iot import capture, iot_event
 
         device = "demo-entry-cam" if direction == "in" else "demo-exit-cam"
         plate = list(DRIVERS)[pick % 2]
@@ -189,26 +188,26 @@ class World:
             sessions.request_refund(session.user_id, session_id, 50 * (pick + 1), self.now)
 
 
-def run(plan: list[tuple[str, int, int]]) -> tuple[World, list[Any]]:
+def run(aws_session: Any, plan: list[tuple[str, int, int]]) -> tuple[World, list[Any]]:
+    """One example on empty tables (the session's moto) with the demo data."""
     from chalicelib.ledger import checks
     from chalicelib.platform import downlink
     from chalicelib.shared import cache
-    from chalicelib.tables import create_all_tables
     from infra.local.demo import seed
+    from tests.support.aws import empty_tables
 
-    with mock_aws():
-        create_all_tables()
+    empty_tables(aws_session)
+    cache.reset_all()
+    seed(T0 - timedelta(days=20))
+    world = World()
+    try:
+        for op, pick, minutes in plan:
+            world.step(op, pick, minutes)
+        breaches = checks.run()
+        extra = _extra_checks(world)
+    finally:
+        downlink.set_publisher(None)
         cache.reset_all()
-        seed(T0 - timedelta(days=20))
-        world = World()
-        try:
-            for op, pick, minutes in plan:
-                world.step(op, pick, minutes)
-            breaches = checks.run()
-            extra = _extra_checks(world)
-        finally:
-            downlink.set_publisher(None)
-            cache.reset_all()
     return world, [*breaches, *extra]
 
 
@@ -226,16 +225,20 @@ def _extra_checks(world: World) -> list[str]:
 @settings(
     max_examples=15,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
     derandomize=True,
 )
 @given(plan=steps)
-def test_the_books_hold_under_any_interleaving(plan: list[tuple[str, int, int]]) -> None:
-    _, breaches = run(plan)
+def test_the_books_hold_under_any_interleaving(aws_session: Any, plan: list[tuple[str, int, int]]) -> None:
+    _, breaches = run(aws_session, plan)
     assert breaches == []
 
 
-def test_a_busy_day_keeps_the_books() -> None:
+def test_a_busy_day_keeps_the_books(aws_session: Any) -> None:
     """One fixed, dense interleaving that touches every flow (a regression anchor)."""
     plan = [
         ("enter", 0, 0),
@@ -263,6 +266,6 @@ def test_a_busy_day_keeps_the_books() -> None:
         ("sweep", 0, 10),
         ("force_end", 2, 1),
     ]
-    world, breaches = run(plan)
+    world, breaches = run(aws_session, plan)
     assert breaches == []
     assert len(world.sessions) == 3 and world.notified

@@ -10,7 +10,8 @@ from chalice.test import Client
 
 from chalicelib.parking import devices as handlers
 from chalicelib.parking.models import Visit
-from tests.integration.conftest import Recorder, capture, iot_event, staff
+from tests.support.iot import Recorder, capture, iot_event
+from tests.support.tokens import staff
 
 ENTRY, EXIT = "demo-entry-cam", "demo-exit-cam"
 PLATE = "粤B77777"

@@ -15,9 +15,10 @@ from chalicelib.ledger.domain import postings as accounts
 from chalicelib.parking import devices as handlers
 from chalicelib.parking.models import EXITED, INSIDE
 from chalicelib.payments.models import CLOSED, PAID, Payment
-from tests.integration.conftest import Recorder, capture, iot_event, staff
 from tests.integration.ledger.books import assert_books_hold, balance
-from tests.integration.test_api_payments import ENTRY, EXIT, PLATE, notify, now, post, quote, visit
+from tests.integration.payments.test_payments import ENTRY, EXIT, PLATE, notify, now, post, quote, visit
+from tests.support.iot import Recorder, capture, iot_event
+from tests.support.tokens import staff
 
 
 def enter_at(at: datetime, plate: str = PLATE) -> dict[str, Any]:
