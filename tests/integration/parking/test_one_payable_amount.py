@@ -150,3 +150,34 @@ def test_a_notification_after_the_car_left_is_booked_as_an_obligation(
     v = visit()
     assert (v.status, v.paid_fen, v.overpaid_fen) == (EXITED, 250, 250)
     assert_books_hold()
+
+
+def test_four_quotes_taken_concurrently_and_all_paid(client: Client, published: Recorder) -> None:
+    """Defect 1, concurrently (the use cases in threads; HTTP requests share the app's current
+    request): whichever orders got created, all their money is booked, the visit keeps its fee
+    once and the rest is owed back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.parking import quotes
+    from chalicelib.payments import orders
+    from chalicelib.shared.errors import DomainError
+
+    enter_at(now() - timedelta(minutes=10))
+    at = now()
+
+    def take_and_order(_: int) -> str | None:
+        q = quotes.create("demo-driver", PLATE, "demo-lot", at)
+        try:
+            return orders.create("demo-driver", q.quote_id, int(q.due_fen), "sandbox", at).payment.payment_id
+        except DomainError:
+            return None  # superseded before its order was created
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        created = [p for p in pool.map(take_and_order, range(4)) if p is not None]
+    assert created
+    for n, payment_id in enumerate(created):
+        assert notify(client, payment_id, 250, txn=f"txn-{n}").status_code == 200
+    v = visit()
+    assert (v.paid_fen, v.overpaid_fen) == (250, 250 * (len(created) - 1))
+    assert leave_at(now())["result"] == "exited"
+    assert_books_hold()
