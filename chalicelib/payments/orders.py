@@ -5,7 +5,7 @@ payments never reads parking's tables)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
@@ -20,6 +20,7 @@ from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.shared.db import failed_condition, get_or_none, get_owned, transaction
 from chalicelib.shared.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
 from chalicelib.shared.money import format_yuan
+from chalicelib.shared.settings import get_settings
 from chalicelib.shared.timeutil import iso
 
 
@@ -129,7 +130,10 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
         return Applied(payment, applied=False)
     amount = int(payment.amount_fen)
     for _ in range(5):
-        expires = payment.expires_at or payment.created_at
+        # orders created before they carried their quote's expiry: the quote's usual validity
+        expires = payment.expires_at or payment.created_at + timedelta(
+            minutes=get_settings().quote_ttl_minutes
+        )
         owing = parking.visit_owing(payment.lot_plate, payment.visit_id, now)
         on_time = (
             payment.status == PENDING
