@@ -105,9 +105,11 @@ def cycle_total(visit: Visit, lot: LotConfig, fee: Price, earlier: Iterable[Visi
     return gate.cycle_total(carry_from(earlier), fee.last_cycle)
 
 
-def earlier_visits(lot_id: str, plate: str, limit: int = 2) -> list[Visit]:
-    """The plate's latest visits at the lot, newest first, strongly consistent (one Query): the
-    current one and the previous (which carries the no-repeat cycle's running total)."""
+def earlier_visits(lot_id: str, plate: str, limit: int = 3) -> list[Visit]:
+    """The plate's latest visits at the lot, newest first, strongly consistent (one Query of at
+    most three items, however many visits the cycle has): the current one and the two before, the
+    newest closed one carrying the no-repeat cycle's running total (a visit abandoned in between
+    by a re-entry does not break the chain)."""
     return list(
         Visit.query(lot_plate_key(lot_id, plate), scan_index_forward=False, limit=limit, consistent_read=True)
     )

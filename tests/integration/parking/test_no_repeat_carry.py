@@ -58,3 +58,17 @@ def test_the_eleventh_visit_in_one_no_repeat_cycle_is_not_charged_again(
     assert latest.cycle_total_fen == 500
     # the next cycle (24 h after the first entry) charges again
     assert visit_once(T0 + timedelta(hours=25))["due_fen"] == 500
+
+
+def test_a_visit_abandoned_by_a_re_entry_does_not_break_the_cycle(
+    client: Client, published: Recorder
+) -> None:
+    per_visit_no_repeat(client)
+    assert visit_once(T0)["due_fen"] == 500
+    [visit] = Visit.query(f"demo-lot#{PLATE}")
+    visit.update(actions=[Visit.paid_fen.set(500)])
+    handlers.on_capture(iot_event(EXIT, "capture", capture(EXIT, "out", PLATE)), T0 + timedelta(minutes=21))
+    handlers.on_capture(iot_event(ENTRY, "capture", capture(ENTRY, "in", PLATE)), T0 + timedelta(hours=1))
+    # the exit missed the car; it comes in again (the first entry becomes abnormal) and leaves
+    outcome = visit_once(T0 + timedelta(hours=2))
+    assert outcome["result"] == "exited" and outcome["due_fen"] == 0
