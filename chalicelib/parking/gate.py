@@ -1,10 +1,10 @@
 """The gate path: a capture comes in, a decision and commands go out.
 
 Round trips per capture: device and lot configuration from the container cache; one strongly
-consistent Query for the plate's latest visits at the lot (at exit the current one and the
-previous, which keeps the no-repeat cycle's running total); one TransactWrite that records the
-message as handled, writes the visit change, its journal posting, any record, and the commands;
-then the publish.
+consistent Query for the plate's latest visits at the lot (at exit up to three: the current one
+and the newest closed one, which keeps the no-repeat cycle's running total); one TransactWrite
+that records the message as handled, writes the visit change, its journal posting, any record,
+and the commands; then the publish.
 A repeated capture fails the transaction's inbox condition and sends nothing.
 """
 

@@ -78,8 +78,8 @@ class Lane(Model):
 # - a driver's visits of one plate across lots, newest first (GSI `by_plate`);
 # - cars in a lot now (sparse GSI `inside_by_lot`: `inside_lot` is set only while inside);
 # - a visit by its keys (quotes and payments store both).
-# The gate reads the latest two visits of the plate (current + the previous, which carries the
-# no-repeat cycle's running total).
+# At exit the gate reads the plate's latest three visits in one Query (the current one and the
+# newest closed one, which carries the no-repeat cycle's running total in `cycle_total_fen`).
 # Status: inside → exited | abnormal_entry. Every change is conditional on the status.
 
 INSIDE = "inside"
