@@ -44,6 +44,7 @@ def session_view(s: ChargingSession) -> dict[str, Any]:
         "abnormal_reason": s.abnormal_reason,
         "refunded_fen": int(s.refunded_fen),
         "refund_requested_fen": int(s.refund_requested_fen or 0),
+        "refundable_fen": charging.refundable_now(s),
         "stop_pending": bool(s.stop_pending),
         "reading_notes": s.reading_notes or [],
         "bill": s.bill,

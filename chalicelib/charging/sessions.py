@@ -702,6 +702,11 @@ def _refundable(session: ChargingSession) -> tuple[int, int]:
     return base, left
 
 
+def refundable_now(session: ChargingSession) -> int:
+    """What a refund request may still ask for, counting the requests in flight."""
+    return _refundable(session)[1]
+
+
 def check_refund(user_id: str, session_id: str, amount: int) -> RefundCheck:
     session = get_own(user_id, session_id)
     base, allowed = _refundable(session)

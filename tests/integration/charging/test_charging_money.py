@@ -105,6 +105,8 @@ def test_refund_requests_are_recorded_and_bounded_counting_those_in_flight(
         assert again.status_code == 422 and again.json_body["code"] == "amount_too_high"
     assert ask(refundable - asked).status_code == 202
     assert ChargingSession.get(session_id).refund_requested_fen == refundable
+    shown = client.http.get(f"/v1/driver/charging/sessions/{session_id}", headers=auth()).json_body
+    assert (shown["refund_requested_fen"], shown["refundable_fen"]) == (refundable, 0)
     listed = client.http.get("/v1/ops/charging/refund-requests", headers=staff()).json_body["refund_requests"]
     assert sorted(r["amount_fen"] for r in listed) == sorted([asked, refundable - asked])
     assert {r["status"] for r in listed} == {"requested"}
