@@ -12,8 +12,8 @@ from typing import Any
 from chalice import Blueprint, Chalice, Response
 
 from chalicelib.charging import api as charging_api
-from chalicelib.charging.blueprint import bp as charging
 from chalicelib.charging import books_api as charging_books
+from chalicelib.charging.blueprint import bp as charging
 from chalicelib.ledger.blueprint import bp as ledger
 from chalicelib.parking import api as parking_api
 from chalicelib.parking import books_api as parking_books

@@ -10,7 +10,7 @@ from chalice import Response
 from chalicelib.charging import registry, sessions
 from chalicelib.charging.models import ChargingSession
 from chalicelib.ledger import ports as ledger
-from chalicelib.shared.auth import require_staff
+from chalicelib.shared.auth import STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.db import get_owned
 from chalicelib.shared.errors import NotFound
@@ -20,9 +20,16 @@ from chalicelib.shared.timeutil import iso
 routes = Routes()
 
 
-@routes.route("/v1/ops/stations/{station_id}/journal", "GET")
-def station_journal(request: Any, station_id: str) -> Response:
-    me = require_staff(request.headers)
+@routes.route(
+    "/v1/ops/stations/{station_id}/journal",
+    "GET",
+    query=ledger.DayQuery,
+    response=dict[str, Any],
+    errors=[404],
+    auth=STAFF,
+)
+def station_journal(request: Any, station_id: str, *, me: Principal) -> Response:
+    """A station's postings of one local day with the day's balances (`?format=csv`: CSV)."""
     station = registry.own_station(me.operator, station_id)
     day = ledger.day_param(request, now(), station.timezone)
     postings = ledger.of_site_day(ledger.station_site(station_id), day)
@@ -31,9 +38,16 @@ def station_journal(request: Any, station_id: str) -> Response:
     )
 
 
-@routes.route("/v1/ops/charging/sessions/{session_id}/postings", "GET")
-def session_postings(request: Any, session_id: str) -> Response:
-    me = require_staff(request.headers)
+@routes.route(
+    "/v1/ops/charging/sessions/{session_id}/postings",
+    "GET",
+    query=ledger.CsvQuery,
+    response=dict[str, Any],
+    errors=[404],
+    auth=STAFF,
+)
+def session_postings(request: Any, session_id: str, *, me: Principal) -> Response:
+    """One session's postings and its refund requests (`?format=csv`: CSV)."""
     session = get_owned(
         ChargingSession,
         session_id,
@@ -58,9 +72,9 @@ def session_postings(request: Any, session_id: str) -> Response:
     )
 
 
-@routes.route("/v1/ops/charging/refund-requests", "GET")
-def refund_requests(request: Any) -> Response:
-    me = require_staff(request.headers)
+@routes.route("/v1/ops/charging/refund-requests", "GET", response=dict[str, Any], auth=STAFF)
+def refund_requests(request: Any, *, me: Principal) -> Response:
+    """My operator's refund requests (status `requested` until the refund workflow routes them)."""
     return ok(
         {
             "refund_requests": [

@@ -23,11 +23,13 @@ from chalicelib.ledger.domain.postings import (
 )
 from chalicelib.ledger.domain.postings import lot_site as lot_site
 from chalicelib.ledger.journal import add, as_csv, as_json, get, of_site_day, of_subject
-from chalicelib.ledger.views import day_param, respond
+from chalicelib.ledger.views import CsvQuery, DayQuery, day_param, respond
 
 __all__ = [
     "OPENING",
     "Breach",
+    "CsvQuery",
+    "DayQuery",
     "PaymentFact",
     "PaymentSplit",
     "Posting",

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from chalice import Response
 
 from chalicelib.ledger.domain.postings import Posting, balances
 from chalicelib.ledger.journal import DEFAULT_ZONE, as_csv, as_json
 from chalicelib.shared.errors import Invalid
-from chalicelib.shared.http import ok, query_param
+from chalicelib.shared.http import ok
+
+
+def query_param(request: Any, name: str, default: str = "") -> str:
+    params: dict[str, str] = request.query_params or {}
+    return params.get(name, default)
+
+
+class DayQuery(msgspec.Struct, kw_only=True):
+    """`?day=YYYY-MM-DD` (the site's local day, today by default). `?format=csv` gives the same
+    postings as CSV, one row per line (see docs/ledger.md)."""
+
+    day: Annotated[str, msgspec.Meta(max_length=10)] | None = None
+
+
+class CsvQuery(msgspec.Struct, kw_only=True):
+    """`?format=csv` gives the postings as CSV, one row per line (see docs/ledger.md)."""
 
 
 def day_param(request: Any, now: datetime, zone: str | None) -> str:

@@ -9,7 +9,7 @@ from chalice import Response
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import config
-from chalicelib.shared.auth import require_staff
+from chalicelib.shared.auth import STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.errors import NotFound
 from chalicelib.shared.http import Routes
@@ -17,25 +17,40 @@ from chalicelib.shared.http import Routes
 routes = Routes()
 
 
-def _own_lot(request: Any, lot_id: str) -> config.LotConfig:
-    me = require_staff(request.headers)
+def _own_lot(me: Principal, lot_id: str) -> config.LotConfig:
     lot = config.lot(lot_id)
     if lot is None or lot.operator_id != me.operator:
         raise NotFound("no such lot", "lot_not_found")
     return lot
 
 
-@routes.route("/v1/ops/lots/{lot_id}/journal", "GET")
-def lot_journal(request: Any, lot_id: str) -> Response:
-    lot = _own_lot(request, lot_id)
+@routes.route(
+    "/v1/ops/lots/{lot_id}/journal",
+    "GET",
+    query=ledger.DayQuery,
+    response=dict[str, Any],
+    errors=[404],
+    auth=STAFF,
+)
+def lot_journal(request: Any, lot_id: str, *, me: Principal) -> Response:
+    """A lot's postings of one local day with the day's balances (`?format=csv`: CSV)."""
+    lot = _own_lot(me, lot_id)
     day = ledger.day_param(request, now(), lot.timezone)
     postings = ledger.of_site_day(ledger.lot_site(lot_id), day)
     return ledger.respond(request, f"journal-{lot_id}-{day}", postings, {"lot_id": lot_id, "day": day})
 
 
-@routes.route("/v1/ops/lots/{lot_id}/visits/{visit_id}/postings", "GET")
-def visit_postings(request: Any, lot_id: str, visit_id: str) -> Response:
-    _own_lot(request, lot_id)
+@routes.route(
+    "/v1/ops/lots/{lot_id}/visits/{visit_id}/postings",
+    "GET",
+    query=ledger.CsvQuery,
+    response=dict[str, Any],
+    errors=[404],
+    auth=STAFF,
+)
+def visit_postings(request: Any, lot_id: str, visit_id: str, *, me: Principal) -> Response:
+    """One visit's postings (`?format=csv`: CSV)."""
+    _own_lot(me, lot_id)
     postings = [
         p for p in ledger.of_subject(ledger.visit_subject(visit_id)) if p.site == ledger.lot_site(lot_id)
     ]
@@ -44,11 +59,18 @@ def visit_postings(request: Any, lot_id: str, visit_id: str) -> Response:
     return ledger.respond(request, f"visit-{visit_id}", postings, {"lot_id": lot_id, "visit_id": visit_id})
 
 
-@routes.route("/v1/ops/lots/{lot_id}/obligations", "GET")
-def lot_obligations(request: Any, lot_id: str) -> Response:
+@routes.route(
+    "/v1/ops/lots/{lot_id}/obligations",
+    "GET",
+    query=ledger.DayQuery,
+    response=dict[str, Any],
+    errors=[404],
+    auth=STAFF,
+)
+def lot_obligations(request: Any, lot_id: str, *, me: Principal) -> Response:
     """Money taken beyond what visits owed (refunds payable), from the day's journal, still open
     (the refund workflow pays them back in a later change)."""
-    lot = _own_lot(request, lot_id)
+    lot = _own_lot(me, lot_id)
     day = ledger.day_param(request, now(), lot.timezone)
     owed: dict[str, int] = {}
     carrying = []

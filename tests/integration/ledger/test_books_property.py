@@ -80,11 +80,13 @@ class World:
     def quote_and_order(self, pick: int) -> None:
         from chalicelib.parking import quotes
         from chalicelib.payments import orders
+        from chalicelib.payments.contract import PaymentIn
 
         plate = list(DRIVERS)[pick % 2]
         quote = quotes.create(DRIVERS[plate], plate, "demo-lot", self.now)
         if int(quote.due_fen):
-            created = orders.create(DRIVERS[plate], quote.quote_id, int(quote.due_fen), "sandbox", self.now)
+            asked = PaymentIn(quote_id=quote.quote_id, amount_fen=int(quote.due_fen))
+            created = orders.create(DRIVERS[plate], asked, self.now)
             self.orders.append(created.payment.payment_id)
 
     def _notify(self, payment_id: str) -> None:
@@ -109,13 +111,15 @@ class World:
 
     def charge_start(self, pick: int) -> None:
         from chalicelib.charging import sessions
+        from chalicelib.charging.contract import StartIn
 
         user = "demo-driver" if pick % 2 else "demo-driver-2"
         self.charger.call("Heartbeat", {}, self.now)  # online
         self.charger.call(
             "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Preparing"}, self.now
         )
-        session = sessions.start(user, "demo-charger-1-1", 500 + 700 * (pick % 4), None, self.now)
+        order = StartIn(qr_id="demo-charger-1-1", prepay_fen=500 + 700 * (pick % 4))
+        session = sessions.start(user, order, self.now)
         self.sessions.append(session.session_id)
 
     def _session(self, pick: int) -> str | None:

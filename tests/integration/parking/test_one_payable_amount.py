@@ -160,6 +160,7 @@ def test_four_quotes_taken_concurrently_and_all_paid(client: Client, published: 
 
     from chalicelib.parking import quotes
     from chalicelib.payments import orders
+    from chalicelib.payments.contract import PaymentIn
     from chalicelib.shared.errors import DomainError
 
     enter_at(now() - timedelta(minutes=10))
@@ -168,7 +169,8 @@ def test_four_quotes_taken_concurrently_and_all_paid(client: Client, published: 
     def take_and_order(_: int) -> str | None:
         q = quotes.create("demo-driver", PLATE, "demo-lot", at)
         try:
-            return orders.create("demo-driver", q.quote_id, int(q.due_fen), "sandbox", at).payment.payment_id
+            asked = PaymentIn(quote_id=q.quote_id, amount_fen=int(q.due_fen))
+            return orders.create("demo-driver", asked, at).payment.payment_id
         except DomainError:
             return None  # superseded before its order was created
 
