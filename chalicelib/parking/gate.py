@@ -93,13 +93,6 @@ def handle_capture(capture: Capture, now: datetime) -> GateOutcome:
         plate = plates.placeholder(now)
     if capture.direction == "in":
         return _enter(capture, lot, lane.lane_id, plate, now)
-    for _ in range(2):
-        try:
-            return _exit(capture, lot, lane.lane_id, plate, now)
-        except TransactWriteError as error:
-            if not failed_condition(error):
-                raise
-            # a payment landed between the read and the close: decide again on the new amount
     return _exit(capture, lot, lane.lane_id, plate, now)
 
 
