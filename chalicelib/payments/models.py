@@ -19,15 +19,18 @@ from chalicelib.shared.db import TableMeta, table_name_for
 # `payment_id` is derived from the quote, so asking twice to pay one quote gives the same payment.
 # Status: pending → paid (conditional; the provider transaction id is recorded), or pending →
 # closed when a newer quote superseded its quote; a closed or expired order the provider still
-# reports as paid is booked too (closed → paid, `on_time` false): the money is real.
+# reports as paid is booked too (closed → paid, `on_time` false): the money is real. A booked
+# payment the visit no longer needed at all is `refund_due` (its whole amount an obligation).
 # Access patterns:
 # - get a payment by id (= the provider's out_trade_no; notifications, driver view);
 # - payments at a lot by time (GSI `by_lot`; staff, reconciliation);
 # - a visit's payments (GSI `by_visit`; closing the superseded ones).
 
 PENDING = "pending"
-PAID = "paid"
+PAID = "paid"  # booked, and (some of) it paid the visit
+REFUND_DUE = "refund_due"  # booked, but the visit owed nothing more: all of it is owed back
 CLOSED = "closed"
+BOOKED = (PAID, REFUND_DUE)
 
 
 class PaymentsByVisit(GlobalSecondaryIndex["Payment"]):

@@ -14,7 +14,7 @@ from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import provider
 from chalicelib.payments.contract import PaymentIn
-from chalicelib.payments.models import CLOSED, PAID, PENDING, Payment
+from chalicelib.payments.models import BOOKED, CLOSED, PAID, PENDING, REFUND_DUE, Payment
 from chalicelib.payments.sandbox import Notification
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.shared.db import failed_condition, get_or_none, get_owned, transaction
@@ -126,7 +126,7 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
             f"notified amount {note.amount_fen} fen differs from the order's {int(payment.amount_fen)} fen",
             "amount_mismatch",
         )
-    if note.trade_state != "SUCCESS" or payment.status == PAID:
+    if note.trade_state != "SUCCESS" or payment.status in BOOKED:
         return Applied(payment, applied=False)
     amount = int(payment.amount_fen)
     for _ in range(5):
@@ -149,7 +149,7 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
                 tx.update(
                     payment,
                     actions=[
-                        Payment.status.set(PAID),
+                        Payment.status.set(PAID if split.applied_fen else REFUND_DUE),
                         Payment.provider_txn_id.set(note.transaction_id),
                         Payment.paid_at.set(now),
                         Payment.applied_fen.set(split.applied_fen),
@@ -183,7 +183,7 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
         except TransactWriteError as error:
             if failed_condition(error, index=0) or failed_condition(error, index=2):
                 payment.refresh(consistent_read=True)
-                if payment.status == PAID:
+                if payment.status in BOOKED:
                     return Applied(payment, applied=False)
                 continue  # closed meanwhile: book it as late
             if failed_condition(error, index=1):

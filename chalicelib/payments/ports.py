@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chalicelib.ledger.ports import PaymentFact, WalletFact
-from chalicelib.payments.models import PAID, Payment, Wallet
+from chalicelib.payments.models import BOOKED, Payment, Wallet
 from chalicelib.payments.wallet import WalletView, credit, debit, top_up, view
 
 __all__ = ["WalletView", "confirmed_payments", "credit", "debit", "top_up", "view", "wallet_facts"]
@@ -20,5 +20,5 @@ def wallet_facts() -> Iterator[WalletFact]:
 
 def confirmed_payments() -> Iterator[PaymentFact]:
     """Every payment a provider confirmed (the ledger's scheduled check)."""
-    for payment in Payment.scan(Payment.status == PAID):
+    for payment in Payment.scan(Payment.status.is_in(*BOOKED)):
         yield PaymentFact(str(payment.payment_id), str(payment.provider), int(payment.amount_fen))
