@@ -12,8 +12,11 @@ from typing import Any
 from chalice import Blueprint, Chalice, Response
 
 from chalicelib.charging import api as charging_api
+from chalicelib.charging import books_api as charging_books
 from chalicelib.charging.blueprint import bp as charging
+from chalicelib.ledger.blueprint import bp as ledger
 from chalicelib.parking import api as parking_api
+from chalicelib.parking import books_api as parking_books
 from chalicelib.parking.blueprint import bp as parking
 from chalicelib.payments import api as payments_api
 from chalicelib.payments.blueprint import bp as payments
@@ -42,7 +45,15 @@ def openapi_json(request: Any) -> Response:
     return Response(body=_document_text(), status_code=200, headers={"Content-Type": "application/json"})
 
 
-ROUTES = (meta_routes, platform_api.routes, parking_api.routes, payments_api.routes, charging_api.routes)
+ROUTES = (
+    meta_routes,
+    platform_api.routes,
+    parking_api.routes,
+    parking_books.routes,
+    payments_api.routes,
+    charging_api.routes,
+    charging_books.routes,
+)
 
 
 def openapi_document() -> dict[str, Any]:
@@ -60,7 +71,7 @@ def _document_text() -> str:
 
 meta = Blueprint(__name__)
 register(meta, meta_routes)
-for blueprint in (meta, platform, parking, payments, charging):
+for blueprint in (meta, platform, parking, payments, charging, ledger):
     app.register_blueprint(blueprint)
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pynamodb.models import Model
 
 from chalicelib.charging.models import MODELS as CHARGING
+from chalicelib.ledger.models import MODELS as LEDGER
 from chalicelib.parking.models import MODELS as PARKING
 from chalicelib.payments.models import MODELS as PAYMENTS
 from chalicelib.platform.models import MODELS as PLATFORM
 
-ALL_MODELS: list[type[Model]] = [*PLATFORM, *PARKING, *PAYMENTS, *CHARGING]
+ALL_MODELS: list[type[Model]] = [*PLATFORM, *PARKING, *PAYMENTS, *CHARGING, *LEDGER]
 
 
 def create_all_tables() -> None:

@@ -136,9 +136,65 @@ def bench_gate_round_trips() -> dict[str, Any]:
                     "round_trips": sum(calls.values()),
                     "milliseconds_in_process": round((time.perf_counter() - started) * 1000, 2),
                 }
+            results.update(_no_repeat_cycle(handlers, cache, calls, iot_event, capture, t0))
         finally:
             Connection._make_api_call = original  # type: ignore[method-assign]
             downlink.set_publisher(None)
+    return results
+
+
+def _no_repeat_cycle(
+    handlers: Any, cache: Any, calls: Counter[str], iot_event: Any, capture: Any, t0: datetime
+) -> dict[str, Any]:
+    """A plate with 20 visits in one no-repeat cycle: the 20th entry and exit make as many round
+    trips as the first (the cycle's running total is on the previous visit, one item)."""
+    from chalicelib.parking.models import Lot, TariffVersion, Visit
+
+    TariffVersion(
+        "bench-no-repeat@demo-op",
+        1,
+        operator_id="demo-op",
+        name="按次不重复",
+        definition={"kind": "per_visit", "amount_fen": 500, "free_minutes": 0, "repeat": "no_repeat"},
+        created_at=t0,
+        created_by="bench",
+    ).save()
+    Lot("demo-lot").update(
+        actions=[
+            Lot.tariff_plan.set(
+                {
+                    c: {"tariff_id": "bench-no-repeat@demo-op", "holiday_tariff_id": None}
+                    for c in ("small", "large", "other")
+                }
+            )
+        ]
+    )
+    cache.reset_all()
+    plate, start = "粤D20202", t0 + timedelta(days=2)
+    results: dict[str, Any] = {}
+
+    def one(device: str, direction: str, at: datetime) -> dict[str, Any]:
+        calls.clear()
+        started = time.perf_counter()
+        outcome = handlers.on_capture(iot_event(device, "capture", capture(device, direction, plate)), at)
+        return {
+            "outcome": outcome["result"],
+            "dynamodb_calls": dict(calls),
+            "round_trips": sum(calls.values()),
+            "milliseconds_in_process": round((time.perf_counter() - started) * 1000, 2),
+        }
+
+    for n in range(20):
+        at = start + timedelta(minutes=40 * n)
+        entry = one("demo-entry-cam", "in", at)
+        leaving = one("demo-exit-cam", "out", at + timedelta(minutes=20))
+        if n == 0:  # the first visit pays the cycle's cap at the booth
+            [first] = Visit.query(f"demo-lot#{plate}")
+            first.update(actions=[Visit.paid_fen.set(500)])
+            leaving = one("demo-exit-cam", "out", at + timedelta(minutes=21))
+        if n in (0, 19):
+            results[f"no_repeat_visit{n + 1}_entry"] = entry
+            results[f"no_repeat_visit{n + 1}_exit"] = leaving
     return results
 
 
@@ -157,7 +213,7 @@ def main() -> None:
         print(f"{key:<18}{value['quotes_per_second']:>12}{value['microseconds_per_quote']:>12}")
     print("\ngate path (DynamoDB round trips per capture):")
     for key, value in results["gate_path"].items():
-        print(f"  {key:<18}{value['round_trips']:>3}  {value['dynamodb_calls']}")
+        print(f"  {key:<26}{value['round_trips']:>3}  {value['dynamodb_calls']}  {value.get('outcome', '')}")
     cold = results["cold_import"]
     print(
         f"\ncold import: app {cold['import_app_ms']} ms, boto3 {cold['import_boto3_ms']} ms, "

@@ -43,6 +43,10 @@ def session_view(s: ChargingSession) -> dict[str, Any]:
         "end_reason": s.end_reason,
         "abnormal_reason": s.abnormal_reason,
         "refunded_fen": int(s.refunded_fen),
+        "refund_requested_fen": int(s.refund_requested_fen or 0),
+        "refundable_fen": charging.refundable_now(s),
+        "stop_pending": bool(s.stop_pending),
+        "reading_notes": s.reading_notes or [],
         "bill": s.bill,
     }
 
@@ -107,13 +111,15 @@ def my_bill(request: Any, session_id: str, *, me: Principal) -> Response:
     auth=DRIVER,
 )
 def ask_refund(request: Any, session_id: str, *, me: Principal, body: c.RefundIn) -> Response:
-    check = charging.check_refund(me.user_id, session_id, body.amount_fen)
+    """Recorded as `requested`, bounded by what is refundable counting the requests in flight."""
+    asked = charging.request_refund(me.user_id, session_id, body.amount_fen, now())
     return ok(
         {
             "session_id": session_id,
-            "status": "requested",
-            "amount_fen": body.amount_fen,
-            "refundable_fen": check.refundable_fen,
+            "refund_id": asked.request.refund_id,
+            "status": asked.request.status,
+            "amount_fen": int(asked.request.amount_fen),
+            "refundable_fen": asked.refundable_fen,
         },
         status=202,
     )

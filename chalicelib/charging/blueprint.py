@@ -7,13 +7,14 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
-from chalicelib.charging import api, devices, sessions
+from chalicelib.charging import api, books_api, devices, sessions
 from chalicelib.shared import http
 from chalicelib.shared.clock import now
 from chalicelib.shared.observability import logger, metrics, metrics_flushed, tracer
 
 bp = Blueprint(__name__)
 http.register(bp, api.routes)
+http.register(bp, books_api.routes)
 
 
 @bp.lambda_function(name="charger_ocpp")

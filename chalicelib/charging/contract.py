@@ -151,6 +151,7 @@ class BillOut(msgspec.Struct):
 
 class RefundOut(msgspec.Struct):
     session_id: str
+    refund_id: str
     status: str
     amount_fen: Fen
     refundable_fen: Fen

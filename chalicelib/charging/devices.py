@@ -57,9 +57,14 @@ def on_frame(event: Any, now: datetime) -> dict[str, Any]:
         _seen(charger, now)
         return _refuse(charger_id, env.raw, env.topic, error, now)
     _seen(charger, now)
-    if isinstance(frame, ocpp.Call):
-        return _on_call(charger, frame, env, now)
-    return _on_answer(charger, frame, env, now)
+    result = (
+        _on_call(charger, frame, env, now)
+        if isinstance(frame, ocpp.Call)
+        else _on_answer(charger, frame, env, now)
+    )
+    if charger.pending_stops:
+        sessions.send_pending_stops(charger, now)  # heard again: the stops asked while offline
+    return result
 
 
 def _seen(charger: Charger, now: datetime) -> None:

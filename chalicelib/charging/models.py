@@ -14,9 +14,11 @@ Access patterns:
 """
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
@@ -96,6 +98,8 @@ class Charger(Model):
     connector_count = NumberAttribute(default=1)
     booted_at = UTCDateTimeAttribute(null=True)
     transaction_counter = NumberAttribute(default=0)
+    # Sessions whose stop was asked while the charger was offline: sent when it is heard again.
+    pending_stops = UnicodeSetAttribute(null=True)
 
     by_station = ChargersByStation()
 
@@ -185,6 +189,17 @@ class ChargingSession(Model):
     bill = JSONAttribute(null=True)
     refunded_fen = NumberAttribute(default=0)
     abnormal_reason = UnicodeAttribute(null=True)
+    # The prepay hold was released (settled or returned): exactly once, whatever the path.
+    released_at = UTCDateTimeAttribute(null=True)
+    # A stop asked while the charger was offline (sent on reconnect); the last stop sent.
+    stop_pending = BooleanAttribute(null=True)
+    stop_sent_at = UTCDateTimeAttribute(null=True)
+    # The charger's clock offset measured at StartTransaction (device - server, seconds, within
+    # the tolerance), and why readings were clamped or refused.
+    clock_offset_s = NumberAttribute(null=True)
+    reading_notes = JSONAttribute(null=True)
+    # Refund requests still in flight (requested, not yet paid or refused).
+    refund_requested_fen = NumberAttribute(default=0)
     version = VersionAttribute()
 
     by_user = SessionsByUser()
@@ -192,4 +207,47 @@ class ChargingSession(Model):
     open_sessions = OpenSessions()
 
 
-MODELS: list[type[Model]] = [Station, Charger, Connector, QrCode, ChargingTariffVersion, ChargingSession]
+# Refund requests (退款申请) against a completed session: recorded as `requested` (the refund
+# workflow routes them later), bounded by what is refundable counting the requests in flight
+# (the session's `refund_requested_fen`, changed in the same transaction).
+# Access patterns: a session's requests (query by session id); an operator's requests by time
+# (GSI `by_operator`; staff).
+
+REFUND_REQUESTED = "requested"
+
+
+class RefundRequestsByOperator(GlobalSecondaryIndex["RefundRequest"]):
+    class Meta:
+        index_name = "by_operator"
+        projection = AllProjection()
+
+    operator_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class RefundRequest(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("refund_requests")
+
+    session_id = UnicodeAttribute(hash_key=True)
+    refund_id = UnicodeAttribute(range_key=True)
+    user_id = UnicodeAttribute()
+    operator_id = UnicodeAttribute()
+    station_id = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+    status = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+    by_operator = RefundRequestsByOperator()
+
+
+MODELS: list[type[Model]] = [
+    Station,
+    Charger,
+    Connector,
+    QrCode,
+    ChargingTariffVersion,
+    ChargingSession,
+    RefundRequest,
+]

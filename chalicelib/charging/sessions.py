@@ -7,8 +7,9 @@ balance) so repeated or late messages from chargers and repeated stops change no
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,13 +19,16 @@ from chalicelib.charging import ocpp_calls, pricing
 from chalicelib.charging.contract import StartIn
 from chalicelib.charging.domain import sessions as rules
 from chalicelib.charging.models import (
+    REFUND_REQUESTED,
     Charger,
     ChargingSession,
     ChargingTariffVersion,
     Connector,
     QrCode,
+    RefundRequest,
     Station,
 )
+from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import ports as wallet
 from chalicelib.shared.db import get_or_none, get_owned, transaction
@@ -129,6 +133,18 @@ def start(user_id: str, order: StartIn, now: datetime) -> ChargingSession:
                 actions=[Connector.session_id.set(session.session_id)],
                 condition=Connector.session_id.does_not_exist() & (Connector.status == "Preparing"),
             )
+            ledger.add(
+                tx,
+                ledger.prepay_hold(
+                    session.session_id,
+                    user_id=user_id,
+                    station_id=station.station_id,
+                    operator_id=charger.operator_id,
+                    amount_fen=prepay_fen,
+                    at=now,
+                ),
+                station.timezone,
+            )
     except TransactWriteError as exc:
         raise Conflict("the connector or the wallet changed meanwhile; try again", "start_conflict") from exc
     ocpp_calls.send(
@@ -157,7 +173,10 @@ def history(user_id: str) -> list[ChargingSession]:
 
 def request_stop(session: ChargingSession, now: datetime, reason: str) -> ChargingSession:
     """Stop is idempotent: only a live session moves to `stopping` and gets one stop command; a
-    second or third stop, or a stop after the car finished by itself, changes nothing."""
+    second or third stop, or a stop after the car finished by itself, changes nothing. A stop
+    during `starting` is sent when the charger's StartTransaction arrives (or the start is
+    cancelled when the charger rejects it); a stop while the charger is offline is kept and sent
+    when it is heard again."""
     for _ in range(3):
         if session.state not in rules.LIVE:
             return session
@@ -180,9 +199,11 @@ def request_stop(session: ChargingSession, now: datetime, reason: str) -> Chargi
     return session
 
 
-def _remote_stop(session: ChargingSession, now: datetime) -> None:
+def _remote_stop(session: ChargingSession, now: datetime) -> bool:
+    """Send the stop now, or keep it for when the charger is back (True when sent)."""
     if not ocpp_calls.is_online(session.charger_id, now):
-        return  # the session completes from the final reading when the charger is back
+        _keep_stop(session)
+        return False
     ocpp_calls.send(
         session.charger_id,
         "RemoteStopTransaction",
@@ -190,6 +211,38 @@ def _remote_stop(session: ChargingSession, now: datetime) -> None:
         now,
         session_id=session.session_id,
     )
+    kept = bool(session.stop_pending)
+    with contextlib.suppress(UpdateError):  # a reading raced us; the stop was sent all the same
+        session.update(actions=[ChargingSession.stop_sent_at.set(now), ChargingSession.stop_pending.remove()])
+    if kept:
+        Charger(session.charger_id).update(actions=[Charger.pending_stops.delete({session.session_id})])
+    return True
+
+
+def _keep_stop(session: ChargingSession) -> None:
+    try:
+        session.update(actions=[ChargingSession.stop_pending.set(True)])
+    except UpdateError:
+        session.refresh(consistent_read=True)
+        session.update(actions=[ChargingSession.stop_pending.set(True)])
+    Charger(session.charger_id).update(actions=[Charger.pending_stops.add({session.session_id})])
+
+
+def send_pending_stops(charger: Charger, now: datetime) -> int:
+    """The charger is heard again: the stops asked while it was offline are sent."""
+    sent = 0
+    for session_id in sorted(charger.pending_stops or ()):
+        session = get_or_none(ChargingSession, session_id, consistent=True)
+        if (
+            session is not None
+            and session.stop_pending
+            and session.state not in (rules.COMPLETED, rules.ABNORMAL)
+            and session.transaction_id is not None
+        ):
+            sent += int(_remote_stop(session, now))
+        else:  # sent meanwhile, or nothing left to stop
+            Charger(charger.charger_id).update(actions=[Charger.pending_stops.delete({session_id})])
+    return sent
 
 
 def stop(user_id: str, session_id: str, now: datetime) -> ChargingSession:
@@ -217,70 +270,88 @@ def find_by_transaction(charger_id: str, transaction_id: int) -> ChargingSession
 
 
 def on_start_transaction(charger: Charger, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A start the charger began. Accepted only with a real transaction id; a session that is no
+    longer starting (rejected, cancelled, swept) is answered Blocked, never Accepted with id 0."""
     id_tag = str(payload["idTag"])
+    blocked: dict[str, Any] = {"idTagInfo": {"status": "Blocked"}, "transactionId": 0}
     try:
         session = ChargingSession.get(id_tag, consistent_read=True)
     except ChargingSession.DoesNotExist:
         return {"idTagInfo": {"status": "Invalid"}, "transactionId": 0}
     if session.charger_id != charger.charger_id or session.connector_id != int(payload["connectorId"]):
         return {"idTagInfo": {"status": "Invalid"}, "transactionId": 0}
-    if session.transaction_id is not None:
-        # a resent StartTransaction: the same transaction id, nothing else changes
-        return {"idTagInfo": {"status": "Accepted"}, "transactionId": int(session.transaction_id)}
-    if session.state not in (rules.STARTING, rules.STOPPING):
-        return {"idTagInfo": {"status": "Blocked"}, "transactionId": 0}
-    counter = Charger(charger.charger_id)
-    counter.update(actions=[Charger.transaction_counter.add(1)])
-    transaction_id = int(counter.transaction_counter)
     try:
         device_time: datetime | None = parse_iso(str(payload.get("timestamp")))
     except ValueError:
         device_time = None
-    started = now
-    meter_start = int(payload["meterStart"])
-    readings = [(started, meter_start)]
-    stop_first = session.state == rules.STOPPING
-    try:
-        session.update(
-            actions=[
-                ChargingSession.transaction_id.set(transaction_id),
-                ChargingSession.state.set(rules.STOPPING if stop_first else rules.CHARGING),
-                ChargingSession.meter_start_wh.set(meter_start),
-                ChargingSession.readings.set(_dump(readings)),
-                ChargingSession.started_at.set(started),
-                ChargingSession.last_activity_at.set(now),
-                *(
-                    [ChargingSession.abnormal_reason.set("charger clock differs by more than 5 minutes")]
-                    if isinstance(device_time, datetime) and not rules.clock_ok(device_time, now)
-                    else []
-                ),
-            ],
-            condition=ChargingSession.transaction_id.does_not_exist(),
-        )
-    except UpdateError:
-        session.refresh(consistent_read=True)
-        return {"idTagInfo": {"status": "Accepted"}, "transactionId": int(session.transaction_id or 0)}
-    if stop_first:
-        ocpp_calls.send(
-            charger.charger_id,
-            "RemoteStopTransaction",
-            {"transactionId": transaction_id},
-            now,
-            session_id=session.session_id,
-        )
-    return {"idTagInfo": {"status": "Accepted"}, "transactionId": transaction_id}
+    transaction_id: int | None = None
+    for _ in range(4):
+        if session.transaction_id is not None:
+            # a resent StartTransaction: the same transaction id, nothing else changes
+            return {"idTagInfo": {"status": "Accepted"}, "transactionId": int(session.transaction_id)}
+        if session.state not in (rules.STARTING, rules.STOPPING) or session.released_at is not None:
+            return blocked
+        if transaction_id is None:
+            counter = Charger(charger.charger_id)
+            counter.update(actions=[Charger.transaction_counter.add(1)])
+            transaction_id = int(counter.transaction_counter)
+        meter_start = int(payload["meterStart"])
+        stop_first = session.state == rules.STOPPING
+        offset = rules.clock_offset(device_time, now)
+        skewed = isinstance(device_time, datetime) and not rules.clock_ok(device_time, now)
+        try:
+            session.update(
+                actions=[
+                    ChargingSession.transaction_id.set(transaction_id),
+                    ChargingSession.state.set(rules.STOPPING if stop_first else rules.CHARGING),
+                    ChargingSession.meter_start_wh.set(meter_start),
+                    ChargingSession.readings.set(_dump([(now, meter_start)])),
+                    ChargingSession.started_at.set(now),
+                    ChargingSession.last_activity_at.set(now),
+                    ChargingSession.clock_offset_s.set(offset.total_seconds()),
+                    *(
+                        [ChargingSession.abnormal_reason.set("charger clock differs by more than 5 minutes")]
+                        if skewed
+                        else []
+                    ),
+                ],
+                condition=ChargingSession.transaction_id.does_not_exist()
+                & ChargingSession.state.is_in(rules.STARTING, rules.STOPPING)
+                & ChargingSession.released_at.does_not_exist(),
+            )
+        except UpdateError:
+            session.refresh(consistent_read=True)
+            continue  # decide again on what the session is now
+        if stop_first:
+            _remote_stop(session, now)
+        return {"idTagInfo": {"status": "Accepted"}, "transactionId": transaction_id}
+    return blocked
 
 
 def _with_readings(
-    session: ChargingSession, new: list[tuple[datetime, int, int | None]]
-) -> tuple[list[tuple[datetime, int]], int]:
+    session: ChargingSession, new: list[tuple[datetime, int, int | None]], now: datetime
+) -> tuple[list[tuple[datetime, int]], int, list[str]]:
+    """The session's readings with `new` merged in, each placed on the server's clock (corrected
+    by the charger's offset, clamped when beyond the tolerance, with the reason kept)."""
     readings = readings_of(session)
     power = int(session.max_power_w or 0)
+    offset = timedelta(seconds=float(session.clock_offset_s or 0))
+    notes: list[str] = []
     for at, wh, watts in new:
-        readings = rules.merge_reading(readings, rules.after_start(session.started_at, at), wh)
+        placed = rules.place_reading(at, offset, session.started_at, now)
+        if placed.note:
+            notes.append(placed.note)
+        readings = rules.merge_reading(readings, placed.at, wh)
         if watts is not None:
             power = max(power, watts)
-    return readings, power
+    return readings, power, notes
+
+
+def _noted(session: ChargingSession, notes: list[str]) -> list[Any]:
+    if not notes:
+        return []
+    kept = [*(session.reading_notes or []), *notes][-20:]
+    return [ChargingSession.reading_notes.set(kept)]
 
 
 def on_meter_values(
@@ -295,9 +366,11 @@ def on_meter_values(
         session = find_by_transaction(charger.charger_id, transaction_id)
         if session is None or session.state in (rules.COMPLETED, rules.ABNORMAL):
             return  # a late reading after the bill: it cannot change a settled session
-        readings, power = _with_readings(session, samples)
+        readings, power, notes = _with_readings(session, samples, now)
         cost = pricing.cost_so_far(session, readings, zone_of(session))
-        state = rules.CHARGING if session.state == rules.SUSPENDED else session.state
+        state = session.state
+        if state == rules.SUSPENDED:  # back: charging again, or still being stopped
+            state = rules.STOPPING if session.stop_requested_at is not None else rules.CHARGING
         try:
             session.update(
                 actions=[
@@ -307,6 +380,7 @@ def on_meter_values(
                     ChargingSession.cost_fen.set(cost),
                     ChargingSession.state.set(state),
                     ChargingSession.last_activity_at.set(now),
+                    *_noted(session, notes),
                 ]
             )
         except UpdateError:
@@ -314,16 +388,29 @@ def on_meter_values(
         break
     else:
         return
-    if session.state == rules.CHARGING:
-        expected = pricing.expected_at_next_reading(session, readings, now, zone_of(session))
-        if pricing.past_auto_stop(session, now):
-            request_stop(session, now, "auto_stop")
-        elif rules.balance_runs_out(int(session.prepaid_fen), expected, int(session.min_balance_fen)):
-            request_stop(session, now, "balance")
-        elif session.started_at is not None and rules.no_energy_yet(
-            session.started_at, now, rules.energy(readings)
-        ):
-            request_stop(session, now, "no_energy")
+    _guard(session, readings, now)
+
+
+def _guard(session: ChargingSession, readings: list[tuple[datetime, int]], now: datetime) -> None:
+    """The balance guard and the stop rules, for a session still delivering energy: charging
+    (a suspended one is charging again once it reports) and stopping (a stop that did not arrive
+    is sent again, at most once per reading interval)."""
+    expected = pricing.expected_at_next_reading(session, readings, now, zone_of(session))
+    reason = None
+    if pricing.past_auto_stop(session, now):
+        reason = "auto_stop"
+    elif rules.balance_runs_out(int(session.prepaid_fen), expected, int(session.min_balance_fen)):
+        reason = "balance"
+    elif session.started_at is not None and rules.no_energy_yet(
+        session.started_at, now, rules.energy(readings)
+    ):
+        reason = "no_energy"
+    if session.state == rules.CHARGING and reason is not None:
+        request_stop(session, now, reason)
+    elif session.state == rules.STOPPING and session.transaction_id is not None:
+        quiet = session.stop_sent_at is None or now - session.stop_sent_at >= rules.READING_INTERVAL
+        if session.stop_pending or (reason is not None and quiet):
+            _remote_stop(session, now)
 
 
 def on_stop_transaction(
@@ -340,29 +427,63 @@ def on_stop_transaction(
     session = find_by_transaction(charger.charger_id, transaction_id)
     if session is None or session.state == rules.COMPLETED:
         return True  # unknown or already settled: accept, change nothing
-    if session.started_at is not None and stopped_at < session.started_at - rules.CLOCK_SKEW:
+    offset = timedelta(seconds=float(session.clock_offset_s or 0))
+    if session.started_at is not None and stopped_at - offset < session.started_at - rules.CLOCK_SKEW:
         return False
-    final_at = min(max(stopped_at, session.started_at or stopped_at), now + rules.CLOCK_SKEW)
-    complete(session, [*samples, (final_at, meter_stop, None)], now, reason or "charger")
+    # the final reading is placed like every reading (offset, clamped to its arrival)
+    complete(session, [*samples, (stopped_at, meter_stop, None)], now, reason or "charger")
     return True
+
+
+def hold_released(session: ChargingSession) -> bool:
+    """The prepay hold was already released (older sessions: an abandoned start refunded it all)."""
+    if session.released_at is not None:
+        return True
+    return (
+        session.state == rules.ABNORMAL
+        and session.transaction_id is None
+        and int(session.refunded_fen) >= int(session.prepaid_fen)
+    )
+
+
+def _release_posting(session: ChargingSession, total_fen: int, now: datetime, reason: str) -> Any:
+    return ledger.hold_released(
+        session.session_id,
+        user_id=session.user_id,
+        station_id=session.station_id,
+        operator_id=session.operator_id,
+        prepaid_fen=int(session.prepaid_fen),
+        total_fen=total_fen,
+        at=now,
+        reason=reason,
+    )
+
+
+def _holds_connector(session: ChargingSession) -> bool:
+    try:
+        holds = Connector.get(session.charger_id, int(session.connector_id), consistent_read=True)
+    except Connector.DoesNotExist:
+        return False
+    return holds.session_id == session.session_id
 
 
 def complete(
     session: ChargingSession, samples: list[tuple[datetime, int, int | None]], now: datetime, reason: str
 ) -> ChargingSession:
-    """Settle: bill from the readings, unused prepaid back to the wallet, connector freed; once."""
+    """Settle: bill from the readings, unused prepaid back to the wallet, connector freed; once.
+    The hold is released exactly once whatever the path: a session whose prepay already went back
+    (a failed start, then a force-end) completes with nothing more to move."""
     for _ in range(4):
         if session.state == rules.COMPLETED:
             return session
-        readings, power = _with_readings(session, samples)
+        readings, power, notes = _with_readings(session, samples, now)
+        released = hold_released(session)
         bill = pricing.bill(session, readings, zone_of(session))
+        if released:
+            bill = {**bill, "total_fen": 0, "note": "the prepaid amount was returned before"}
         settlement = rules.settle(int(session.prepaid_fen), int(bill["total_fen"]))
         connector = Connector(session.charger_id, int(session.connector_id))
-        try:
-            holds = Connector.get(session.charger_id, int(session.connector_id), consistent_read=True)
-            release = holds.session_id == session.session_id
-        except Connector.DoesNotExist:
-            release = False
+        release = _holds_connector(session)
         try:
             with transaction() as tx:
                 tx.update(
@@ -378,18 +499,36 @@ def complete(
                             {
                                 **bill,
                                 "prepaid_fen": int(session.prepaid_fen),
-                                "refund_fen": settlement.refund_fen,
-                                "owed_fen": settlement.owed_fen,
+                                "refund_fen": 0 if released else settlement.refund_fen,
+                                "owed_fen": 0 if released else settlement.owed_fen,
                             }
                         ),
-                        ChargingSession.refunded_fen.set(settlement.refund_fen),
+                        *(
+                            []
+                            if released
+                            else [
+                                ChargingSession.refunded_fen.set(settlement.refund_fen),
+                                ChargingSession.released_at.set(now),
+                            ]
+                        ),
                         ChargingSession.ended_at.set(now),
                         ChargingSession.end_reason.set(session.end_reason or reason),
                         ChargingSession.last_activity_at.set(now),
+                        ChargingSession.stop_pending.remove(),
+                        *_noted(session, notes),
                     ],
-                    condition=ChargingSession.state != rules.COMPLETED,
+                    condition=(ChargingSession.state != rules.COMPLETED)
+                    & (
+                        ChargingSession.released_at.exists()
+                        if released
+                        else ChargingSession.released_at.does_not_exist()
+                    ),
                 )
-                wallet.credit(tx, session.user_id, settlement.refund_fen - settlement.owed_fen, now)
+                if not released:
+                    wallet.credit(tx, session.user_id, settlement.refund_fen - settlement.owed_fen, now)
+                    ledger.add(
+                        tx, _release_posting(session, settlement.total_fen, now, reason), session.timezone
+                    )
                 if release:
                     tx.update(
                         connector,
@@ -437,29 +576,43 @@ def _waive_parking(session: ChargingSession, now: datetime) -> bool:
 
 
 def abandon(session: ChargingSession, reason: str, now: datetime) -> None:
-    """A start that failed: the session is abnormal, the whole prepaid amount goes back."""
-    if session.state != rules.STARTING:
-        return
-    try:
-        with transaction() as tx:
-            tx.update(
-                session,
-                actions=[
-                    ChargingSession.state.set(rules.ABNORMAL),
-                    ChargingSession.abnormal_reason.set(reason),
-                    ChargingSession.refunded_fen.set(int(session.prepaid_fen)),
-                    ChargingSession.ended_at.set(now),
-                    ChargingSession.last_activity_at.set(now),
-                ],
-                condition=ChargingSession.state == rules.STARTING,
-            )
-            wallet.credit(tx, session.user_id, int(session.prepaid_fen), now)
-            tx.update(
-                Connector(session.charger_id, int(session.connector_id)),
-                actions=[Connector.session_id.remove()],
-                condition=Connector.session_id == session.session_id,
-            )
-    except TransactWriteError:
+    """A start that never began (the charger rejected it or never answered, including one stopped
+    while starting): the session is abnormal, the whole prepaid amount goes back and the connector
+    is free. Once: the release posting's key is the session's, whatever the path."""
+    for _ in range(3):
+        if session.state not in (rules.STARTING, rules.STOPPING) or session.transaction_id is not None:
+            return
+        if hold_released(session):
+            return
+        release = _holds_connector(session)
+        try:
+            with transaction() as tx:
+                tx.update(
+                    session,
+                    actions=[
+                        ChargingSession.state.set(rules.ABNORMAL),
+                        ChargingSession.abnormal_reason.set(reason),
+                        ChargingSession.refunded_fen.set(int(session.prepaid_fen)),
+                        ChargingSession.released_at.set(now),
+                        ChargingSession.ended_at.set(now),
+                        ChargingSession.last_activity_at.set(now),
+                    ],
+                    condition=ChargingSession.state.is_in(rules.STARTING, rules.STOPPING)
+                    & ChargingSession.transaction_id.does_not_exist()
+                    & ChargingSession.released_at.does_not_exist(),
+                )
+                wallet.credit(tx, session.user_id, int(session.prepaid_fen), now)
+                ledger.add(tx, _release_posting(session, 0, now, reason), session.timezone)
+                if release:
+                    tx.update(
+                        Connector(session.charger_id, int(session.connector_id)),
+                        actions=[Connector.session_id.remove()],
+                        condition=Connector.session_id == session.session_id,
+                    )
+        except TransactWriteError:
+            session.refresh(consistent_read=True)
+            continue
+        session.refresh(consistent_read=True)
         return
 
 
@@ -473,8 +626,8 @@ def force_end(operator_id: str, session_id: str, now: datetime) -> ChargingSessi
     )
     if session.state not in rules.FORCE_ENDABLE:
         raise Conflict(f"a {session.state} session cannot be force-ended", "not_open")
-    live = session.state in rules.LIVE and session.transaction_id is not None
-    if session.state == rules.STARTING and session.transaction_id is None:
+    live = session.state in (*rules.LIVE, rules.STOPPING) and session.transaction_id is not None
+    if session.state in (rules.STARTING, rules.STOPPING) and session.transaction_id is None:
         abandon(session, "ended by staff before the charger started", now)
         session.refresh(consistent_read=True)
         return session
@@ -546,12 +699,78 @@ class RefundCheck:
     refundable_fen: int
 
 
+def _refundable(session: ChargingSession) -> tuple[int, int]:
+    """(what the rules allow at all, what is left once the requests in flight are counted)."""
+    total = int((session.bill or {}).get("total_fen", 0))
+    prepaid, refunded = int(session.prepaid_fen), int(session.refunded_fen)
+    base = rules.refundable(session.state, total, prepaid, refunded)
+    left = rules.refundable(session.state, total, prepaid, refunded, int(session.refund_requested_fen or 0))
+    return base, left
+
+
+def refundable_now(session: ChargingSession) -> int:
+    """What a refund request may still ask for, counting the requests in flight."""
+    return _refundable(session)[1]
+
+
 def check_refund(user_id: str, session_id: str, amount: int) -> RefundCheck:
     session = get_own(user_id, session_id)
-    total = int((session.bill or {}).get("total_fen", 0))
-    allowed = rules.refundable(session.state, total, int(session.prepaid_fen), int(session.refunded_fen))
-    if allowed == 0:
+    base, allowed = _refundable(session)
+    if base == 0:
         raise Conflict("only a completed session with a total above zero can be refunded", "not_refundable")
     if amount > allowed:
-        raise Unprocessable(f"at most {allowed} fen can be refunded for this session", "amount_too_high")
+        raise Unprocessable(
+            f"at most {allowed} fen can be refunded for this session (counting requests in flight)",
+            "amount_too_high",
+        )
     return RefundCheck(allowed)
+
+
+@dataclass(frozen=True)
+class RefundRequested:
+    request: RefundRequest
+    refundable_fen: int  # what is left to ask for after this request
+
+
+def request_refund(user_id: str, session_id: str, amount: int, now: datetime) -> RefundRequested:
+    """A refund request, recorded as `requested` (the refund workflow routes it later) in the same
+    transaction that counts it in flight on the session, so concurrent requests never add up to
+    more than is refundable."""
+    for _ in range(4):
+        check = check_refund(user_id, session_id, amount)
+        session = get_own(user_id, session_id)
+        in_flight = int(session.refund_requested_fen or 0)
+        request = RefundRequest(
+            session.session_id,
+            compact_id("r", now),
+            user_id=user_id,
+            operator_id=session.operator_id,
+            station_id=session.station_id,
+            amount_fen=int(amount),
+            status=REFUND_REQUESTED,
+            created_at=now,
+        )
+        try:
+            with transaction() as tx:
+                tx.update(
+                    session,
+                    actions=[ChargingSession.refund_requested_fen.set(in_flight + int(amount))],
+                    condition=(ChargingSession.state == rules.COMPLETED)
+                    & (
+                        (ChargingSession.refund_requested_fen == in_flight)
+                        | ChargingSession.refund_requested_fen.does_not_exist()
+                    ),
+                )
+                tx.save(request, condition=RefundRequest.refund_id.does_not_exist())
+        except TransactWriteError:
+            continue  # another request counted first: check again
+        return RefundRequested(request, check.refundable_fen - int(amount))
+    raise Conflict("the session changed meanwhile; try again", "refund_conflict")
+
+
+def refund_requests_of(operator_id: str, limit: int = 200) -> list[RefundRequest]:
+    return list(RefundRequest.by_operator.query(operator_id, scan_index_forward=False, limit=limit))
+
+
+def refund_requests_of_session(session_id: str) -> list[RefundRequest]:
+    return list(RefundRequest.query(session_id))

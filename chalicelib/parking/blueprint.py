@@ -7,13 +7,14 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.parking import api, devices
+from chalicelib.parking import api, books_api, devices
 from chalicelib.shared import http
 from chalicelib.shared.clock import now
 from chalicelib.shared.observability import logger, metrics, metrics_flushed, tracer
 
 bp = Blueprint(__name__)
 http.register(bp, api.routes)
+http.register(bp, books_api.routes)
 
 
 def _device_event(kind: str, event: Any) -> dict[str, Any]:

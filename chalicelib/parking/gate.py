@@ -1,8 +1,10 @@
 """The gate path: a capture comes in, a decision and commands go out.
 
 Round trips per capture: device and lot configuration from the container cache; one strongly
-consistent Query for the plate's latest visit at the lot; one TransactWrite that records the
-message as handled, writes the visit change, any record, and the commands; then the publish.
+consistent Query for the plate's latest visits at the lot (at exit up to three: the current one
+and the newest closed one, which keeps the no-repeat cycle's running total); one TransactWrite
+that records the message as handled, writes the visit change, its journal posting, any record,
+and the commands; then the publish.
 A repeated capture fails the transaction's inbox condition and changes nothing; it re-publishes
 the device's commands that were committed but never acknowledged (a publish that failed after the
 commit is not lost), as does every later message of the device.
@@ -18,11 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.ledger import ports as ledger
 from chalicelib.parking import config, gate_commands, pricing
 from chalicelib.parking.domain import gate, plates
 from chalicelib.parking.domain.tariffs import Price
@@ -37,6 +41,7 @@ from chalicelib.parking.models import (
     Visit,
     lot_plate_key,
 )
+from chalicelib.parking.pricing import ExitPricing
 from chalicelib.platform import commands, inbox, registry
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.platform.envelope import InvalidMessage
@@ -143,15 +148,29 @@ def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, no
     def write(tx: TransactWrite) -> None:
         tx.save(visit, condition=Visit.visit_id.does_not_exist())
         if decision.previous_becomes_abnormal and previous is not None:
+            paid = int(previous.paid_fen)
+            # Whatever the abandoned visit had paid is owed back (it is never charged now).
+            posting = ledger.visit_closed(
+                previous.visit_id,
+                lot_id=lot.lot_id,
+                operator_id=lot.operator_id,
+                total_fen=0,
+                discount_fen=0,
+                paid_fen=paid,
+                at=now,
+                reason="abnormal_entry",
+            )
             tx.update(
                 previous,
                 actions=[
                     Visit.status.set(ABNORMAL_ENTRY),
                     Visit.inside_lot.remove(),
                     Visit.abnormal_reason.set(f"同一车牌再次入场 (新记录 {visit_id})"),
+                    *([Visit.overpaid_fen.add(paid)] if paid else []),
                 ],
-                condition=Visit.status == INSIDE,
+                condition=(Visit.status == INSIDE) & (Visit.paid_fen == paid),
             )
+            ledger.add(tx, posting, lot.timezone)
             tx.save(
                 Record(
                     lot.lot_id,
@@ -198,30 +217,34 @@ def _exit_once(
         return GateOutcome("duplicate" if repeat else "already_exited", visit_id=visit.visit_id)
     if visit is None or visit.status != INSIDE:
         return _unmatched_exit(capture, lot, plate, now)
-    decision = pricing.exit_decision(visit, lot, now, recent[1:]).decision
+    priced = pricing.exit_decision(visit, lot, now, recent[1:])
+    decision = priced.decision
     outgoing: list[OutgoingCommand] = []
     if decision.open_gate:
         outgoing.append(gate_commands.open_gate(capture.device_id, lane_id, visit.visit_id, now))
     outgoing.append(gate_commands.display(capture.device_id, decision.display, now))
     outcome = "exited" if decision.open_gate else "payment_required"
-    condition = Visit.status == INSIDE
-    if decision.open_gate:
-        actions = close_actions(decision.fee, lane_id, capture.device_id, now)
-    else:
-        actions = [
-            Visit.waiting_exit_device_id.set(capture.device_id),
-            Visit.waiting_exit_lane_id.set(lane_id),
-            Visit.total_fen.set(decision.fee.total_fen),
-        ]
-        # Priced with what was paid when read: a payment committed since fails this condition.
-        paid = int(visit.paid_fen or 0)
-        unchanged = Visit.paid_fen == paid
-        if paid == 0:
-            unchanged = Visit.paid_fen.does_not_exist() | unchanged
-        condition = condition & unchanged
+
+    # A car told to pay waits only if no payment was booked since the visit was read.
+    paid = int(visit.paid_fen or 0)
+    unchanged = Visit.paid_fen == paid
+    if paid == 0:
+        unchanged = Visit.paid_fen.does_not_exist() | unchanged
+    unchanged = (Visit.status == INSIDE) & unchanged
 
     def write(tx: TransactWrite) -> None:
-        tx.update(visit, actions=actions, condition=condition)
+        if decision.open_gate:
+            close(tx, visit, lot, priced, recent[1:], lane_id, capture.device_id, now)
+            return
+        tx.update(
+            visit,
+            actions=[
+                Visit.waiting_exit_device_id.set(capture.device_id),
+                Visit.waiting_exit_lane_id.set(lane_id),
+                Visit.total_fen.set(decision.fee.total_fen),
+            ],
+            condition=unchanged,
+        )
 
     if not _commit(capture, outcome, outgoing, now, write):
         return GateOutcome("duplicate")
@@ -240,6 +263,47 @@ def _just_released_here(visit: Visit, device_id: str, now: datetime) -> bool:
         and visit.exited_at is not None
         and timedelta(0) <= now - visit.exited_at <= gate_commands.OPEN_VALID_FOR
     )
+
+
+def close(
+    tx: TransactWrite,
+    visit: Visit,
+    lot: config.LotConfig,
+    priced: ExitPricing,
+    earlier: list[Visit],
+    lane_id: str,
+    device_id: str,
+    now: datetime,
+    extra_condition: Any = None,
+) -> None:
+    """The visit leaves: closed once (on its status and on the paid amount it was priced with, so
+    a payment landing meanwhile makes the exit decide again), with its journal posting (fee as
+    revenue, discounts and waivers, anything paid beyond the fee as a refund obligation)."""
+    fee = priced.decision.fee
+    paid = int(visit.paid_fen)
+    discount = int(visit.discount_fen) + priced.discount_fen
+    posting = ledger.visit_closed(
+        visit.visit_id,
+        lot_id=visit.lot_id,
+        operator_id=lot.operator_id,
+        total_fen=fee.total_fen,
+        discount_fen=discount,
+        paid_fen=paid,
+        at=now,
+    )
+    excess = posting.memo["excess_fen"] if posting is not None else 0
+    actions = close_actions(fee, lane_id, device_id, now)
+    total = pricing.cycle_total(visit, lot, fee, earlier)
+    if total is not None:
+        actions.append(Visit.cycle_total_fen.set(total))
+    if excess:
+        actions.append(Visit.overpaid_fen.add(excess))
+    actions.append(Visit.discount_fen.set(posting.memo["discount_fen"] if posting is not None else discount))
+    condition = (Visit.status == INSIDE) & (Visit.paid_fen == paid)
+    if extra_condition is not None:
+        condition = condition & extra_condition
+    tx.update(visit, actions=actions, condition=condition)
+    ledger.add(tx, posting, lot.timezone)
 
 
 def close_actions(fee: Price, lane_id: str, device_id: str, now: datetime) -> list[Action]:
@@ -292,9 +356,10 @@ def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[Ou
     lot = config.lot(visit.lot_id)
     if lot is None:
         return []
-    recent = pricing.earlier_visits(visit.lot_id, visit.plate)
+    recent = pricing.earlier_visits(visit.lot_id, visit.plate, limit=3)
     earlier = [v for v in recent if v.visit_id < visit.visit_id]
-    decision = pricing.exit_decision(visit, lot, now, earlier).decision
+    priced = pricing.exit_decision(visit, lot, now, earlier)
+    decision = priced.decision
     if not decision.open_gate:
         return []
     device_id, lane_id = visit.waiting_exit_device_id, visit.waiting_exit_lane_id
@@ -304,10 +369,16 @@ def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[Ou
     ]
     try:
         with transaction() as tx:
-            tx.update(
+            close(
+                tx,
                 visit,
-                actions=close_actions(decision.fee, lane_id, device_id, now),
-                condition=(Visit.status == INSIDE) & (Visit.waiting_exit_device_id == device_id),
+                lot,
+                priced,
+                earlier,
+                lane_id,
+                device_id,
+                now,
+                extra_condition=Visit.waiting_exit_device_id == device_id,
             )
             for command in outgoing:
                 tx.save(command.record(now))

@@ -78,6 +78,8 @@ class Lane(Model):
 # - a driver's visits of one plate across lots, newest first (GSI `by_plate`);
 # - cars in a lot now (sparse GSI `inside_by_lot`: `inside_lot` is set only while inside);
 # - a visit by its keys (quotes and payments store both).
+# At exit the gate reads the plate's latest three visits in one Query (the current one and the
+# newest closed one, which carries the no-repeat cycle's running total in `cycle_total_fen`).
 # Status: inside → exited | abnormal_entry. Every change is conditional on the status.
 
 INSIDE = "inside"
@@ -123,9 +125,12 @@ class Visit(Model):
     # The tariff versions in force at entry for this car's class: {"tariff_id", "version",
     # "holiday_tariff_id", "holiday_version"}; the visit is always priced with these.
     tariff_ref = JSONAttribute(null=True)
-    # no_repeat mode: the start of this visit's last billing cycle and what it owed in it.
+    # no_repeat mode: the start of this visit's last billing cycle and what it owed in it, and the
+    # cycle's running total for the plate (this visit and every earlier one in the same cycle), so
+    # the next visit reads one item however many visits the cycle has.
     last_cycle_start = UTCDateTimeAttribute(null=True)
     last_cycle_fen = NumberAttribute(null=True)
+    cycle_total_fen = NumberAttribute(null=True)
     exited_at = UTCDateTimeAttribute(null=True)
     exit_lane_id = UnicodeAttribute(null=True)
     exit_device_id = UnicodeAttribute(null=True)
@@ -133,8 +138,14 @@ class Visit(Model):
     total_fen = NumberAttribute(default=0)
     paid_fen = NumberAttribute(default=0)
     discount_fen = NumberAttribute(default=0)
+    # A payment that arrived while its quote was valid: when, and the instant its quote priced the
+    # stay to (the grace window runs from `paid_at`). Late payments count only in `paid_fen`.
     paid_at = UTCDateTimeAttribute(null=True)
     priced_until = UTCDateTimeAttribute(null=True)
+    # Money taken beyond what the visit owed: an open refund obligation (also in the journal).
+    overpaid_fen = NumberAttribute(default=0)
+    # The one payable quote (a new quote supersedes the earlier unpaid ones).
+    quote_id = UnicodeAttribute(null=True)
     waiting_exit_device_id = UnicodeAttribute(null=True)
     waiting_exit_lane_id = UnicodeAttribute(null=True)
     abnormal_reason = UnicodeAttribute(null=True)

@@ -4,19 +4,25 @@ own transaction and lets the waiting car out; charging checks plates and grants 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.parking import gate, plates, quotes
+from chalicelib.ledger.ports import VisitFact
+from chalicelib.parking import config, gate, plates, pricing, quotes
 from chalicelib.parking.domain import plates as plate_rules
-from chalicelib.parking.models import INSIDE, Lot, Visit, lot_plate_key
+from chalicelib.parking.models import EXITED, INSIDE, Lot, Visit, lot_plate_key
 from chalicelib.platform.commands import OutgoingCommand
+from chalicelib.shared.db import get_or_none
+from chalicelib.shared.errors import NotFound
 
 __all__ = [
     "PayableQuote",
+    "VisitOwing",
     "add_payment_to_visit",
     "clean_plate",
     "grant_charging_waiver",
@@ -25,6 +31,8 @@ __all__ = [
     "payable_quote",
     "release_paid_car",
     "require_plate_owner",
+    "visit_facts",
+    "visit_owing",
 ]
 
 
@@ -38,11 +46,14 @@ class PayableQuote:
     due_fen: int
     priced_until: datetime
     expires_at: datetime
+    current: bool  # still the visit's payable quote (not superseded by a newer one)
 
 
 def payable_quote(user_id: str, quote_id: str) -> PayableQuote:
     """The caller's quote (NotFound for anyone else's)."""
     quote = quotes.get_own(user_id, quote_id)
+    visit = get_or_none(Visit, quote.lot_plate, quote.visit_id, consistent=True)
+    current = visit is not None and visit.status == INSIDE and visit.quote_id in (None, quote.quote_id)
     return PayableQuote(
         quote.quote_id,
         quote.lot_id,
@@ -52,21 +63,71 @@ def payable_quote(user_id: str, quote_id: str) -> PayableQuote:
         int(quote.due_fen),
         quote.priced_until,
         quote.expires_at,
+        current,
+    )
+
+
+@dataclass(frozen=True)
+class VisitOwing:
+    lot_id: str
+    operator_id: str | None
+    timezone: str | None
+    visit_id: str
+    status: str
+    paid_fen: int
+    owed_fen: int  # what the visit still owes, priced to the instant asked for
+    quote_id: str | None  # its payable quote
+
+
+def visit_owing(lot_plate: str, visit_id: str, until: datetime) -> VisitOwing:
+    """What a visit still owes with its stay priced to `until` (a closed visit: its final fee)."""
+    visit = get_or_none(Visit, lot_plate, visit_id, consistent=True)
+    if visit is None:
+        raise NotFound("no such visit", "visit_not_found")
+    lot = config.lot(visit.lot_id)
+    paid = int(visit.paid_fen)
+    if visit.status == INSIDE and lot is not None:
+        earlier = [
+            v for v in pricing.earlier_visits(visit.lot_id, visit.plate, limit=3) if v.visit_id < visit_id
+        ]
+        owed = pricing.decision_at(visit, lot, until, earlier).decision.due_fen
+    elif visit.status == INSIDE:
+        owed = 0
+    else:
+        owed = max(0, int(visit.total_fen) - paid - int(visit.discount_fen))
+        if visit.status != EXITED:
+            owed = 0  # an abandoned visit is never charged
+    return VisitOwing(
+        visit.lot_id,
+        lot.operator_id if lot is not None else lot_operator(visit.lot_id),
+        lot.timezone if lot is not None else None,
+        visit.visit_id,
+        str(visit.status),
+        paid,
+        owed,
+        visit.quote_id,
     )
 
 
 def add_payment_to_visit(
-    tx: TransactWrite, lot_plate: str, visit_id: str, amount_fen: int, priced_until: datetime, now: datetime
+    tx: TransactWrite,
+    lot_plate: str,
+    owing: VisitOwing,
+    applied_fen: int,
+    excess_fen: int,
+    grace: tuple[datetime, datetime] | None,
 ) -> None:
-    """Book a payment on its visit, as an item of the payment's transaction."""
+    """Book a payment on its visit, as an item of the payment's transaction: `applied_fen` toward
+    what it owes, `excess_fen` as an open refund obligation. Conditional on the paid amount and
+    status it was split with, so concurrent payments never both count toward one amount. `grace`
+    = (paid_at, priced_until) only for a payment that arrived while its quote was valid."""
+    actions: list[Action] = [Visit.paid_fen.add(applied_fen), Visit.overpaid_fen.add(excess_fen)]
+    if grace is not None:
+        actions += [Visit.paid_at.set(grace[0]), Visit.priced_until.set(grace[1])]
     tx.update(
-        Visit(lot_plate, visit_id),
-        actions=[
-            Visit.paid_fen.add(amount_fen),
-            Visit.paid_at.set(now),
-            Visit.priced_until.set(priced_until),
-        ],
-        condition=Visit.visit_id.exists(),
+        Visit(lot_plate, owing.visit_id),
+        actions=actions,
+        condition=(Visit.paid_fen == owing.paid_fen) & (Visit.status == owing.status),
     )
 
 
@@ -116,3 +177,11 @@ def grant_charging_waiver(
             return False
         return True
     return False
+
+
+def visit_facts() -> Iterator[VisitFact]:
+    """Every visit's paid amount and open obligation (the ledger's scheduled check; a scan)."""
+    for visit in Visit.scan():
+        yield VisitFact(
+            str(visit.visit_id), str(visit.status), int(visit.paid_fen), int(visit.overpaid_fen or 0)
+        )

@@ -13,8 +13,8 @@ from typing import Any
 from chalicelib.parking import config
 from chalicelib.parking.config import LotConfig, TariffRef
 from chalicelib.parking.domain import gate, tariffs
-from chalicelib.parking.domain.gate import ClosedVisit, ExitDecision, WaiverGrant
-from chalicelib.parking.domain.tariffs import Calendar, Price
+from chalicelib.parking.domain.gate import ExitDecision, WaiverGrant
+from chalicelib.parking.domain.tariffs import Calendar, Carry, Price
 from chalicelib.parking.models import EXITED, Visit, lot_plate_key
 
 
@@ -22,12 +22,22 @@ def ref_at_entry(lot: LotConfig, vehicle_class: str) -> TariffRef | None:
     return lot.ref_for(vehicle_class)
 
 
-def _closed(earlier: Iterable[Visit]) -> list[ClosedVisit]:
-    return [
-        ClosedVisit(v.visit_id, v.last_cycle_start, int(v.last_cycle_fen or 0))
-        for v in earlier
-        if v.status == EXITED and v.last_cycle_start is not None
-    ]
+def carry_from(earlier: Iterable[Visit]) -> Carry | None:
+    """No-repeat carry in constant work: the newest earlier exited visit keeps the cycle's running
+    total (`cycle_total_fen`), so only that one item is read however many visits the cycle has."""
+    for v in sorted(earlier, key=lambda v: v.visit_id, reverse=True):
+        if v.status == EXITED and v.last_cycle_start is not None:
+            return gate.carry_of(
+                v.last_cycle_start,
+                int(v.cycle_total_fen) if v.cycle_total_fen is not None else None,
+                int(v.last_cycle_fen or 0),
+            )
+    return None
+
+
+def tariff_of(visit: Visit, lot: LotConfig) -> tariffs.Tariff | None:
+    ref = TariffRef.from_dict(visit.tariff_ref) if visit.tariff_ref else lot.ref_for(visit.vehicle_class)
+    return config.tariff(ref.tariff_id, ref.version) if ref is not None else None
 
 
 def price_visit(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable[Visit] = ()) -> Price:
@@ -41,7 +51,7 @@ def price_visit(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable
         else None
     )
     calendar = Calendar.of(lot.holidays, holiday) if holiday is not None else tariffs.NO_HOLIDAYS
-    carried = gate.carry(_closed(earlier)) if tariff.repeat == "no_repeat" else None
+    carried = carry_from(earlier) if tariff.repeat == "no_repeat" else None
     return tariffs.price(tariff, visit.entered_at, until, lot.zone, calendar, carried)
 
 
@@ -66,8 +76,13 @@ def _grant(visit: Visit) -> WaiverGrant | None:
 def exit_decision(visit: Visit, lot: LotConfig, now: datetime, earlier: Iterable[Visit] = ()) -> ExitPricing:
     """What the exit decides now, the instant the stay was priced to (grace window applied) and
     the discounts that apply."""
-    earlier = list(earlier)
     until = gate.fee_until(now, visit.paid_at, visit.priced_until, lot.grace)
+    return decision_at(visit, lot, until, earlier)
+
+
+def decision_at(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable[Visit] = ()) -> ExitPricing:
+    """The stay priced to `until`: fee, discounts and what is due."""
+    earlier = list(earlier)
     fee = price_visit(visit, lot, until, earlier)
     waiver = gate.waiver_discount(
         _grant(visit),
@@ -81,8 +96,20 @@ def exit_decision(visit: Visit, lot: LotConfig, now: datetime, earlier: Iterable
     return ExitPricing(gate.decide_exit(visit.plate, fee, int(visit.paid_fen), discount), until, discounts)
 
 
-def earlier_visits(lot_id: str, plate: str, limit: int = 10) -> list[Visit]:
-    """The plate's latest visits at the lot, newest first, strongly consistent (one Query)."""
+def cycle_total(visit: Visit, lot: LotConfig, fee: Price, earlier: Iterable[Visit]) -> int | None:
+    """What the plate owes in the cycle this stay ended in, this stay included (kept on the visit
+    when it closes, for the next visit's carry)."""
+    tariff = tariff_of(visit, lot)
+    if tariff is None or tariff.repeat != "no_repeat":
+        return None
+    return gate.cycle_total(carry_from(earlier), fee.last_cycle)
+
+
+def earlier_visits(lot_id: str, plate: str, limit: int = 3) -> list[Visit]:
+    """The plate's latest visits at the lot, newest first, strongly consistent (one Query of at
+    most three items, however many visits the cycle has): the current one and the two before, the
+    newest closed one carrying the no-repeat cycle's running total (a visit abandoned in between
+    by a re-entry does not break the chain)."""
     return list(
         Visit.query(lot_plate_key(lot_id, plate), scan_index_forward=False, limit=limit, consistent_read=True)
     )

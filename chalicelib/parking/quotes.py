@@ -1,12 +1,14 @@
-"""Fee quotes for a driver's car in a lot."""
+"""Fee quotes for a driver's car in a lot: one payable quote per visit at a time."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pynamodb.exceptions import TransactWriteError
+
 from chalicelib.parking import config, plates, pricing
 from chalicelib.parking.models import INSIDE, Quote, Visit
-from chalicelib.shared.db import get_owned
+from chalicelib.shared.db import failed_condition, get_owned, transaction
 from chalicelib.shared.errors import NotFound
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.settings import get_settings
@@ -26,7 +28,7 @@ def create(user_id: str, plate: str, lot_id: str | None, now: datetime) -> Quote
     lot = config.lot(visit.lot_id)
     if lot is None:
         raise NotFound("the lot of this visit no longer exists", "lot_not_found")
-    recent = pricing.earlier_visits(visit.lot_id, plate)
+    recent = pricing.earlier_visits(visit.lot_id, plate, limit=3)
     priced = pricing.exit_decision(visit, lot, now, [v for v in recent if v.visit_id < visit.visit_id])
     decision, until = priced.decision, priced.until
     expires = now + timedelta(minutes=get_settings().quote_ttl_minutes)
@@ -50,7 +52,20 @@ def create(user_id: str, plate: str, lot_id: str | None, now: datetime) -> Quote
         expires_at=expires,
         ttl=expires + timedelta(days=1),
     )
-    quote.save()
+    # One payable amount at a time: the new quote becomes the visit's payable one, superseding the
+    # earlier unpaid quotes (payments refuses them, and books any late money they still bring).
+    try:
+        with transaction() as tx:
+            tx.save(quote, condition=Quote.quote_id.does_not_exist())
+            tx.update(
+                Visit(visit.lot_plate, visit.visit_id),
+                actions=[Visit.quote_id.set(quote.quote_id)],
+                condition=Visit.status == INSIDE,
+            )
+    except TransactWriteError as exc:
+        if failed_condition(exc):
+            raise NotFound("this car is not in a lot", "no_open_visit") from exc  # it left meanwhile
+        raise
     return quote
 
 

@@ -23,6 +23,7 @@ def visit(item: Visit) -> dict[str, Any]:
         "total_fen": int(item.total_fen),
         "paid_fen": int(item.paid_fen),
         "discount_fen": int(item.discount_fen),
+        "overpaid_fen": int(item.overpaid_fen or 0),  # an open refund obligation (the journal has it)
         "paid_at": iso_or_none(item.paid_at),
         "abnormal_reason": item.abnormal_reason,
         "charging_waiver": item.charging_waiver,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -16,13 +17,29 @@ from chalicelib.shared.db import TableMeta, table_name_for
 # Payments (收费流水): one per paid quote; applied to its visit exactly once.
 #
 # `payment_id` is derived from the quote, so asking twice to pay one quote gives the same payment.
-# Status: pending → paid (conditional; the provider transaction id is recorded).
+# Status: pending → paid (conditional; the provider transaction id is recorded), or pending →
+# closed when a newer quote superseded its quote; a closed or expired order the provider still
+# reports as paid is booked too (closed → paid, `on_time` false): the money is real. A booked
+# payment the visit no longer needed at all is `refund_due` (its whole amount an obligation).
 # Access patterns:
 # - get a payment by id (= the provider's out_trade_no; notifications, driver view);
-# - payments at a lot by time (GSI `by_lot`; staff, reconciliation).
+# - payments at a lot by time (GSI `by_lot`; staff, reconciliation);
+# - a visit's payments (GSI `by_visit`; closing the superseded ones).
 
 PENDING = "pending"
-PAID = "paid"
+PAID = "paid"  # booked, and (some of) it paid the visit
+REFUND_DUE = "refund_due"  # booked, but the visit owed nothing more: all of it is owed back
+CLOSED = "closed"
+BOOKED = (PAID, REFUND_DUE)
+
+
+class PaymentsByVisit(GlobalSecondaryIndex["Payment"]):
+    class Meta:
+        index_name = "by_visit"
+        projection = AllProjection()
+
+    visit_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
 
 
 class PaymentsByLot(GlobalSecondaryIndex["Payment"]):
@@ -54,8 +71,16 @@ class Payment(Model):
     provider_txn_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     paid_at = UTCDateTimeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)  # the provider order expires with its quote
+    closed_at = UTCDateTimeAttribute(null=True)
+    # When paid: what counted toward the visit, what became a refund obligation, and whether it
+    # arrived while its quote was valid.
+    applied_fen = NumberAttribute(null=True)
+    excess_fen = NumberAttribute(null=True)
+    on_time = BooleanAttribute(null=True)
 
     by_lot = PaymentsByLot()
+    by_visit = PaymentsByVisit()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -5,20 +5,23 @@ payments never reads parking's tables)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 
+from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import provider
 from chalicelib.payments.contract import PaymentIn
-from chalicelib.payments.models import PAID, PENDING, Payment
+from chalicelib.payments.models import BOOKED, CLOSED, PAID, PENDING, REFUND_DUE, Payment
 from chalicelib.payments.sandbox import Notification
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.shared.db import failed_condition, get_or_none, get_owned, transaction
 from chalicelib.shared.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
 from chalicelib.shared.money import format_yuan
+from chalicelib.shared.settings import get_settings
+from chalicelib.shared.timeutil import iso
 
 
 @dataclass
@@ -49,6 +52,8 @@ def create(user_id: str, asked: PaymentIn, now: datetime) -> Created:
     quote = parking.payable_quote(user_id, quote_id)
     if now > quote.expires_at:
         raise Gone("this quote has expired; ask for a new one", "quote_expired")
+    if not quote.current:
+        raise Conflict("a newer quote replaced this one; pay the newest quote", "quote_superseded")
     if quote.due_fen == 0:
         raise Conflict("nothing is due on this quote", "nothing_due")
     if amount_fen != quote.due_fen:
@@ -72,14 +77,35 @@ def create(user_id: str, asked: PaymentIn, now: datetime) -> Created:
         status=PENDING,
         priced_until=quote.priced_until,
         created_at=now,
+        expires_at=quote.expires_at,
     )
     try:
         payment.save(condition=Payment.payment_id.does_not_exist())
     except PutError:
         # Asking again to pay the same quote gives the same payment.
         payment = Payment.get(payment.payment_id)
+    close_superseded(payment, now)
     order = provider.provider_order(payment.payment_id, amount_fen, f"停车费 {quote.plate}")
+    order["time_expire"] = iso(quote.expires_at)
     return Created(payment, order)
+
+
+def close_superseded(current: Payment, now: datetime) -> int:
+    """One payable amount per visit: the visit's other pending orders are closed (a provider that
+    still reports one as paid gets it booked all the same, see `apply_notification`)."""
+    closed = 0
+    for other in Payment.by_visit.query(current.visit_id):
+        if other.payment_id == current.payment_id or other.status != PENDING:
+            continue
+        try:
+            other.update(
+                actions=[Payment.status.set(CLOSED), Payment.closed_at.set(now)],
+                condition=Payment.status == PENDING,
+            )
+            closed += 1
+        except UpdateError:
+            continue
+    return closed
 
 
 def get_own(user_id: str, payment_id: str) -> Payment:
@@ -96,6 +122,10 @@ def of_lot(lot_id: str, limit: int = 500) -> list[Payment]:
 
 
 def apply_notification(note: Notification, now: datetime) -> Applied:
+    """A provider's confirmed payment, booked exactly once with its journal posting. On time (the
+    order pending, its quote valid and still the visit's payable one) it pays the quote and starts
+    the grace window; otherwise (superseded, closed, expired) the money still counts for what the
+    visit owes now. Whatever exceeds what the visit owes becomes an open refund obligation."""
     payment = get_or_none(Payment, note.out_trade_no, consistent=True)
     if payment is None:
         raise NotFound(f"unknown order {note.out_trade_no}", "unknown_order")
@@ -104,37 +134,76 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
             f"notified amount {note.amount_fen} fen differs from the order's {int(payment.amount_fen)} fen",
             "amount_mismatch",
         )
-    if payment.status == PAID:
+    if payment.status in BOOKED:
         return _already_applied(payment, now)
     if note.trade_state != "SUCCESS":
         return Applied(payment, applied=False, outcome=NOT_SUCCESS)
-    try:
-        with transaction() as tx:
-            tx.update(
-                payment,
-                actions=[
-                    Payment.status.set(PAID),
-                    Payment.provider_txn_id.set(note.transaction_id),
-                    Payment.paid_at.set(now),
-                ],
-                condition=Payment.status == PENDING,
-            )
-            parking.add_payment_to_visit(
-                tx, payment.lot_plate, payment.visit_id, int(payment.amount_fen), payment.priced_until, now
-            )
-    except TransactWriteError as error:
-        if failed_condition(error, index=0):
-            current = Payment.get(payment.payment_id, consistent_read=True)
-            if current.status == PAID:
-                return _already_applied(current, now)
-            raise Conflict(
-                f"payment {payment.payment_id} is {current.status}", "payment_not_pending"
-            ) from error
-        raise
-    payment.refresh(consistent_read=True)
-    return Applied(
-        payment, applied=True, released=parking.release_paid_car(payment.lot_plate, payment.visit_id, now)
-    )
+    amount = int(payment.amount_fen)
+    for _ in range(5):
+        # orders created before they carried their quote's expiry: the quote's usual validity
+        expires = payment.expires_at or payment.created_at + timedelta(
+            minutes=get_settings().quote_ttl_minutes
+        )
+        owing = parking.visit_owing(payment.lot_plate, payment.visit_id, now)
+        on_time = (
+            payment.status == PENDING
+            and now <= expires
+            and owing.status == "inside"
+            and owing.quote_id in (None, payment.quote_id)
+        )
+        if on_time:
+            owing = parking.visit_owing(payment.lot_plate, payment.visit_id, payment.priced_until)
+        split = ledger.split_payment(amount, owing.owed_fen)
+        try:
+            with transaction() as tx:
+                tx.update(
+                    payment,
+                    actions=[
+                        Payment.status.set(PAID if split.applied_fen else REFUND_DUE),
+                        Payment.provider_txn_id.set(note.transaction_id),
+                        Payment.paid_at.set(now),
+                        Payment.applied_fen.set(split.applied_fen),
+                        Payment.excess_fen.set(split.excess_fen),
+                        Payment.on_time.set(on_time),
+                    ],
+                    condition=Payment.status == payment.status,
+                )
+                parking.add_payment_to_visit(
+                    tx,
+                    payment.lot_plate,
+                    owing,
+                    split.applied_fen,
+                    split.excess_fen,
+                    (now, payment.priced_until) if on_time else None,
+                )
+                ledger.add(
+                    tx,
+                    ledger.parking_payment(
+                        payment.payment_id,
+                        provider=str(payment.provider),
+                        lot_id=payment.lot_id,
+                        operator_id=owing.operator_id,
+                        visit_id=payment.visit_id,
+                        split=split,
+                        at=now,
+                        on_time=on_time,
+                    ),
+                    owing.timezone,
+                )
+        except TransactWriteError as error:
+            if failed_condition(error, index=0) or failed_condition(error, index=2):
+                payment.refresh(consistent_read=True)
+                if payment.status in BOOKED:
+                    return _already_applied(payment, now)
+                continue  # closed meanwhile: book it as late
+            if failed_condition(error, index=1):
+                continue  # another payment or the exit changed the visit: split again
+            raise
+        payment.refresh(consistent_read=True)
+        return Applied(
+            payment, applied=True, released=parking.release_paid_car(payment.lot_plate, payment.visit_id, now)
+        )
+    raise Conflict("the visit kept changing; the provider will notify again", "busy")
 
 
 def _already_applied(payment: Payment, now: datetime) -> Applied:

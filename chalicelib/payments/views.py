@@ -23,4 +23,8 @@ def payment(item: Payment) -> dict[str, Any]:
         "provider_txn_id": item.provider_txn_id,
         "created_at": iso_or_none(item.created_at),
         "paid_at": iso_or_none(item.paid_at),
+        # once paid: what counted toward the visit, what is owed back, and whether it came in time
+        "applied_fen": int(item.applied_fen) if item.applied_fen is not None else None,
+        "excess_fen": int(item.excess_fen) if item.excess_fen is not None else None,
+        "on_time": item.on_time,
     }

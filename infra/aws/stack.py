@@ -34,6 +34,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.charging.models import MODELS as CHARGING_MODELS
+from chalicelib.ledger.models import MODELS as LEDGER_MODELS
 from chalicelib.parking.models import MODELS as PARKING_MODELS
 from chalicelib.payments.models import MODELS as PAYMENTS_MODELS
 from chalicelib.platform.models import MODELS as PLATFORM_MODELS
@@ -61,6 +62,7 @@ _DEVICES = [m.__name__ for m in PLATFORM_MODELS if m.__name__ != "Operator"]  # 
 _PARKING = [m.__name__ for m in PARKING_MODELS]
 _PAYMENTS = [m.__name__ for m in PAYMENTS_MODELS]
 _CHARGING = [m.__name__ for m in CHARGING_MODELS]
+_LEDGER = [m.__name__ for m in LEDGER_MODELS]  # postings are written in each flow's transaction
 GATE, CHARGER = "gate", "charger"
 
 
@@ -79,11 +81,12 @@ class Access:
 # later gets only the dead-letter table until it is listed here.
 FUNCTION_ACCESS: dict[str, Access] = {
     "APIHandler": Access(tuple(_ALL), (GATE, CHARGER), reads_pay_key=True),
-    "GateCapture": Access(tuple(_DEVICES + _PARKING), (GATE,)),
+    "GateCapture": Access(tuple(_DEVICES + _PARKING + _LEDGER), (GATE,)),
     "GateAck": Access(tuple(_DEVICES), (GATE,)),
     "GateStatus": Access(tuple(_DEVICES), (GATE,)),
-    "ChargerOcpp": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING), (CHARGER,)),
-    "SweepCharging": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING), (CHARGER,)),
+    "ChargerOcpp": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
+    "SweepCharging": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
+    "CheckBooks": Access(tuple(_ALL)),
     "DevicePresence": Access(tuple(_DEVICES), (GATE, CHARGER)),
     "SweepCommands": Access(("Device", "Command"), (GATE, CHARGER)),
     "IotDeadLetters": Access(("DeadLetter",), consumes_dead_letters=True),
@@ -275,6 +278,7 @@ class ParkchargeStack(cdk.Stack):
         self._alarms_and_dashboard()
         self._api_stage()
         self._site_timeout_alarm()
+        self._ledger_check()
         self._alarm_notifications()  # last: every alarm of the stack gets the topic as its action
         cdk.CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         cdk.CfnOutput(self, "DeadLetterQueueUrl", value=self.dead_letters.queue_url)
@@ -420,6 +424,30 @@ class ParkchargeStack(cdk.Stack):
             "DevicePolicy",
             policy_name="parkcharge-device",
             policy_document={"Version": "2012-10-17", "Statement": statements},
+        )
+
+    def _ledger_check(self) -> None:
+        """The scheduled ledger check scans the tables it compares, and any breach it reports
+        raises an alarm."""
+        table_arns = [t.table_arn for t in self.tables.values()]
+        self.roles["CheckBooks"].add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:Scan"], resources=table_arns)
+        )
+        cloudwatch.Alarm(
+            self,
+            "LedgerBreaches",
+            metric=cloudwatch.Metric(
+                namespace="parkcharge",
+                metric_name="LedgerBreaches",
+                statistic="Maximum",
+                dimensions_map={"service": "parkcharge"},
+                period=cdk.Duration.hours(1),
+            ),
+            threshold=0,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="The ledger's scheduled check found books that do not add up",
         )
 
     def _alarms_and_dashboard(self) -> None:

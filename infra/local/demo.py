@@ -14,6 +14,7 @@ Idempotent: running it again rewrites the same items.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -133,8 +134,11 @@ DEMO_CHARGING_TARIFF: dict[str, Any] = {
 def _charging(now: datetime) -> None:
     from datetime import timedelta
 
+    from pynamodb.exceptions import TransactWriteError
+
     from chalicelib.charging.models import Charger, ChargingTariffVersion, Connector, QrCode, Station
-    from chalicelib.payments.models import Wallet
+    from chalicelib.ledger.ports import opening
+    from chalicelib.payments.wallet import top_up
 
     operator_id = DEMO["operator_id"]
     ChargingTariffVersion(
@@ -181,7 +185,9 @@ def _charging(now: datetime) -> None:
         (DEMO["other_driver_sub"], 5000, "active"),
         (DEMO["frozen_driver_sub"], 20000, "frozen"),
     ):
-        Wallet(user_id, balance_fen=balance, status=status, updated_at=now).save()
+        # Opening balances go through the journal like any money (every wallet equals its postings).
+        with contextlib.suppress(TransactWriteError):  # seeded before: the opening posting exists
+            top_up(user_id, balance, opening("demo"), f"opening-{user_id}", now, status=status)
 
 
 def seed(now: datetime) -> dict[str, str]:

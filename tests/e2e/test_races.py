@@ -128,11 +128,6 @@ def test_a_notification_delivered_twice_races_the_exit_capture(
         assert visit["paid_fen"] == payment["quote"]["due_fen"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="waits for the money ledger issue: today every open quote of a visit is payable, so "
-    "several concurrent payments of one visit are all applied",
-)
 def test_four_quotes_of_one_visit_paid_concurrently_apply_one_payment(
     stack: Stack, entry: GateDevice, exit_gate: GateDevice
 ) -> None:

@@ -168,3 +168,14 @@ def test_the_functions_run_with_a_least_privilege_role_the_layer_and_their_setti
                 statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             )
             assert "*" not in targets, statement
+
+
+def test_the_ledger_check_is_scheduled_and_its_breaches_raise_an_alarm(
+    synthesized: tuple[Any, dict[str, Any], Path],
+) -> None:
+    template = synthesized[1]
+    handlers = {f["Properties"]["Handler"] for f in resources(template, "AWS::Serverless::Function").values()}
+    assert "chalicelib.ledger.blueprint.check_books" in handlers
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    [ledger] = [a for a in alarms if a.get("MetricName") == "LedgerBreaches"]
+    assert ledger["Namespace"] == "parkcharge" and ledger["Threshold"] == 0

@@ -19,7 +19,7 @@ STATES = (STARTING, CHARGING, STOPPING, COMPLETED, ABNORMAL, SUSPENDED)
 TRANSITIONS: dict[str, frozenset[str]] = {
     STARTING: frozenset({CHARGING, STOPPING, ABNORMAL, COMPLETED}),
     CHARGING: frozenset({STOPPING, SUSPENDED, COMPLETED}),
-    STOPPING: frozenset({SUSPENDED, COMPLETED}),
+    STOPPING: frozenset({SUSPENDED, COMPLETED, ABNORMAL}),
     SUSPENDED: frozenset({CHARGING, STOPPING, ABNORMAL, COMPLETED}),
     ABNORMAL: frozenset({COMPLETED}),
     COMPLETED: frozenset(),
@@ -142,6 +142,35 @@ def clock_ok(device_time: datetime, now: datetime) -> bool:
     return abs(device_time - now) <= CLOCK_SKEW
 
 
+def clock_offset(device_time: datetime | None, now: datetime) -> timedelta:
+    """The charger's clock offset (device - server) measured at StartTransaction, used to read its
+    later stamps on the server's clock; an offset beyond the tolerance is not trusted (0)."""
+    if device_time is None or not clock_ok(device_time, now):
+        return timedelta(0)
+    return device_time - now
+
+
+@dataclass(frozen=True)
+class Placed:
+    at: datetime
+    note: str | None  # why the stamp was not used as is
+
+
+def place_reading(stamp: datetime, offset: timedelta, started_at: datetime | None, now: datetime) -> Placed:
+    """Where a reading goes on the server's clock: its stamp corrected by the charger's offset (the
+    tolerance holds both ways), never beyond the tolerance ahead of now (such a stamp is clamped
+    to its arrival and the reason kept), never before the start. Pricing then costs what the
+    real duration costs, whatever the charger's clock says."""
+    at = stamp - offset
+    note = None
+    if at > now + CLOCK_SKEW:
+        note = (
+            f"reading stamped {stamp.isoformat()} is ahead of the server clock beyond the tolerance; clamped"
+        )
+        at = now
+    return Placed(after_start(started_at, at), note)
+
+
 @dataclass(frozen=True)
 class Settlement:
     total_fen: int
@@ -155,12 +184,15 @@ def settle(prepaid_fen: int, total_fen: int) -> Settlement:
     return Settlement(total_fen, 0, total_fen - prepaid_fen)
 
 
-def refundable(state: str, total_fen: int, prepaid_fen: int, refunded_fen: int) -> int:
+def refundable(
+    state: str, total_fen: int, prepaid_fen: int, refunded_fen: int, in_flight_fen: int = 0
+) -> int:
     """What a refund request may still ask for: only a completed session with a total above
-    zero, never more than prepaid minus what was already refunded."""
+    zero, never more than prepaid minus what was already refunded and what requests still in
+    flight ask for."""
     if state != COMPLETED or total_fen <= 0:
         return 0
-    return max(0, prepaid_fen - refunded_fen)
+    return max(0, prepaid_fen - refunded_fen - in_flight_fen)
 
 
 def charger_online(online: bool, last_seen_at: datetime | None, now: datetime) -> bool:
@@ -187,14 +219,15 @@ def sweep_action(
 ) -> str | None:
     """The sweeper's move for one open session, or None. Every move is one the transition table
     allows (tests check it)."""
-    if state == STARTING and now - created_at >= START_TIMEOUT:
-        return ABANDON
+    never_started = state == STARTING or (state == STOPPING and started_at is None)
+    if never_started and now - created_at >= START_TIMEOUT:
+        return ABANDON  # never started (a stop during `starting` included): prepay back, connector free
+    if state in (CHARGING, SUSPENDED) and past_auto_stop:
+        return STOP_AUTO  # e-bikes stop at their limit in every open state
     if state in (CHARGING, STOPPING) and now - last_activity_at >= SILENCE_TIMEOUT:
         return SUSPEND
     if state == CHARGING and started_at is not None and no_energy_yet(started_at, now, energy_wh):
         return STOP_NO_ENERGY
-    if state == CHARGING and past_auto_stop:
-        return STOP_AUTO
     if state == SUSPENDED and now - last_activity_at >= SUSPENDED_TO_ABNORMAL:
         return MARK_ABNORMAL
     return None

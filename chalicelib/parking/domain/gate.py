@@ -47,7 +47,9 @@ def fee_until(
     now: datetime, paid_at: datetime | None, priced_until: datetime | None, grace: timedelta
 ) -> datetime:
     """The instant a stay is priced to: the last paid quote's time while inside the grace window
-    after that payment, otherwise now (so a late exit owes the difference)."""
+    after that payment, otherwise now (so a late exit owes the difference). Only a payment that
+    arrived while its quote was valid sets `paid_at` (domain.md §2.2); a late one counts for its
+    amount and the stay is priced to now."""
     if paid_at is not None and priced_until is not None and now <= paid_at + grace:
         return min(priced_until, now)
     return now
@@ -80,6 +82,27 @@ def carry(closed: Iterable[ClosedVisit]) -> Carry | None:
     newest = max(visits, key=lambda v: v.visit_id)
     owed = sum(v.cycle_fen for v in visits if v.cycle_start == newest.cycle_start)
     return Carry(newest.cycle_start, owed)
+
+
+def cycle_total(carried: Carry | None, last_cycle: tuple[datetime, int] | None) -> int | None:
+    """The running total of the cycle a visit's stay ended in: what earlier visits owed in it
+    (when the stay ended in the carried cycle) plus what this stay owed in it."""
+    if last_cycle is None:
+        return None
+    start, fen = last_cycle
+    if carried is not None and carried.cycle_start == start:
+        return carried.charged_fen + fen
+    return fen
+
+
+def carry_of(
+    cycle_start: datetime | None, cycle_total_fen: int | None, last_cycle_fen: int | None
+) -> Carry | None:
+    """No-repeat carry from the previous visit alone (it keeps the cycle's running total)."""
+    if cycle_start is None:
+        return None
+    total = cycle_total_fen if cycle_total_fen is not None else (last_cycle_fen or 0)
+    return Carry(cycle_start, int(total))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,156 @@
+"""The books' invariants (architecture.md, Money), as a pure check over the journal and the
+balances the other contexts keep beside it. Each breach names what broke and where."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from chalicelib.ledger.domain import postings as p
+
+
+@dataclass(frozen=True)
+class WalletFact:
+    user_id: str
+    balance_fen: int
+
+
+@dataclass(frozen=True)
+class VisitFact:
+    visit_id: str
+    status: str  # inside | exited | abnormal_entry
+    paid_fen: int  # what counts toward the fee
+    overpaid_fen: int  # the open refund obligation
+
+
+@dataclass(frozen=True)
+class SessionFact:
+    session_id: str
+    prepaid_fen: int
+    refunded_fen: int
+    released: bool
+    refund_requested_fen: int
+    total_fen: int
+
+
+@dataclass(frozen=True)
+class PaymentFact:
+    payment_id: str
+    provider: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class Breach:
+    rule: str
+    subject: str
+    detail: str
+
+
+def check(
+    journal: Iterable[p.Posting],
+    wallets: Iterable[WalletFact] = (),
+    visits: Iterable[VisitFact] = (),
+    sessions: Iterable[SessionFact] = (),
+    payments: Iterable[PaymentFact] = (),
+) -> list[Breach]:
+    postings = list(journal)
+    breaches: list[Breach] = []
+    by_id = {posting.posting_id: posting for posting in postings}
+    by_subject: dict[str, list[p.Posting]] = {}
+    for posting in postings:
+        by_subject.setdefault(posting.subject, []).append(posting)
+        total = sum(line.amount_fen for line in posting.lines)
+        if total != 0:
+            breaches.append(Breach("posting_unbalanced", posting.posting_id, f"lines sum to {total}"))
+    totals = p.balances(postings)
+    if sum(totals.values()) != 0:
+        breaches.append(Breach("journal_unbalanced", "journal", f"sums to {sum(totals.values())}"))
+
+    # every wallet equals its postings (a wallet is credit-normal: balance = -(its lines))
+    seen_wallets = set()
+    for wallet in wallets:
+        seen_wallets.add(p.wallet(wallet.user_id))
+        posted = -totals.get(p.wallet(wallet.user_id), 0)
+        if posted != wallet.balance_fen:
+            breaches.append(
+                Breach("wallet_mismatch", wallet.user_id, f"balance {wallet.balance_fen}, postings {posted}")
+            )
+    for name, amount in totals.items():
+        if p.kind_of(name) == p.WALLET and name not in seen_wallets and amount != 0:
+            breaches.append(Breach("wallet_missing", name, f"postings {-amount} but no wallet"))
+
+    # no visit keeps more than it owes without an open obligation
+    for visit in visits:
+        subject = p.visit_subject(visit.visit_id)
+        paid = -sum(
+            posting.amount_on(p.visit(visit.visit_id))
+            for posting in by_subject.get(subject, [])
+            if posting.kind == "parking_payment"
+        )
+        obligation = -totals.get(p.refunds_payable(subject), 0)
+        if paid != visit.paid_fen:
+            breaches.append(
+                Breach("visit_paid_mismatch", visit.visit_id, f"paid {visit.paid_fen}, journal {paid}")
+            )
+        if obligation != visit.overpaid_fen:
+            breaches.append(
+                Breach(
+                    "visit_obligation_mismatch",
+                    visit.visit_id,
+                    f"overpaid {visit.overpaid_fen}, journal {obligation}",
+                )
+            )
+        receivable = totals.get(p.visit(visit.visit_id), 0)
+        if visit.status != "inside" and receivable < 0:
+            breaches.append(
+                Breach("visit_keeps_excess", visit.visit_id, f"keeps {-receivable} beyond what it owed")
+            )
+
+    # no session refunds more than it took
+    for session in sessions:
+        subject = p.session_subject(session.session_id)
+        related = by_subject.get(subject, [])
+        hold = totals.get(p.session_hold(session.session_id), 0)
+        held = -sum(
+            x.amount_on(p.session_hold(session.session_id)) for x in related if x.kind == "prepay_hold"
+        )
+        returned = -sum(
+            min(0, line.amount_fen)
+            for x in related
+            if x.kind != "prepay_hold"
+            for line in x.lines
+            if p.kind_of(line.account) == p.WALLET
+        )
+        if held != session.prepaid_fen:
+            breaches.append(Breach("session_hold_mismatch", session.session_id, f"held {held}"))
+        if returned > held:
+            breaches.append(
+                Breach("session_refunds_more", session.session_id, f"returned {returned} of {held}")
+            )
+        if session.released and hold != 0:
+            breaches.append(Breach("session_hold_open", session.session_id, f"released but {hold} left"))
+        if not session.released and hold != -session.prepaid_fen:
+            breaches.append(Breach("session_hold_moved", session.session_id, f"hold {hold} before release"))
+        if session.refunded_fen + session.refund_requested_fen > session.prepaid_fen:
+            breaches.append(
+                Breach(
+                    "session_refund_requests_exceed",
+                    session.session_id,
+                    f"{session.refunded_fen} + {session.refund_requested_fen} > {session.prepaid_fen}",
+                )
+            )
+
+    # every payment a provider confirmed is in the journal
+    for payment in payments:
+        booking = by_id.get(f"pay:{payment.payment_id}")
+        booked = booking.amount_on(p.provider_clearing(payment.provider)) if booking is not None else 0
+        if booked != payment.amount_fen:
+            breaches.append(
+                Breach(
+                    "payment_not_booked",
+                    payment.payment_id,
+                    f"confirmed {payment.amount_fen}, booked {booked}",
+                )
+            )
+    return breaches

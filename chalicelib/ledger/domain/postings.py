@@ -1,0 +1,311 @@
+"""The money journal's rules (docs/ledger.md): accounts, postings and what each flow posts.
+
+Pure: amounts in integer fen, times and ids passed in. A posting's lines are signed amounts
+(positive = debit, negative = credit) that sum to zero; lines on the same account are merged and
+zero lines dropped, so one posting never names an account twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Unbalanced(ValueError):
+    """A posting whose lines do not sum to zero, or an amount that is not integer fen."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts: "<kind>:<id>". Assets are debit-normal (clearing), the others credit-normal.
+
+PROVIDER_CLEARING = "provider_clearing"  # what a payment provider collected for us
+WALLET = "wallet"  # a driver's stored balance (we owe it to the driver)
+VISIT = "visit"  # a parking visit's receivable: debit what it owes, credit what was paid
+SESSION_HOLD = "session_hold"  # a charge session's prepaid amount held from the wallet
+REVENUE = "revenue"  # an operator's earned revenue, per line of business
+DISCOUNTS = "discounts"  # an operator's discounts and waivers (contra-revenue)
+REFUNDS_PAYABLE = "refunds_payable"  # money taken beyond what was owed: to be paid back
+OPENING = "opening"  # balances that existed before the journal (opening entries)
+
+ACCOUNT_KINDS = (
+    PROVIDER_CLEARING,
+    WALLET,
+    VISIT,
+    SESSION_HOLD,
+    REVENUE,
+    DISCOUNTS,
+    REFUNDS_PAYABLE,
+    OPENING,
+)
+
+
+def account(kind: str, *parts: str) -> str:
+    if kind not in ACCOUNT_KINDS:
+        raise ValueError(f"unknown account kind {kind}")
+    return ":".join([kind, *parts])
+
+
+def kind_of(name: str) -> str:
+    return name.split(":", 1)[0]
+
+
+def provider_clearing(provider: str) -> str:
+    return account(PROVIDER_CLEARING, provider)
+
+
+def wallet(user_id: str) -> str:
+    return account(WALLET, user_id)
+
+
+def visit(visit_id: str) -> str:
+    return account(VISIT, visit_id)
+
+
+def session_hold(session_id: str) -> str:
+    return account(SESSION_HOLD, session_id)
+
+
+def revenue(operator_id: str, business: str) -> str:
+    return account(REVENUE, operator_id, business)
+
+
+def discounts(operator_id: str) -> str:
+    return account(DISCOUNTS, operator_id)
+
+
+def refunds_payable(subject: str) -> str:
+    return account(REFUNDS_PAYABLE, subject)
+
+
+def opening(source: str) -> str:
+    return account(OPENING, source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Postings
+
+
+@dataclass(frozen=True)
+class Line:
+    account: str
+    amount_fen: int  # + debit, - credit
+
+
+@dataclass(frozen=True)
+class Posting:
+    posting_id: str  # the idempotency key: a posting is written once
+    kind: str
+    at: datetime
+    site: str  # "lot:<id>", "station:<id>" or "wallet"
+    subject: str  # "visit:<id>", "session:<id>", "wallet:<user>"
+    operator_id: str | None
+    lines: tuple[Line, ...]
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def amount_on(self, name: str) -> int:
+        return sum(line.amount_fen for line in self.lines if line.account == name)
+
+
+def _fen(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Unbalanced(f"amount {value!r} is not an integer number of fen")
+    return value
+
+
+def lines_of(pairs: Iterable[tuple[str, int]]) -> tuple[Line, ...]:
+    """Merge the amounts per account (first-seen order), drop zeros; they must sum to zero."""
+    merged: dict[str, int] = {}
+    for name, amount in pairs:
+        merged[name] = merged.get(name, 0) + _fen(amount)
+    if sum(merged.values()) != 0:
+        raise Unbalanced(f"lines sum to {sum(merged.values())} fen, not 0")
+    return tuple(Line(name, amount) for name, amount in merged.items() if amount != 0)
+
+
+def posting(
+    posting_id: str,
+    kind: str,
+    at: datetime,
+    *,
+    site: str,
+    subject: str,
+    operator_id: str | None,
+    pairs: Iterable[tuple[str, int]],
+    memo: dict[str, Any] | None = None,
+) -> Posting | None:
+    """A balanced posting, or None when every line is zero (nothing moved)."""
+    lines = lines_of(pairs)
+    if not lines:
+        return None
+    return Posting(posting_id, kind, at, site, subject, operator_id, lines, dict(memo or {}))
+
+
+def balance(postings: Iterable[Posting], name: str) -> int:
+    """The signed balance of one account (debits minus credits)."""
+    return sum(p.amount_on(name) for p in postings)
+
+
+def balances(postings: Iterable[Posting]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for p in postings:
+        for line in p.lines:
+            totals[line.account] = totals.get(line.account, 0) + line.amount_fen
+    return totals
+
+
+def lot_site(lot_id: str) -> str:
+    return f"lot:{lot_id}"
+
+
+def station_site(station_id: str) -> str:
+    return f"station:{station_id}"
+
+
+def visit_subject(visit_id: str) -> str:
+    return f"visit:{visit_id}"
+
+
+def session_subject(session_id: str) -> str:
+    return f"session:{session_id}"
+
+
+# ---------------------------------------------------------------------------------------------
+# What each flow posts
+
+
+@dataclass(frozen=True)
+class PaymentSplit:
+    applied_fen: int  # counts toward what the visit owes
+    excess_fen: int  # beyond what it owes: a refund obligation
+
+
+def split_payment(amount_fen: int, owed_fen: int) -> PaymentSplit:
+    """Money a provider took is never dropped: what the visit owes is paid, the rest is owed back."""
+    applied = max(0, min(_fen(amount_fen), _fen(owed_fen)))
+    return PaymentSplit(applied, amount_fen - applied)
+
+
+def parking_payment(
+    payment_id: str,
+    *,
+    provider: str,
+    lot_id: str,
+    operator_id: str | None,
+    visit_id: str,
+    split: PaymentSplit,
+    at: datetime,
+    on_time: bool,
+) -> Posting | None:
+    amount = split.applied_fen + split.excess_fen
+    return posting(
+        f"pay:{payment_id}",
+        "parking_payment",
+        at,
+        site=lot_site(lot_id),
+        subject=visit_subject(visit_id),
+        operator_id=operator_id,
+        pairs=[
+            (provider_clearing(provider), amount),
+            (visit(visit_id), -split.applied_fen),
+            (refunds_payable(visit_subject(visit_id)), -split.excess_fen),
+        ],
+        memo={"payment_id": payment_id, "on_time": on_time, "excess_fen": split.excess_fen},
+    )
+
+
+def visit_closed(
+    visit_id: str,
+    *,
+    lot_id: str,
+    operator_id: str | None,
+    total_fen: int,
+    discount_fen: int,
+    paid_fen: int,
+    at: datetime,
+    reason: str = "exit",
+) -> Posting | None:
+    """At exit: the visit is charged its fee (revenue), discounts and waivers reduce it, and what
+    was paid beyond the fee after discounts becomes a refund obligation, so the visit's account
+    ends at zero."""
+    discount = min(_fen(discount_fen), _fen(total_fen))
+    net = total_fen - discount
+    excess = max(0, _fen(paid_fen) - net)
+    return posting(
+        f"close:{visit_id}",
+        "visit_closed",
+        at,
+        site=lot_site(lot_id),
+        subject=visit_subject(visit_id),
+        operator_id=operator_id,
+        pairs=[
+            (visit(visit_id), total_fen),
+            (revenue(operator_id or "-", "parking"), -total_fen),
+            (discounts(operator_id or "-"), discount),
+            (visit(visit_id), -discount),
+            (visit(visit_id), excess),
+            (refunds_payable(visit_subject(visit_id)), -excess),
+        ],
+        memo={"total_fen": total_fen, "discount_fen": discount, "excess_fen": excess, "reason": reason},
+    )
+
+
+def prepay_hold(
+    session_id: str, *, user_id: str, station_id: str, operator_id: str | None, amount_fen: int, at: datetime
+) -> Posting | None:
+    return posting(
+        f"hold:{session_id}",
+        "prepay_hold",
+        at,
+        site=station_site(station_id),
+        subject=session_subject(session_id),
+        operator_id=operator_id,
+        pairs=[(wallet(user_id), amount_fen), (session_hold(session_id), -amount_fen)],
+    )
+
+
+def hold_released(
+    session_id: str,
+    *,
+    user_id: str,
+    station_id: str,
+    operator_id: str | None,
+    prepaid_fen: int,
+    total_fen: int,
+    at: datetime,
+    reason: str,
+) -> Posting | None:
+    """The one release of a session's hold (settlement, a failed start, a force-end): the total
+    is the operator's, the unused prepaid goes back to the wallet, a cost beyond it is taken from
+    the wallet. Its id is the same on every path, so the hold is released exactly once."""
+    return posting(
+        f"release:{session_id}",
+        "session_settled" if total_fen else "prepay_returned",
+        at,
+        site=station_site(station_id),
+        subject=session_subject(session_id),
+        operator_id=operator_id,
+        pairs=[
+            (session_hold(session_id), prepaid_fen),
+            (revenue(operator_id or "-", "charging"), -total_fen),
+            (wallet(user_id), total_fen - prepaid_fen),
+        ],
+        memo={"prepaid_fen": prepaid_fen, "total_fen": total_fen, "reason": reason},
+    )
+
+
+def wallet_top_up(
+    reference: str, *, user_id: str, source: str, amount_fen: int, at: datetime
+) -> Posting | None:
+    """Money into a wallet: from a provider (a paid top-up) or an opening balance."""
+    return posting(
+        f"topup:{reference}",
+        "wallet_top_up",
+        at,
+        site="wallet",
+        subject=f"wallet:{user_id}",
+        operator_id=None,
+        pairs=[(source, amount_fen), (wallet(user_id), -amount_fen)],
+        memo={"reference": reference},
+    )

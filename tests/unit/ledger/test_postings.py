@@ -1,0 +1,112 @@
+"""The ledger's pure rules: every posting balances in integer fen, payments are never dropped,
+a closed visit's account ends at zero, a session's hold is released into exactly what it held,
+and the invariant check sees a breach when the books do not add up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.ledger.domain import invariants
+from chalicelib.ledger.domain import postings as p
+
+AT = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+fen = st.integers(min_value=0, max_value=10_000_000)
+
+
+def test_lines_must_balance_and_be_integer_fen() -> None:
+    with pytest.raises(p.Unbalanced):
+        p.lines_of([("wallet:u", 100), ("session_hold:s", -99)])
+    with pytest.raises(p.Unbalanced):
+        p.lines_of([("wallet:u", 1.5), ("session_hold:s", -1.5)])  # type: ignore[list-item]
+    with pytest.raises(p.Unbalanced):
+        p.lines_of([("wallet:u", True), ("session_hold:s", -1)])
+    assert p.lines_of([("a", 5), ("b", -5), ("a", -5), ("b", 5)]) == ()
+
+
+@given(amount=fen, owed=fen)
+def test_a_payment_is_split_never_dropped(amount: int, owed: int) -> None:
+    split = p.split_payment(amount, owed)
+    assert split.applied_fen + split.excess_fen == amount
+    assert 0 <= split.applied_fen <= owed
+    posting = p.parking_payment(
+        "p-1",
+        provider="sandbox",
+        lot_id="L",
+        operator_id="op",
+        visit_id="v",
+        split=split,
+        at=AT,
+        on_time=True,
+    )
+    if amount:
+        assert posting is not None and sum(line.amount_fen for line in posting.lines) == 0
+        assert posting.amount_on(p.provider_clearing("sandbox")) == amount
+
+
+@given(total=fen, discount=fen, payments=st.lists(fen, max_size=4))
+def test_a_closed_visit_keeps_nothing_beyond_its_fee(total: int, discount: int, payments: list[int]) -> None:
+    journal = []
+    paid = 0
+    for n, amount in enumerate(payments):
+        owed = max(0, total - min(discount, total) - paid)
+        split = p.split_payment(amount, owed)
+        paid += split.applied_fen
+        posting = p.parking_payment(
+            f"p-{n}",
+            provider="sandbox",
+            lot_id="L",
+            operator_id="op",
+            visit_id="v",
+            split=split,
+            at=AT,
+            on_time=False,
+        )
+        journal += [posting] if posting else []
+    closed = p.visit_closed(
+        "v", lot_id="L", operator_id="op", total_fen=total, discount_fen=discount, paid_fen=paid, at=AT
+    )
+    journal += [closed] if closed else []
+    totals = p.balances(journal)
+    net = total - min(discount, total)
+    assert totals.get(p.visit("v"), 0) == net - paid >= 0  # still owed, never a credit kept
+    assert sum(totals.values()) == 0
+    assert -totals.get(p.refunds_payable("visit:v"), 0) == sum(payments) - paid
+
+
+@given(prepaid=st.integers(1, 10_000_000), total=fen)
+def test_a_hold_is_released_into_exactly_what_it_held(prepaid: int, total: int) -> None:
+    hold = p.prepay_hold("s", user_id="u", station_id="st", operator_id="op", amount_fen=prepaid, at=AT)
+    release = p.hold_released(
+        "s",
+        user_id="u",
+        station_id="st",
+        operator_id="op",
+        prepaid_fen=prepaid,
+        total_fen=total,
+        at=AT,
+        reason="x",
+    )
+    assert hold is not None and release is not None and release.posting_id == "release:s"
+    totals = p.balances([hold, release])
+    assert totals.get(p.session_hold("s"), 0) == 0
+    assert -totals.get(p.wallet("u"), 0) == -total  # the wallet paid exactly the total
+    assert -totals.get(p.revenue("op", "charging"), 0) == total
+
+
+def test_the_check_sees_broken_books() -> None:
+    top_up = p.wallet_top_up("t", user_id="u", source=p.opening("demo"), amount_fen=1000, at=AT)
+    assert top_up is not None
+    assert invariants.check([top_up], wallets=[invariants.WalletFact("u", 1000)]) == []
+    [breach] = invariants.check([top_up], wallets=[invariants.WalletFact("u", 1300)])
+    assert breach.rule == "wallet_mismatch"
+    unbalanced = p.Posting("x", "k", AT, "lot:L", "visit:v", "op", (p.Line("visit:v", 5),))
+    rules = {b.rule for b in invariants.check([unbalanced])}
+    assert rules == {"posting_unbalanced", "journal_unbalanced"}
+    [missing] = invariants.check([], payments=[invariants.PaymentFact("p-1", "sandbox", 250)])
+    assert missing.rule == "payment_not_booked"
+    kept = invariants.check([], visits=[invariants.VisitFact("v", "exited", 0, 250)])
+    assert [b.rule for b in kept] == ["visit_obligation_mismatch"]
