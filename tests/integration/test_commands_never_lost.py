@@ -247,8 +247,12 @@ def test_a_read_failing_after_the_payment_committed_still_releases_the_car(
     client: Client, plane: FlakyDataPlane, faults: DynamoFaults
 ) -> None:
     payment_id, due = waiting_at_exit(client)
-    # The payment commits; the read of the visit before the release fails (throttled).
-    faults.fail("GetItem", "ProvisionedThroughputExceededException", table="visits")
+    # The payment commits; the read of the visit after the commit, before the release, fails
+    # (throttled): the fault is armed as the payment's transaction goes out.
+    faults.run_before(
+        "TransactWriteItems",
+        lambda: faults.fail("GetItem", "ProvisionedThroughputExceededException", table="visits"),
+    )
     first = notify(client, payment_id, due)
     assert first.status_code == 503 and first.headers["Retry-After"] == "1"
     assert plane.opens() == [] and visit().status == INSIDE and int(visit().paid_fen) == due
