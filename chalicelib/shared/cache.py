@@ -3,6 +3,7 @@ empty all of them at once with `reset_all()` (no module global is left behind be
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
@@ -14,7 +15,7 @@ _registry_lock = threading.Lock()
 class TtlCache:
     """Values kept for `ttl_seconds` (None: for the container's life), thread-safe."""
 
-    def __init__(self, name: str, ttl_seconds: float | None) -> None:
+    def __init__(self, name: str, ttl_seconds: int | None) -> None:
         self.name = name
         self.ttl_seconds = ttl_seconds
         self._items: dict[Any, tuple[float, Any]] = {}
@@ -28,7 +29,7 @@ class TtlCache:
         return hit[1]
 
     def put(self, key: Any, value: Any) -> None:
-        expires = float("inf") if self.ttl_seconds is None else time.monotonic() + self.ttl_seconds
+        expires = math.inf if self.ttl_seconds is None else time.monotonic() + self.ttl_seconds
         with self._lock:
             self._items[key] = (expires, value)
 
@@ -37,7 +38,7 @@ class TtlCache:
             self._items.clear()
 
 
-def cache(name: str, ttl_seconds: float | None) -> TtlCache:
+def cache(name: str, ttl_seconds: int | None) -> TtlCache:
     created = TtlCache(name, ttl_seconds)
     with _registry_lock:
         _registry.append(created)

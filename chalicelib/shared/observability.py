@@ -22,7 +22,7 @@ class metrics_flushed:
             logger.debug("metrics flush skipped")
 
 
-def site_metric(name: str, site: str, value: float) -> None:
+def site_metric(name: str, site: str, value: int) -> None:
     """One count with a `site` dimension (a lot or station), flushed at once; never fails."""
     try:
         with single_metric(
