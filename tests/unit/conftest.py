@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+# Powertools' Tracer builds the X-Ray recorder when the app's observability module is imported,
+# and the recorder opens its UDP emitter socket then (it sends nothing: tracing is disabled in
+# tests). Imported here, before sockets are blocked, so a unit test of a handler module does not
+# depend on whether another test imported it first.
+import chalicelib.shared.observability  # noqa: F401
+
 UNIT = Path(__file__).resolve().parent
 
 
