@@ -53,6 +53,11 @@ def _dump(readings: list[tuple[datetime, int]]) -> list[list[Any]]:
     return [[iso(t), wh] for t, wh in readings]
 
 
+def clock_offset(session: ChargingSession) -> timedelta:
+    """How far the charger's clock was ahead of the server's at the start (a time, not money)."""
+    return timedelta(seconds=session.clock_offset_s or 0)
+
+
 def zone_of(session: ChargingSession) -> ZoneInfo:
     """The station's zone, kept on the session at start (older sessions: read the station)."""
     if session.timezone:
@@ -335,7 +340,7 @@ def _with_readings(
     by the charger's offset, clamped when beyond the tolerance, with the reason kept)."""
     readings = readings_of(session)
     power = int(session.max_power_w or 0)
-    offset = timedelta(seconds=float(session.clock_offset_s or 0))
+    offset = clock_offset(session)
     notes: list[str] = []
     for at, wh, watts in new:
         placed = rules.place_reading(at, offset, session.started_at, now)
@@ -427,7 +432,7 @@ def on_stop_transaction(
     session = find_by_transaction(charger.charger_id, transaction_id)
     if session is None or session.state == rules.COMPLETED:
         return True  # unknown or already settled: accept, change nothing
-    offset = timedelta(seconds=float(session.clock_offset_s or 0))
+    offset = clock_offset(session)
     if session.started_at is not None and stopped_at - offset < session.started_at - rules.CLOCK_SKEW:
         return False
     # the final reading is placed like every reading (offset, clamped to its arrival)
