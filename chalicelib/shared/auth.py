@@ -21,6 +21,13 @@ from chalicelib.shared.settings import get_settings
 
 DRIVER = "driver"
 STAFF = "staff"
+# Staff roles: Cognito groups of the staff pool (infra/aws/staff.py), each scoped to the member's
+# operator. `ops_admin` holds every role.
+CASHIER = "cashier"
+CUSTOMER_SERVICE = "customer_service"
+FINANCE = "finance"
+OPS_ADMIN = "ops_admin"
+ROLES = (CASHIER, CUSTOMER_SERVICE, FINANCE, OPS_ADMIN)
 
 if TYPE_CHECKING:  # jwt (and cryptography) are imported on the first request, not at cold start
     import jwt
@@ -38,6 +45,17 @@ class Principal:
         if not self.operator_id:
             raise Forbidden("this route is for staff of an operator", "staff_only")
         return self.operator_id
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The staff roles held (every role for an ops_admin)."""
+        if OPS_ADMIN in self.groups:
+            return frozenset(ROLES)
+        return self.groups & frozenset(ROLES)
+
+    def has_role(self, *roles: str) -> bool:
+        """True when the member holds one of `roles` (an ops_admin holds them all)."""
+        return bool(self.roles & set(roles))
 
 
 class _Keys:
@@ -142,8 +160,11 @@ def require_driver(headers: Any) -> Principal:
     return principal
 
 
-def require_staff(headers: Any) -> Principal:
+def require_staff(headers: Any, roles: tuple[str, ...] = ()) -> Principal:
+    """A staff member of an operator; with `roles`, one who holds one of them."""
     principal = authenticate(headers)
     if STAFF not in principal.groups or not principal.operator_id:
         raise Forbidden("this route is for staff of an operator", "staff_only")
+    if roles and not principal.has_role(*roles):
+        raise Forbidden(f"this route needs the role {' or '.join(roles)}", "role_required")
     return principal

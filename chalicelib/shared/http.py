@@ -30,7 +30,7 @@ import msgspec
 from chalice import Blueprint, Response
 
 from chalicelib.shared import errors
-from chalicelib.shared.auth import DRIVER, STAFF, require_driver, require_staff
+from chalicelib.shared.auth import DRIVER, ROLES, STAFF, require_driver, require_staff
 from chalicelib.shared.db import is_throttled
 from chalicelib.shared.errors import DomainError, Invalid
 
@@ -114,6 +114,7 @@ class RouteSpec:
     status: int = 200
     errors: tuple[int, ...] = ()
     auth: str = NONE
+    roles: tuple[str, ...] = ()  # staff routes: one of these roles is needed (ops_admin: any)
 
     @property
     def path_params(self) -> list[str]:
@@ -152,9 +153,16 @@ class Routes:
         status: int = 200,
         errors: Iterable[int] = (),
         auth: str = NONE,
+        roles: Iterable[str] = (),
     ) -> Callable[[View], View]:
         if auth not in AUTHS:
             raise ValueError(f"auth must be one of {AUTHS}")
+        needed = tuple(roles)
+        if needed and auth != STAFF:
+            raise ValueError("roles apply to staff routes only")
+        unknown = set(needed) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)}; one of {ROLES}")
 
         def declare(handler: View) -> View:
             self.specs.append(
@@ -169,6 +177,7 @@ class Routes:
                     status,
                     tuple(sorted(set(errors))),
                     auth,
+                    needed,
                 )
             )
             return handler
@@ -311,7 +320,7 @@ def _view(bp: Blueprint, spec: RouteSpec) -> View:
             if spec.auth == DRIVER:
                 kwargs["me"] = require_driver(request.headers)
             elif spec.auth == STAFF:
-                kwargs["me"] = require_staff(request.headers)
+                kwargs["me"] = require_staff(request.headers, spec.roles)
             if spec.query is not None:
                 kwargs["query"] = decode_query(request.query_params, spec.query)
             if spec.body is not None:

@@ -99,6 +99,8 @@ def _operation(
     if spec.auth in (DRIVER, STAFF):
         operation["security"] = [{"bearer": []}]
         operation["x-role"] = spec.auth
+        if spec.roles:
+            operation["x-staff-roles"] = list(spec.roles)
     elif spec.auth == SIGNATURE:
         operation["security"] = [{"sandboxSignature": []}]
         operation["requestBody"] = {

@@ -159,7 +159,7 @@ def app_environment(
 def mint_demo_tokens(keys: local_keys.LocalKeys) -> dict[str, str]:
     return {
         "driver": local_keys.mint_token(keys, DEMO_DRIVER, ["driver"]),
-        "staff": local_keys.mint_token(keys, DEMO_STAFF, ["staff"], operator_id=DEMO_OPERATOR),
+        "staff": local_keys.mint_token(keys, DEMO_STAFF, ["staff", "ops_admin"], operator_id=DEMO_OPERATOR),
     }
 
 
@@ -408,8 +408,8 @@ parkcharge local stack — up in {took:.1f} s
 
   tokens (also in {shown_state}/tokens.json)
     driver demo-driver:            export DRIVER_TOKEN={tokens["driver"]}
-    staff demo-staff (demo-op):    export STAFF_TOKEN={tokens["staff"]}
-    more: make token ROLE=driver|staff  (python -m infra.local.tokens --help)
+    staff demo-staff (demo-op, ops_admin): export STAFF_TOKEN={tokens["staff"]}
+    more: make token ROLE=driver|staff|cashier|customer_service|finance|ops_admin
 
   try it
     curl -H "Authorization: Bearer $DRIVER_TOKEN" '{info.api_url}/v1/driver/plates'

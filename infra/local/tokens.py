@@ -1,5 +1,8 @@
-"""`python -m infra.local.tokens driver|staff [--sub S] [--operator O]` (`make token ROLE=...`):
-print a token signed with the local stack's key, shaped like a Cognito ID token.
+"""`python -m infra.local.tokens ROLE [--sub S] [--operator O]` (`make token ROLE=...`): print a
+token signed with the local stack's key, shaped like a Cognito ID token.
+
+ROLE: `driver`; a staff role (`cashier`, `customer_service`, `finance`, `ops_admin`); or `staff`,
+the demo staff member, who is an ops_admin (every role).
 """
 
 from __future__ import annotations
@@ -7,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from chalicelib.shared.auth import OPS_ADMIN, ROLES
 from infra.local.keys import ensure_keys, mint_token
 from infra.local.stack import DEMO_DRIVER, DEMO_OPERATOR, DEMO_STAFF
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m infra.local.tokens", description=__doc__)
-    p.add_argument("role", nargs="?", choices=("driver", "staff"), default="driver")
+    p.add_argument("role", nargs="?", choices=("driver", "staff", *ROLES), default="driver")
     p.add_argument("--sub", help="the user id (default demo-driver / demo-staff)")
     p.add_argument("--operator", help="staff only: the operator id (default demo-op)")
     p.add_argument("--ttl", type=int, default=12 * 3600, help="seconds the token is valid")
@@ -26,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         token = mint_token(
             keys,
             args.sub or DEMO_STAFF,
-            ["staff"],
+            ["staff", OPS_ADMIN if args.role == "staff" else args.role],
             operator_id=args.operator or DEMO_OPERATOR,
             ttl_seconds=args.ttl,
         )

@@ -36,7 +36,7 @@ schema.config.generation.update(
 @pytest.fixture(scope="module")
 def tokens(stack: Stack) -> dict[str, str]:
     return {
-        "staff": stack.token("contract-staff", ["staff"], "demo-op"),
+        "staff": stack.token("contract-staff", ["staff", "ops_admin"], "demo-op"),
         "driver": stack.token("contract-driver", ["driver"]),
     }
 

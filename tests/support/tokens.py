@@ -19,5 +19,8 @@ def auth(
     }
 
 
-def staff(operator_id: str = "demo-op", sub: str = "demo-staff") -> dict[str, str]:
-    return auth(sub, ["staff"], operator_id)
+def staff(
+    operator_id: str = "demo-op", sub: str = "demo-staff", roles: tuple[str, ...] = ("ops_admin",)
+) -> dict[str, str]:
+    """A staff member's headers: by default an ops_admin (every role); `roles=()` for none."""
+    return auth(sub, ["staff", *roles], operator_id)
