@@ -55,8 +55,11 @@ def on_capture(event: Any, now: datetime) -> dict[str, Any]:
 def on_ack(event: Any, now: datetime) -> dict[str, Any]:
     def work(env: Envelope) -> dict[str, Any]:
         ack = messages.parse_ack(env)
+        # An answer does not re-publish the device's other waiting commands: their acks are
+        # usually on the way behind it, and under a backlog every ack re-published them all
+        # again (more acks, more re-publishes: a storm). Captures, status reports, reconnects
+        # and the schedule re-publish.
         changed = commands.acknowledge(ack.device_id, ack.correlation_id, ack.result == "ok", ack.detail, now)
-        commands.resend_pending(ack.device_id, now)
         return {"result": "recorded" if changed else "ignored"}
 
     return _handle("ack", event, now, work)

@@ -6,7 +6,8 @@ failed, timed out).
 Nothing committed is lost to a failed publish:
 - `publish` retries each command a few times at once;
 - `resend_pending(device_id)` re-publishes a device's unacknowledged, unexpired commands on its
-  next message (a repeated capture included) and on reconnect;
+  next message (a capture, a repeated one included, or a status report; not an ack, whose
+  neighbours' acks are usually still on the way) and on reconnect;
 - `sweep` (the platform's schedule) re-publishes every such command and times out the expired
   ones, counting them per site for the site-wide timeout alarm.
 Devices de-duplicate by correlation id (docs/mqtt.md), so a command published again is harmless;
@@ -37,6 +38,21 @@ PUBLISH_BACKOFF_SECONDS = 0.05
 # by the sweeper, and on the device's next message. One whose publish failed is due at once.
 RESEND_AFTER = timedelta(seconds=5)
 DEVICE_RESEND_AFTER = timedelta(seconds=2)
+# Each re-publish doubles the wait before the next one (2 s, 4 s, 8 s … on device messages),
+# up to 2**MAX_BACKOFF_DOUBLINGS times the first wait: a device whose acks lag behind a
+# backlog is not sent every waiting command again on each of its messages (which made more acks,
+# more backlog and more re-publishes).
+MAX_BACKOFF_DOUBLINGS = 5
+
+
+def resend_due(
+    publish_failed: bool, last_published: datetime, republished: int, settle: timedelta, now: datetime
+) -> bool:
+    """Whether a waiting command is published again now: at once when its publish failed,
+    otherwise once its last publish is `settle` old, doubled for each re-publish so far."""
+    if publish_failed:
+        return True
+    return now - last_published >= settle * (2 ** min(max(republished, 0), MAX_BACKOFF_DOUBLINGS))
 
 
 @dataclass(frozen=True)
@@ -208,7 +224,8 @@ def _sweep(pending: list[Command], now: datetime, settle: timedelta) -> SweepRes
                 result.timed_out_by_site[site or "unknown"] += 1
             continue
         last = command.last_published_at or command.sent_at
-        if (command.publish_failed or now - last >= settle) and _republish(command, now):
+        due = resend_due(bool(command.publish_failed), last, int(command.publish_count or 0), settle, now)
+        if due and _republish(command, now):
             result.resent += 1
     return result
 

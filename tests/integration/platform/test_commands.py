@@ -34,3 +34,23 @@ def test_acks_finish_commands_once_and_the_sweeper_times_out_the_rest(demo, publ
     assert commands.sweep_timeouts(T0 + timedelta(minutes=5)) == 1
     assert Command.get(ENTRY, opened["correlation_id"]).status == ACKED
     assert Command.get(ENTRY, shown["correlation_id"]).status == TIMED_OUT
+
+
+def test_lagging_acks_do_not_make_a_resend_storm(demo, published: Recorder) -> None:
+    """Acks that trail a backlog: neither the acks nor the device's next captures publish every
+    waiting command again each time (each is re-published with a doubling wait)."""
+    for i in range(5):
+        enter(f"粤B1000{i}", at=T0 + timedelta(milliseconds=10 * i))
+    waiting = [c["correlation_id"] for c in published.commands(ENTRY)]
+    assert len(waiting) == 10  # an open_gate and a display per car
+    published.clear()
+    # Five more cars at 3 s, 3.5 s, … 5 s: the first ten commands are 3–5 s old, unacked.
+    for i in range(5):
+        enter(f"粤B2000{i}", at=T0 + timedelta(seconds=3, milliseconds=500 * i))
+    resent = [c for c in published.commands(ENTRY) if c["correlation_id"] in waiting]
+    assert sorted(c["correlation_id"] for c in resent) == sorted(waiting)  # each once, not five times
+    published.clear()
+    for n, correlation_id in enumerate(waiting):  # their acks, 8 s in: nothing is re-published
+        ack = {"message_id": f"lag-{n}", "device_id": ENTRY, "correlation_id": correlation_id, "result": "ok"}
+        assert handlers.on_ack(iot_event(ENTRY, "ack", ack), T0 + timedelta(seconds=8))["result"] == "recorded"
+    assert published.commands(ENTRY) == []
