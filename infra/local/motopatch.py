@@ -14,20 +14,27 @@ that use `mock_aws` directly):
    snapshot and restore.
 3. **Queries read one partition.** moto's `Table.query` sorts every item of the table and then
    keeps those of the queried partition. A base-table query reads its partition only; an index
-   query keeps the items with the index's partition key value before sorting what it keeps (still
-   a walk over the table, without the sort: 10,000 items cost a few ms instead of 65).
+   query reads the items with the index's partition key value (see 5) before sorting them.
 4. **Less work per request.** moto re-parses every condition expression on every request (and a
    transaction's twice), lists its ~150 service modules to route each request (under a global
    lock) and inspects the response class's methods per request. Parsed conditions are cached by
    their text, names and values; the routing answer is cached per host; the method names per
    class. The transaction evaluates each condition once, as DynamoDB does.
-5. **Lambda invocations go to the app's handlers.** With `lambda.use_docker=False` moto's simple
+5. **Answers and items built once.** The data-plane operations' answers are written with
+   `json.dumps` (moto's result is already the wire JSON) instead of moto's shape-walking
+   serialiser; an update expression is parsed once per text (moto parses it twice per call);
+   an item's 400 KB check sums the item once (moto re-sums it for each attribute it adds); and an
+   index query reads a map of the index's partition values kept up to date by every write,
+   instead of walking the table.
+6. **Lambda invocations go to the app's handlers.** With `lambda.use_docker=False` moto's simple
    Lambda backend echoes the payload; here it forwards the invocation to the local stack's Lambda
    endpoint (`PARKCHARGE_LOCAL_LAMBDA_URL`), which runs the app's handler in-process. That is how
    Step Functions' Lambda tasks reach the app.
 
-`tests/unit/test_motopatch.py` pins the moto internals this relies on: an upgrade that changes
-them fails that test instead of silently measuring moto again.
+`tests/integration/test_local_moto.py` pins the moto internals this relies on (an upgrade that
+changes them fails that test instead of silently measuring moto again), and checks each patch
+against moto's own behaviour: atomicity, index answers under writes, the fast answers equal to
+moto's serialiser's (`PARKCHARGE_MOTO_FAST_JSON=0` turns them off).
 """
 
 from __future__ import annotations
@@ -58,6 +65,12 @@ FINGERPRINTS = {
     "comparisons.create_condition_expression_parser": "a667986752c086a5",
     "utils.method_names_from_class": "9dbac89d082b655f",
     "DomainDispatcherApplication.get_backend_for_host": "1f41972c1e4e660f",
+    "BaseResponse.serialized": "af486a0ef1327162",
+    "DynamoResult.__init__": "e2394775cd5ef6ad",
+    "UpdateExpressionParser.make": "2c00ed96d6e191f2",
+    "Item.__init__": "d9c12b62cb921831",
+    "LimitedSizeDict.__setitem__": "d979580fdbe14f79",
+    "Table.put_item": "de23933013ef8426",
 }
 
 DYNAMODB_LOCK = threading.RLock()
@@ -70,7 +83,10 @@ def _targets() -> dict[str, Any]:
     from moto.core.responses import BaseResponse
     from moto.dynamodb import comparisons
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    from moto.dynamodb.responses import DynamoResult
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     return {
@@ -95,7 +111,19 @@ def _targets() -> dict[str, Any]:
             "__wrapped__",
             DomainDispatcherApplication.get_backend_for_host,
         ),
+        "BaseResponse.serialized": _unwrapped(BaseResponse.serialized),
+        "DynamoResult.__init__": DynamoResult.__init__,
+        "UpdateExpressionParser.make": _unwrapped(UpdateExpressionParser.make),
+        "Item.__init__": _ORIGINALS.get("item_init", Item.__init__),
+        "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
+        "Table.put_item": _unwrapped(Table.put_item),
     }
+
+
+def _unwrapped(fn: Any) -> Any:
+    while hasattr(fn, "__wrapped__"):
+        fn = fn.__wrapped__
+    return fn
 
 
 _ORIGINALS: dict[str, Any] = {}
@@ -164,6 +192,7 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
                         table.items[hash_value] = before
                 elif range_value is not None and not table.items.get(hash_value):
                     table.items.pop(hash_value, None)
+                _reindex(table, hash_value, range_value)
 
         target_items: set[tuple[str, str]] = set()
 
@@ -247,15 +276,120 @@ def _all_items(self: Any) -> list[Any]:
         # An index query: only the items with the index's partition key value, unsorted (the
         # index branch of `query` sorts what it keeps by the index's keys anyway).
         _table, attribute, value = wanted
-        kind, raw = value.type, value.value
-        items: list[Any] = []
-        for hash_set in self.items.values():
-            for item in hash_set.values() if self.range_key_attr else (hash_set,):
-                found = item.attrs.get(attribute)
-                if found is not None and found.value == raw and found.type == kind:
-                    items.append(item)
-        return items
+        return _index_items(self, attribute, value)
     return _ORIGINALS["all_items"](self)
+
+
+# -- 3b. index queries read one bucket -----------------------------------------------------------
+# Each table keeps, once an index of it is queried, a map from each index partition key value to
+# the keys of the items that carry it, updated by every write (put, delete, update, a rolled back
+# transaction): an index query costs its partition, not the table (the commands table's pending
+# index is queried on every capture and grows with every command).
+_BUCKETS = "_parkcharge_index_buckets"
+
+
+def _raw(value: Any) -> tuple[str, Any]:
+    return (value.type, value.value) if value is not None else ("", None)
+
+
+def _index_attributes(table: Any) -> set[str]:
+    found: set[str] = set()
+    for index in table.all_indexes():
+        found.update(k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH")
+    return found
+
+
+def _stored(table: Any, hash_value: Any, range_value: Any) -> Any:
+    if table.range_key_attr:
+        return table.items.get(hash_value, {}).get(range_value)
+    return table.items.get(hash_value)
+
+
+def _reindex(table: Any, hash_value: Any, range_value: Any) -> None:
+    """Move one item's key to the buckets its current attributes name (or out of them)."""
+    buckets = table.__dict__.get(_BUCKETS)
+    if buckets is None:
+        return
+    key = (_raw(hash_value), _raw(range_value))
+    item = _stored(table, hash_value, range_value)
+    for attribute, (by_value, where) in buckets.items():
+        old = where.pop(key, None)
+        if old is not None:
+            bucket = by_value.get(old)
+            if bucket is not None:
+                bucket.pop(key, None)
+                if not bucket:
+                    del by_value[old]
+        found = item.attrs.get(attribute) if item is not None else None
+        if found is not None and found.type in ("S", "N", "B"):
+            new = (found.type, found.value)
+            by_value.setdefault(new, {})[key] = (hash_value, range_value)
+            where[key] = new
+
+
+def _index_items(table: Any, attribute: str, value: Any) -> list[Any]:
+    buckets = table.__dict__.get(_BUCKETS)
+    if buckets is None:  # the first index query of this table: one walk builds the map
+        buckets = {name: ({}, {}) for name in _index_attributes(table)}
+        table.__dict__[_BUCKETS] = buckets
+        for hash_set in list(table.items.values()):
+            for item in list(hash_set.values()) if table.range_key_attr else (hash_set,):
+                _reindex(table, item.hash_key, item.range_key)
+    by_value, _where = buckets.get(attribute, ({}, {}))
+    items = []
+    for hash_value, range_value in by_value.get((value.type, value.value), {}).values():
+        item = _stored(table, hash_value, range_value)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _reindexing_put(original: Any) -> Any:
+    @functools.wraps(original)
+    def put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        item = original(self, *args, **kwargs)
+        _reindex(self, item.hash_key, item.range_key)
+        return item
+
+    return put_item
+
+
+def _reindexing_delete(original: Any) -> Any:
+    @functools.wraps(original)
+    def delete_item(self: Any, hash_value: Any, range_value: Any) -> Any:
+        try:
+            return original(self, hash_value, range_value)
+        finally:
+            _reindex(self, hash_value, range_value)
+
+    return delete_item
+
+
+def _reindexing_update(original: Any) -> Any:
+    @functools.wraps(original)
+    def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        item = original(self, table_name, *args, **kwargs)
+        _reindex(self.get_table(table_name), item.hash_key, item.range_key)
+        return item
+
+    return update_item
+
+
+def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+    """moto's `Item.__init__` with its 400 KB check once per item: moto re-sums the whole item
+    on each attribute it adds (quadratic in the attributes, a millisecond per visit item)."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    self.hash_key = hash_key
+    self.range_key = range_key
+    converted = {key: DynamoType(value) for key, value in attrs.items()}
+    if sum(bytesize(key) + value.size() for key, value in converted.items()) > 405000:
+        raise ItemSizeTooLarge
+    checked = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.update(checked, converted)
+    self.attrs = checked
 
 
 def _index_hash_attribute(table: Any, index_name: str) -> str | None:
@@ -355,6 +489,86 @@ def _cached_backend_for_host(original: Any) -> Any:
     return get_backend_for_host
 
 
+# -- 4b. data-plane answers serialised as the JSON they already are -------------------------------
+# moto answers each DynamoDB call through its generic, model-driven serialiser, which walks the
+# botocore output shape member by member (a third of moto's time on the gate path). For these
+# operations moto's result is already the wire JSON (`Item.to_json()` attribute values, counts,
+# keys): it is written with `json.dumps`. Errors and every other operation keep moto's serialiser;
+# `tests/integration/test_local_moto.py` compares both answers for each operation listed here.
+FAST_JSON_ACTIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
+FAST_JSON_HEADER = "x-parkcharge-local-answer"  # which path answered (tests check both)
+
+
+def _without_none(value: Any) -> Any:
+    """moto's serialiser leaves out members whose value is None; so does this."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+def _fast_serialized(original: Any) -> Any:
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoResult
+
+    plain = (ActionResult, DynamoResult)  # not the paginated or streaming kinds
+
+    @functools.wraps(original)
+    def serialized(self: Any, action_result: Any) -> Any:
+        result = getattr(action_result, "result", None)
+        if (
+            type(action_result) in plain
+            and isinstance(result, dict)
+            and getattr(self, "boto3_service_name", None) == "dynamodb"
+            and self._get_action() in FAST_JSON_ACTIONS
+        ):
+            try:
+                body = json.dumps(_without_none(result), separators=(",", ":"))
+            except (TypeError, ValueError):
+                return original(self, action_result)
+            headers = {"Content-Type": JSON_CONTENT_TYPE, FAST_JSON_HEADER: "1"}
+            headers.update(self.response_headers)
+            return 200, headers, body
+        return original(self, action_result)
+
+    return serialized
+
+
+_UPDATE_ASTS: dict[str, Any] = {}
+
+
+def _cached_update_parser(original: Any) -> Any:
+    """moto parses an update expression twice per UpdateItem (the handler, then the backend);
+    the tree is only read (the validator works on its own deep copy), so one parse per text."""
+
+    @functools.wraps(original)
+    def make(expression: str) -> Any:
+        tree = _UPDATE_ASTS.get(expression)
+        if tree is None:
+            tree = original(expression)
+            if len(_UPDATE_ASTS) >= _CONDITIONS_MAX:
+                _UPDATE_ASTS.clear()
+            _UPDATE_ASTS[expression] = tree
+        return tree
+
+    return staticmethod(make)
+
+
 # -- 1. one lock per DynamoDB request ------------------------------------------------------------
 def _locked(original: Any) -> Any:
     @functools.wraps(original)
@@ -402,7 +616,9 @@ def apply() -> None:
     from moto.dynamodb import models as dynamodb_models
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models import table as dynamodb_table
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.dynamodb.responses import DynamoHandler
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -412,6 +628,11 @@ def apply() -> None:
     _ORIGINALS["invoke"] = LambdaSimpleBackend.invoke
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
+    Table.put_item = _reindexing_put(Table.put_item)  # type: ignore[method-assign]
+    Table.delete_item = _reindexing_delete(Table.delete_item)  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = _reindexing_update(DynamoDBBackend.update_item)  # type: ignore[method-assign]
+    _ORIGINALS["item_init"] = Item.__init__
+    Item.__init__ = _item_init  # type: ignore[method-assign]
     Table.query = _query(Table.query)  # type: ignore[method-assign]
     DynamoHandler.call_action = _locked(DynamoHandler.call_action)  # type: ignore[method-assign]
     LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
@@ -428,4 +649,9 @@ def apply() -> None:
     DomainDispatcherApplication.get_backend_for_host = _cached_backend_for_host(  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host
     )
+    if os.environ.get("PARKCHARGE_MOTO_FAST_JSON", "1") != "0":
+        core_responses.BaseResponse.serialized = _fast_serialized(  # type: ignore[method-assign]
+            core_responses.BaseResponse.serialized
+        )
+    UpdateExpressionParser.make = _cached_update_parser(UpdateExpressionParser.make)
     _applied = True

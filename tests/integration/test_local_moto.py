@@ -261,3 +261,267 @@ def test_an_index_query_finds_its_partition_in_order_without_sorting_the_table(d
     for _ in range(10):
         plates("P3", False)
     assert (time.perf_counter() - started) / 10 < 0.05  # moto's own sorts the 5,000 items every time
+
+
+@pytest.fixture(scope="module")
+def stock_answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The same patched moto, answering through moto's own serialiser."""
+    port = _free_port()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PARKCHARGE_MOTO_FAST_JSON", "0")
+        server = MotoProcess(HOST, port, Path(tmp_path_factory.mktemp("moto-stock")), lambda_url=None)
+        server.start()
+    try:
+        yield boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://{HOST}:{port}",
+            region_name="us-east-1",
+            config=Config(retries={"max_attempts": 0}),
+        )
+    finally:
+        server.stop()
+
+
+def _indexed_table(client: Any, name: str) -> None:
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_g",
+                "KeySchema": [
+                    {"AttributeName": "g", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _every_data_plane_answer(client: Any, name: str) -> list[Any]:
+    rich = {
+        "pk": {"S": "a"},
+        "sk": {"S": "1"},
+        "g": {"S": "x"},
+        "n": {"N": "12.50"},
+        "flag": {"BOOL": True},
+        "none": {"NULL": True},
+        "m": {"M": {"inner": {"L": [{"S": "粤B12345"}, {"N": "1"}, {"M": {}}]}}},
+        "ss": {"SS": ["b", "a"]},
+        "ns": {"NS": ["2", "1"]},
+        "empty": {"S": ""},
+    }
+    key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("put_item", {"TableName": name, "Item": rich, "ReturnValues": "ALL_OLD"}),
+        ("put_item", {"TableName": name, "Item": {**rich, "sk": {"S": "2"}}, "ReturnValues": "ALL_OLD"}),
+        (
+            "put_item",
+            {"TableName": name, "Item": {**rich, "flag": {"BOOL": False}}, "ReturnValues": "ALL_OLD"},
+        ),
+        ("get_item", {"TableName": name, "Key": key, "ConsistentRead": True}),
+        ("get_item", {"TableName": name, "Key": {"pk": {"S": "none"}, "sk": {"S": "1"}}}),
+        (
+            "update_item",
+            {
+                "TableName": name,
+                "Key": key,
+                "UpdateExpression": "SET #n = #n + :one, g = :g REMOVE #none ADD ss :more",
+                "ExpressionAttributeNames": {"#n": "n", "#none": "none"},
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":g": {"S": "y"}, ":more": {"SS": ["c"]}},
+                "ReturnValues": "ALL_NEW",
+            },
+        ),
+        (
+            "update_item",
+            {
+                "TableName": name,
+                "Key": key,
+                "UpdateExpression": "SET z = :z",
+                "ExpressionAttributeValues": {":z": {"N": "0"}},
+                "ReturnValues": "UPDATED_OLD",
+            },
+        ),
+        (
+            "update_item",
+            {
+                "TableName": name,
+                "Key": key,
+                "UpdateExpression": "SET z = :z",
+                "ExpressionAttributeValues": {":z": {"N": "1"}},
+            },
+        ),
+        (
+            "query",
+            {
+                "TableName": name,
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": {"S": "a"}},
+                "Limit": 1,
+            },
+        ),
+        (
+            "query",
+            {
+                "TableName": name,
+                "IndexName": "by_g",
+                "KeyConditionExpression": "g = :g",
+                "ExpressionAttributeValues": {":g": {"S": "x"}},
+                "ScanIndexForward": False,
+            },
+        ),
+        (
+            "query",
+            {
+                "TableName": name,
+                "KeyConditionExpression": "pk = :p",
+                "Select": "COUNT",
+                "ExpressionAttributeValues": {":p": {"S": "a"}},
+            },
+        ),
+        ("scan", {"TableName": name, "Limit": 1}),
+        (
+            "batch_write_item",
+            {"RequestItems": {name: [{"PutRequest": {"Item": {**rich, "sk": {"S": "3"}}}}]}},
+        ),
+        ("batch_get_item", {"RequestItems": {name: {"Keys": [key, {"pk": {"S": "a"}, "sk": {"S": "3"}}]}}}),
+        (
+            "transact_write_items",
+            {
+                "TransactItems": [
+                    {
+                        "Put": {
+                            "TableName": name,
+                            "Item": {**rich, "sk": {"S": "4"}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": name,
+                            "Key": key,
+                            "UpdateExpression": "SET z = :z",
+                            "ExpressionAttributeValues": {":z": {"N": "9"}},
+                        }
+                    },
+                ]
+            },
+        ),
+        ("transact_get_items", {"TransactItems": [{"Get": {"TableName": name, "Key": key}}]}),
+        ("delete_item", {"TableName": name, "Key": key, "ReturnValues": "ALL_OLD"}),
+    ]
+    answers: list[Any] = []
+    for operation, params in calls:
+        answer = getattr(client, operation)(**params)
+        fast = answer.pop("ResponseMetadata")["HTTPHeaders"].get(motopatch.FAST_JSON_HEADER)
+        answers.append(("fast", fast))
+        answers.append((operation, answer))
+    for params in (  # errors keep moto's serialiser in both; compared all the same
+        {
+            "TableName": name,
+            "Item": {**rich, "sk": {"S": "2"}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        },
+    ):
+        with pytest.raises(ClientError) as error:
+            client.put_item(**params)
+        answers.append(("error", error.value.response["Error"]))
+    return answers
+
+
+def test_the_fast_answers_are_motos_answers(dynamodb: Any, stock_answers: Any) -> None:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    _indexed_table(dynamodb, name)
+    _indexed_table(stock_answers, name)
+    fast = _every_data_plane_answer(dynamodb, name)
+    stock = _every_data_plane_answer(stock_answers, name)
+    assert [a for a in fast if a[0] == "fast"] == [("fast", "1")] * 17  # every call took the fast path
+    assert [a for a in stock if a[0] == "fast"] == [("fast", None)] * 17
+    assert [a for a in fast if a[0] != "fast"] == [a for a in stock if a[0] != "fast"]
+
+
+def test_an_index_query_follows_every_write(dynamodb: Any) -> None:
+    """Puts, updates that set, change or remove the index key, deletes, batch writes and a
+    transaction that fails and rolls back: after each, the index answers what the items say."""
+    import random
+
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    _indexed_table(dynamodb, name)
+    dice = random.Random(7)
+    model: dict[str, str | None] = {}  # sk -> g (None: not in the index)
+
+    def check() -> None:
+        for g in ("g0", "g1", "g2"):
+            found = dynamodb.query(
+                TableName=name,
+                IndexName="by_g",
+                KeyConditionExpression="g = :g",
+                ExpressionAttributeValues={":g": {"S": g}},
+            )["Items"]
+            assert sorted(i["sk"]["S"] for i in found) == sorted(k for k, v in model.items() if v == g), g
+
+    for step in range(150):
+        sk = f"s{dice.randrange(12):02d}"
+        key = {"pk": {"S": "p"}, "sk": {"S": sk}}
+        move = dice.choice(["put", "put_bare", "set", "remove", "delete", "batch", "failed_tx", "tx"])
+        g = f"g{dice.randrange(3)}"
+        if move == "put":
+            dynamodb.put_item(TableName=name, Item={**key, "g": {"S": g}})
+            model[sk] = g
+        elif move == "put_bare":
+            dynamodb.put_item(TableName=name, Item=key)
+            model[sk] = None
+        elif move == "set":
+            dynamodb.update_item(
+                TableName=name,
+                Key=key,
+                UpdateExpression="SET g = :g",
+                ExpressionAttributeValues={":g": {"S": g}},
+            )
+            model[sk] = g
+        elif move == "remove":
+            dynamodb.update_item(TableName=name, Key=key, UpdateExpression="REMOVE g")
+            model[sk] = None
+        elif move == "delete":
+            dynamodb.delete_item(TableName=name, Key=key)
+            model.pop(sk, None)
+        elif move == "batch":
+            dynamodb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {**key, "g": {"S": g}}}}]})
+            model[sk] = g
+        elif move in ("failed_tx", "tx"):
+            other = {"pk": {"S": "p"}, "sk": {"S": f"t{step}"}}
+            items = [
+                {
+                    "Update": {
+                        "TableName": name,
+                        "Key": key,
+                        "UpdateExpression": "SET g = :g",
+                        "ExpressionAttributeValues": {":g": {"S": g}},
+                    }
+                },
+                {"Put": {"TableName": name, "Item": {**other, "g": {"S": g}}}},
+            ]
+            if move == "failed_tx":
+                items.append(
+                    {
+                        "ConditionCheck": {
+                            "TableName": name,
+                            "Key": other,
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    }
+                )
+                with pytest.raises(ClientError):
+                    dynamodb.transact_write_items(TransactItems=items)
+            else:
+                dynamodb.transact_write_items(TransactItems=items)
+                model[sk] = g
+                model[f"t{step}"] = g
+        check()
