@@ -40,6 +40,7 @@ from chalicelib.payments.models import MODELS as PAYMENTS_MODELS
 from chalicelib.platform.models import MODELS as PLATFORM_MODELS
 from chalicelib.tables import ALL_MODELS
 from infra.aws.tables import TableSpec, table_spec
+from infra.functions import RESERVED_CONCURRENCY
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "iot-rules"
@@ -266,12 +267,16 @@ class ParkchargeStack(cdk.Stack):
             name for name, res in self._sam_resources().items() if res["Type"] == "AWS::Serverless::Function"
         ]
         self._function_roles(stage, pay_key_param.value_as_string)
+        sam = self._sam_resources()
         for name in self.function_names:
             resource = self.chalice.get_resource(name)
             resource.add_property_override("Layers", [layer.layer_version_arn])
             resource.add_property_override("Tracing", "Active")
             for key, value in environment.items():
                 resource.add_property_override(f"Environment.Variables.{key}", value)
+            function = str(sam[name]["Properties"]["Handler"]).rsplit(".", 1)[-1]
+            if function in RESERVED_CONCURRENCY:
+                resource.add_property_override("ReservedConcurrentExecutions", RESERVED_CONCURRENCY[function])
 
         self._rules()
         self._device_policy()

@@ -37,6 +37,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from infra.functions import RESERVED_CONCURRENCY
 from infra.local import certs, iotsql, runtime
 
 log = logging.getLogger(__name__)
@@ -119,8 +120,12 @@ class RulesBridge:
         self.sqs = sqs_client
         self.region = region
         self.retry_delay = retry_delay
-        # Concurrent invocations like Lambda's (one execution environment each), bounded.
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iot-rule")
+        # Concurrent invocations like Lambda's (one execution environment each), bounded, per
+        # function: a function with reserved concurrency runs at most that many at once (its
+        # other events wait), as in the CDK stack (infra/functions.py).
+        self._workers = workers
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._pools_lock = threading.Lock()
         self._subscribed = threading.Event()
         self._stopping = threading.Event()
         self._timers: set[threading.Timer] = set()
@@ -165,10 +170,27 @@ class RulesBridge:
             timers, self._timers = self._timers, set()
         for timer in timers:
             timer.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._pools_lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + timeout
-        for worker in list(getattr(self._pool, "_threads", ())):
-            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        for pool in pools:
+            for worker in list(getattr(pool, "_threads", ())):
+                worker.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def concurrency(self, function: str) -> int:
+        """How many invocations of `function` run at once."""
+        return RESERVED_CONCURRENCY.get(function, self._workers)
+
+    def _pool(self, function: str) -> ThreadPoolExecutor:
+        with self._pools_lock:
+            pool = self._pools.get(function)
+            if pool is None:
+                pool = self._pools[function] = ThreadPoolExecutor(
+                    max_workers=self.concurrency(function), thread_name_prefix=f"iot-{function}"
+                )
+            return pool
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if getattr(reason, "is_failure", False):
@@ -186,13 +208,13 @@ class RulesBridge:
         )
         for rule in self.rules:
             if iotsql.topic_matches(rule.parsed.topic_filter, message.topic):
-                self._submit(self._apply, rule, message)
+                self._submit(rule.function, self._apply, rule, message)
 
-    def _submit(self, fn: Any, *args: Any) -> None:
+    def _submit(self, function: str, fn: Any, *args: Any) -> None:
         if self._stopping.is_set():
             return
         try:
-            self._pool.submit(fn, *args)
+            self._pool(function).submit(fn, *args)
         except RuntimeError:  # the pool shut down meanwhile
             return
 
@@ -246,7 +268,7 @@ class RulesBridge:
         def fire() -> None:
             with self._timers_lock:
                 self._timers.discard(timer)
-            self._submit(self._invoke, rule, message, event, request_id, attempt)
+            self._submit(rule.function, self._invoke, rule, message, event, request_id, attempt)
 
         timer = threading.Timer(delay, fire)
         timer.daemon = True

@@ -179,3 +179,17 @@ def test_the_ledger_check_is_scheduled_and_its_breaches_raise_an_alarm(
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
     [ledger] = [a for a in alarms if a.get("MetricName") == "LedgerBreaches"]
     assert ledger["Namespace"] == "parkcharge" and ledger["Threshold"] == 0
+
+
+def test_the_ack_function_has_its_reserved_concurrency_and_the_others_share_the_pool(
+    synthesized: tuple[Any, dict[str, Any], Path],
+) -> None:
+    """The template applies infra/functions.py as the local bridge does (its own pools)."""
+    from infra.functions import RESERVED_CONCURRENCY
+
+    template = synthesized[1]
+    reserved = {
+        f["Properties"]["Handler"].rsplit(".", 1)[-1]: f["Properties"].get("ReservedConcurrentExecutions")
+        for f in resources(template, "AWS::Serverless::Function").values()
+    }
+    assert {name: value for name, value in reserved.items() if value is not None} == RESERVED_CONCURRENCY
