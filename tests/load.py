@@ -6,10 +6,11 @@ device certificates, moto in its own process):
 - captures at RATE per second for SECONDS, spread over the lanes (exits for cars that entered
   earlier in the run, so they are shown a fee);
 - latency = capture published → its `display` command received by the camera (p50, p99, max);
-- the floor, measured on the same stack before the load: an MQTT echo (device → broker →
-  subscriber → broker → device, the hops of the gate path) plus the DynamoDB round trips the gate
-  path makes (bench-results.json's `gate_path`: one Query and one TransactWriteItems with as many
-  items as the gate path writes);
+- the floor, measured on the same stack before and after the load: an MQTT echo (device → broker
+  → subscriber → broker → device, the hops of the gate path) plus the DynamoDB round trips the
+  gate path makes (bench-results.json's `gate_path`: two Queries, the plate's latest visit and the
+  device's waiting commands, and one TransactWriteItems with as many items as the gate path
+  writes); also printed, the floor of the round trips before the command goes out only;
 - how many captures were answered, emulator errors (moto's 5xx answers), dead letters, and the
   peak memory of the stack's processes together (the app, moto, mosquitto).
 
@@ -358,18 +359,38 @@ def dynamodb_floor_ms(samples: int, items: int) -> dict[str, float]:
     return {"query": statistics.median(queries), "transaction": statistics.median(transactions)}
 
 
-def measure_floor(info: dict[str, Any]) -> dict[str, float]:
-    """MQTT echo + one Query + one TransactWriteItems (4 items for an entry, 3 for an exit)."""
+def gate_path_queries(previous: dict[str, Any]) -> int:
+    """How many Queries a warm capture makes besides its one TransactWriteItems (the bench's
+    `gate_path`, measured now when the results file has none): the latest visit of the plate
+    before the decision, the device's waiting commands after it."""
+    warm = previous.get("gate_path", {}).get("entry_warm_cache")
+    if warm is None:
+        from tests.bench import bench_gate_round_trips
+
+        warm = bench_gate_round_trips()["entry_warm_cache"]
+    calls = dict(warm["dynamodb_calls"])
+    if calls.get("TransactWriteItems") != 1 or set(calls) - {"Query", "TransactWriteItems"}:
+        raise RuntimeError(f"the gate path's round trips changed ({calls}): update the floor")
+    return int(calls.get("Query", 0))
+
+
+def measure_floor(info: dict[str, Any], queries: int) -> dict[str, float]:
+    """MQTT echo + the gate path's round trips: `queries` Queries and one TransactWriteItems (4
+    items for an entry, 3 for an exit). `*_decision` counts only the round trips before the
+    command goes out (one Query and the transaction)."""
     echo = mqtt_echo_ms(info, FLOOR_SAMPLES)
     entry_db = dynamodb_floor_ms(FLOOR_SAMPLES, items=4)  # inbox, visit, open_gate, display
     exit_db = dynamodb_floor_ms(FLOOR_SAMPLES // 2, items=3)  # inbox, visit, display
     return {
         "mqtt_echo": echo,
         "query": entry_db["query"],
+        "queries": float(queries),
         "transaction_4_items": entry_db["transaction"],
         "transaction_3_items": exit_db["transaction"],
-        "entry": echo + entry_db["query"] + entry_db["transaction"],
-        "exit": echo + exit_db["query"] + exit_db["transaction"],
+        "entry": echo + queries * entry_db["query"] + entry_db["transaction"],
+        "exit": echo + queries * exit_db["query"] + exit_db["transaction"],
+        "entry_decision": echo + entry_db["query"] + entry_db["transaction"],
+        "exit_decision": echo + exit_db["query"] + exit_db["transaction"],
     }
 
 
@@ -474,8 +495,8 @@ def dead_letters() -> int:
 def main() -> None:
     out = Path(os.environ.get("BENCH_OUT", "bench-results.json"))
     previous: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
-    warm = previous.get("gate_path", {})
-    entry_trips = warm.get("entry_warm_cache", {}).get("round_trips", 2)
+    queries = gate_path_queries(previous)
+    entry_trips = queries + 1
     state = Path(tempfile.mkdtemp(prefix="parkcharge-load-"))
     print(
         f"load run: {RATE:.0f} captures/s for {SECONDS:.0f} s, {STORED_VISITS} visits stored, state {state}"
@@ -489,7 +510,7 @@ def main() -> None:
         t = time.monotonic()
         seed(STORED_VISITS)
         seeded_in = time.monotonic() - t
-        floor_before = measure_floor(info)
+        floor_before = measure_floor(info, queries)
         before = emulator_stats(info)
         cpu_before = {name: cpu_seconds(int(pid)) for name, pid in info["pids"].items()}
         started = time.monotonic()
@@ -501,7 +522,7 @@ def main() -> None:
         }
         after = emulator_stats(info)
         letters = dead_letters()
-        floor_after = measure_floor(info)
+        floor_after = measure_floor(info, queries)
     finally:
         stop_seconds = stop_stack(proc)
         sampler.stop()
@@ -528,6 +549,7 @@ def main() -> None:
     floors = [floor_before, floor_after]
     for f in floors:
         f["weighted"] = share_in * f["entry"] + (1 - share_in) * f["exit"]
+        f["weighted_decision"] = share_in * f["entry_decision"] + (1 - share_in) * f["exit_decision"]
     chosen = min(floors, key=lambda f: f["weighted"])
     echo, floor = chosen["mqtt_echo"], chosen["weighted"]
     floor_entry, floor_exit = chosen["entry"], chosen["exit"]
@@ -560,11 +582,13 @@ def main() -> None:
             "entry": round(floor_entry, 2),
             "exit": round(floor_exit, 2),
             "weighted": round(floor, 2),
+            "decision_path_only": round(chosen["weighted_decision"], 2),
             "measured_before_load": {k: round(v, 2) for k, v in floor_before.items()},
             "measured_after_load": {k: round(v, 2) for k, v in floor_after.items()},
         },
         "p99_to_floor": round(p99 / floor, 2),
         "p50_to_floor": round(p50 / floor, 2),
+        "p99_to_decision_path_floor": round(p99 / chosen["weighted_decision"], 2),
         "emulator_requests": after["requests"] - before["requests"],
         "emulator_errors": after["errors"],
         "emulator_gc": {k: v for k, v in after.items() if k.startswith("gc_")},
@@ -594,9 +618,12 @@ def main() -> None:
         f"{STORED_VISITS} visits stored):\n"
         f"  answered        {result['captures_answered']}/{result['captures_sent']}\n"
         f"  capture→command p50 {lat['p50']} ms  p99 {lat['p99']} ms  max {lat['max']} ms\n"
-        f"  floor           {fl['weighted']} ms (MQTT echo {fl['mqtt_echo']} + Query {fl['query']} + "
-        f"TransactWriteItems {fl['transaction_4_items']}/{fl['transaction_3_items']})\n"
-        f"  p99 / floor     {result['p99_to_floor']}  (p50 / floor {result['p50_to_floor']})\n"
+        f"  floor           {fl['weighted']} ms (MQTT echo {fl['mqtt_echo']} + "
+        f"{queries} × Query {fl['query']} + TransactWriteItems "
+        f"{fl['transaction_4_items']}/{fl['transaction_3_items']}: the gate path's "
+        f"round trips; {fl['decision_path_only']} ms counting only those before the command)\n"
+        f"  p99 / floor     {result['p99_to_floor']}  (p50 / floor {result['p50_to_floor']}; "
+        f"p99 / decision-path floor {result['p99_to_decision_path_floor']})\n"
         f"  emulator errors {result['emulator_errors']} of {result['emulator_requests']} requests; "
         f"dead letters {letters}\n"
         f"  peak memory     {result['peak_memory_mb']['total']} MB (all processes of the stack)\n"
