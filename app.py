@@ -26,6 +26,8 @@ from chalicelib.platform.contract import HealthOut
 from chalicelib.shared.http import Routes, error_response, ok, register
 from chalicelib.shared.observability import logger
 from chalicelib.shared.settings import get_settings
+from chalicelib.workflows import api as workflows_api
+from chalicelib.workflows.blueprint import bp as workflows
 
 app = Chalice(app_name="parkcharge")
 app.debug = False
@@ -53,6 +55,7 @@ ROUTES = (
     payments_api.routes,
     charging_api.routes,
     charging_books.routes,
+    workflows_api.routes,
 )
 
 
@@ -71,7 +74,7 @@ def _document_text() -> str:
 
 meta = Blueprint(__name__)
 register(meta, meta_routes)
-for blueprint in (meta, platform, parking, payments, charging, ledger):
+for blueprint in (meta, platform, parking, payments, charging, ledger, workflows):
     app.register_blueprint(blueprint)
 
 

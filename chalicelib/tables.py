@@ -10,8 +10,9 @@ from chalicelib.ledger.models import MODELS as LEDGER
 from chalicelib.parking.models import MODELS as PARKING
 from chalicelib.payments.models import MODELS as PAYMENTS
 from chalicelib.platform.models import MODELS as PLATFORM
+from chalicelib.workflows.models import MODELS as WORKFLOWS
 
-ALL_MODELS: list[type[Model]] = [*PLATFORM, *PARKING, *PAYMENTS, *CHARGING, *LEDGER]
+ALL_MODELS: list[type[Model]] = [*PLATFORM, *PARKING, *PAYMENTS, *CHARGING, *LEDGER, *WORKFLOWS]
 
 
 def create_all_tables() -> None:

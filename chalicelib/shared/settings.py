@@ -44,6 +44,29 @@ class Settings:
     quote_ttl_minutes: int
     command_timeout_seconds: int
     iot_dead_letter_queue: str
+    # Step Functions: each state machine's ARN by its name ("approval", "refund"), from
+    # PARKCHARGE_STATE_MACHINE_<NAME>_ARN (set by the CDK stack and the local stack).
+    state_machine_arns: dict[str, str]
+
+    def state_machine_arn(self, name: str) -> str | None:
+        return self.state_machine_arns.get(name)
+
+
+STATE_MACHINE_ENV = "PARKCHARGE_STATE_MACHINE_{}_ARN"
+
+
+def state_machine_env(name: str) -> str:
+    """The variable holding the ARN of the state machine `name` (infra/statemachines/<name>.asl.json)."""
+    return STATE_MACHINE_ENV.format(name.upper())
+
+
+def _state_machines() -> dict[str, str]:
+    prefix, suffix = STATE_MACHINE_ENV.split("{}")
+    return {
+        key[len(prefix) : -len(suffix)].lower(): value
+        for key, value in os.environ.items()
+        if key.startswith(prefix) and key.endswith(suffix) and len(key) > len(prefix) + len(suffix) and value
+    }
 
 
 def table_name(base: str) -> str:
@@ -75,4 +98,5 @@ def get_settings() -> Settings:
         quote_ttl_minutes=_int("PARKCHARGE_QUOTE_TTL_MINUTES", 15),
         command_timeout_seconds=_int("PARKCHARGE_COMMAND_TIMEOUT_SECONDS", 30),
         iot_dead_letter_queue=env("PARKCHARGE_IOT_DLQ", "parkcharge-iot-dead-letters") or "",
+        state_machine_arns=_state_machines(),
     )
