@@ -77,7 +77,7 @@ class FlowIn(Strict):
     levels: Annotated[list[LevelIn], msgspec.Meta(max_length=rules.MAX_LEVELS)]
     timeout_days: Days = rules.DEFAULT_TIMEOUT_DAYS
     # absent: the kind's own executor; null: none (approving is the whole outcome)
-    executor: Id | None | msgspec.UnsetType = msgspec.UNSET
+    executor: Id | msgspec.UnsetType | None = msgspec.UNSET
     version: Annotated[int, msgspec.Meta(ge=0, le=999_999_999)] | None = None
 
 
