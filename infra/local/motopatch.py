@@ -30,6 +30,12 @@ that use `mock_aws` directly):
    Lambda backend echoes the payload; here it forwards the invocation to the local stack's Lambda
    endpoint (`PARKCHARGE_LOCAL_LAMBDA_URL`), which runs the app's handler in-process. That is how
    Step Functions' Lambda tasks reach the app.
+7. **StopExecution ends a waiting execution at once.** moto's parser stops an execution by
+   flagging its program, which notices only when the state it is in returns: an execution waiting
+   on a task token stays RUNNING (and its token keeps answering SendTaskSuccess) until the wait's
+   timeout, days later. In AWS StopExecution is immediate: the execution is ABORTED and its tokens
+   are dead (TaskDoesNotExist). The patch marks the execution ABORTED when it is stopped; its
+   waiting thread ends with the wait's timeout.
 
 `tests/integration/test_local_moto.py` pins the moto internals this relies on (an upgrade that
 changes them fails that test instead of silently measuring moto again), and checks each patch
@@ -71,6 +77,7 @@ FINGERPRINTS = {
     "Item.__init__": "d9c12b62cb921831",
     "LimitedSizeDict.__setitem__": "d979580fdbe14f79",
     "Table.put_item": "de23933013ef8426",
+    "parser.Execution.stop": "16663c65db9a2f96",
 }
 
 DYNAMODB_LOCK = threading.RLock()
@@ -88,6 +95,7 @@ def _targets() -> dict[str, Any]:
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.dynamodb.responses import DynamoResult
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 
     return {
         "DynamoDBBackend.transact_write_items": _ORIGINALS.get(
@@ -117,6 +125,7 @@ def _targets() -> dict[str, Any]:
         "Item.__init__": _ORIGINALS.get("item_init", Item.__init__),
         "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
         "Table.put_item": _unwrapped(Table.put_item),
+        "parser.Execution.stop": _ORIGINALS.get("execution_stop", ParserExecution.stop),
     }
 
 
@@ -605,6 +614,16 @@ def _invoke(
     return payload
 
 
+# -- 7. StopExecution is immediate ---------------------------------------------------------------
+def _stop_execution(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+    from moto.stepfunctions.parser.api import ExecutionStatus
+
+    _ORIGINALS["execution_stop"](self, stop_date, error, cause)
+    if self.exec_status == ExecutionStatus.RUNNING:
+        self.exec_status = ExecutionStatus.ABORTED
+        self.stop_date = stop_date
+
+
 def apply() -> None:
     """Install the patches (idempotent). Call in the moto server process before it serves."""
     global _applied
@@ -621,11 +640,14 @@ def apply() -> None:
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.dynamodb.responses import DynamoHandler
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 
     _ORIGINALS["transact_write_items"] = DynamoDBBackend.transact_write_items
     _ORIGINALS["all_items"] = Table.all_items
     _ORIGINALS["query"] = Table.query
     _ORIGINALS["invoke"] = LambdaSimpleBackend.invoke
+    _ORIGINALS["execution_stop"] = ParserExecution.stop
+    ParserExecution.stop = _stop_execution  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign]
     Table.put_item = _reindexing_put(Table.put_item)  # type: ignore[method-assign]

@@ -131,6 +131,8 @@ def app_environment(
     ports: Ports, keys: local_keys.LocalKeys, command_timeout: int, verbose: bool
 ) -> dict[str, str]:
     """The variables the app reads (chalicelib.settings); set before app.py is imported."""
+    from chalicelib.shared.settings import state_machine_env
+
     return {
         "AWS_ENDPOINT_URL": f"http://{HOST}:{ports.moto}",
         "AWS_ACCESS_KEY_ID": "testing",
@@ -148,12 +150,56 @@ def app_environment(
         "PARKCHARGE_JWKS_FILE": str(keys.jwks),
         "PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_FILE": str(keys.pay_public),
         "PARKCHARGE_COMMAND_TIMEOUT_SECONDS": str(command_timeout),
+        **{state_machine_env(name): arn for name, arn in state_machine_arns().items()},
         "POWERTOOLS_SERVICE_NAME": "parkcharge",
         "POWERTOOLS_METRICS_NAMESPACE": "parkcharge",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "WARNING",
     }
+
+
+STATE_MACHINE_PREFIX = "parkcharge-local-"
+ACCOUNT_ID = "123456789012"  # moto's default account
+REGION = "us-east-1"
+
+
+def state_machine_arns() -> dict[str, str]:
+    """Every infra/statemachines/*.asl.json machine's ARN on the local stack (moto's account)."""
+    from infra import statemachines
+
+    return {
+        name: f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{STATE_MACHINE_PREFIX}{name}"
+        for name in statemachines.names()
+    }
+
+
+def create_state_machines(endpoint_url: str) -> dict[str, str]:
+    """Create every state machine on moto with the same definitions as the CDK stack, its
+    `${fn:...}` placeholders naming the app's functions (moto's Lambda forwards the invocations to
+    the stack's Lambda endpoint, see motopatch). A machine already there is updated."""
+    import boto3
+
+    from infra import statemachines
+    from infra.local.runtime import FUNCTION_PREFIX
+
+    client = boto3.client("stepfunctions", endpoint_url=endpoint_url, region_name=REGION)
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/{STATE_MACHINE_PREFIX}workflows"
+    made: dict[str, str] = {}
+    for name, arn in state_machine_arns().items():
+        definition = statemachines.definition_json(
+            name, lambda fn: f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{FUNCTION_PREFIX}{fn}"
+        )
+        try:
+            made[name] = client.create_state_machine(
+                name=f"{STATE_MACHINE_PREFIX}{name}", definition=definition, roleArn=role
+            )["stateMachineArn"]
+        except client.exceptions.StateMachineAlreadyExists:
+            client.update_state_machine(stateMachineArn=arn, definition=definition, roleArn=role)
+            made[name] = arn
+        if made[name] != arn:
+            raise RuntimeError(f"state machine {name}: {made[name]} is not the expected {arn}")
+    return made
 
 
 def mint_demo_tokens(keys: local_keys.LocalKeys) -> dict[str, str]:
@@ -204,6 +250,7 @@ class LocalStack:
         moto.start()
         self._started("moto", moto.stop)
         self._children += [broker, moto]
+        create_state_machines(f"http://{HOST}:{ports.moto}")
         tls_dir = certs_dir if broker.tls else None
 
         if str(PROJECT_ROOT) not in sys.path:
