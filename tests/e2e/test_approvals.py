@@ -20,7 +20,10 @@ pytestmark = pytest.mark.e2e
 
 REGION = "us-east-1"
 DEADLINE = 30.0
-TWO_LEVELS: dict[str, Any] = {"levels": [{"role": "customer_service"}, {"role": "finance"}], "timeout_days": 3}
+TWO_LEVELS: dict[str, Any] = {
+    "levels": [{"role": "customer_service"}, {"role": "finance"}],
+    "timeout_days": 3,
+}
 
 
 def _sfn(stack: Stack) -> Any:

@@ -9,20 +9,26 @@ calls `tests.support.aws.empty_tables()` (and `cache.reset_all()`) at the start 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from infra import statemachines
 from tests.support.aws import empty_tables
 from tests.support.iot import Recorder, capture, iot_event
 from tests.support.tokens import auth, staff, token
 
 # The helpers live in tests/support; importing them from here keeps working.
 __all__ = ["Recorder", "auth", "capture", "iot_event", "staff", "token"]
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +64,34 @@ def demo(aws: None) -> dict[str, str]:
     from infra.local.demo import seed
 
     return seed(datetime(2026, 11, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+def machines(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The state machines of infra/statemachines created in the test account under this test's
+    names (moto records their executions without running them), their ARNs in the settings."""
+    from chalicelib.shared.settings import get_settings, state_machine_env
+    from chalicelib.workflows import sfn
+
+    client = boto3.client("stepfunctions", region_name=REGION)
+    arns: dict[str, str] = {}
+    suffix = uuid.uuid4().hex[:8]
+    for name in statemachines.names():
+        definition = statemachines.definition_json(
+            name, lambda fn: f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:parkcharge-test-{fn}"
+        )
+        arns[name] = client.create_state_machine(
+            name=f"parkcharge-test-{name}-{suffix}",
+            definition=definition,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/parkcharge-test-workflows",
+        )["stateMachineArn"]
+        monkeypatch.setenv(state_machine_env(name), arns[name])
+    get_settings.cache_clear()
+    sfn.reset()
+    yield arns
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    sfn.reset()
 
 
 @pytest.fixture

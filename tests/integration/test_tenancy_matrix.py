@@ -16,7 +16,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,6 +63,7 @@ class Side:
     payment: str = ""
     visit: str = ""
     session: str = ""
+    approval: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def ids(self) -> list[str]:
@@ -79,6 +80,7 @@ class Side:
             self.payment,
             self.visit,
             self.session,
+            self.approval,
         ]
         return [v for v in values if v]
 
@@ -188,8 +190,24 @@ def _driver_side(client: Client, side: Side) -> None:
     side.session = session["session_id"]
 
 
+def _approval_side(client: Client, side: Side) -> None:
+    """An approval of the side's operator, its first level waiting (the machine's wait task ran)."""
+    from chalicelib.workflows import tasks
+
+    approval = _ok(
+        client.http.post(
+            "/v1/ops/approvals",
+            headers=side.staff,
+            body=json.dumps({"kind": "rule_change", "subject": f"lot:{side.lot}", "title": "grace"}),
+        ),
+        201,
+    )
+    side.approval = approval["approval_id"]
+    tasks.wait({"approval_id": side.approval, "level": 0, "token": f"token-{side.name}"}, now())
+
+
 @pytest.fixture
-def world(client: Client, demo: dict[str, str]) -> World:
+def world(client: Client, demo: dict[str, str], machines: dict[str, str]) -> World:
     from chalicelib.payments.models import Wallet
 
     a = Side(
@@ -218,6 +236,7 @@ def world(client: Client, demo: dict[str, str]) -> World:
     for side in (a, b):
         _charging_side(client, side)
         _driver_side(client, side)
+        _approval_side(client, side)
     return World(client, a, b)
 
 
@@ -415,6 +434,29 @@ MATRIX: dict[tuple[str, str], Builder] = {
             "PUT", f"/v1/ops/charging-tariffs/{t.charging_tariff}", "staff", {"kind": "ev", "definition": TOU}
         )
     ],
+    # workflows
+    ("GET", "/v1/ops/approvals/{approval_id}"): lambda me, t: [
+        Probe("GET", f"/v1/ops/approvals/{t.approval}", "staff")
+    ],
+    ("POST", "/v1/ops/approvals/{approval_id}/decisions"): lambda me, t: [
+        Probe(
+            "POST", f"/v1/ops/approvals/{t.approval}/decisions", "staff", {"level": 0, "decision": "approve"}
+        )
+    ],
+    ("POST", "/v1/ops/approvals/{approval_id}/resume"): lambda me, t: [
+        Probe("POST", f"/v1/ops/approvals/{t.approval}/resume", "staff", {})
+    ],
+}
+
+# Routes that need a staff role and take no id of another tenant: probed for the role only
+# (`test_role_gated_routes_refuse_staff_without_the_role`).
+ROLE_ONLY: dict[tuple[str, str], Builder] = {
+    ("GET", "/v1/ops/flows/{kind}"): lambda me, t: [Probe("GET", "/v1/ops/flows/rule_change", "staff")],
+    ("PUT", "/v1/ops/flows/{kind}"): lambda me, t: [
+        Probe(
+            "PUT", "/v1/ops/flows/rule_change", "staff", {"levels": [{"role": "finance"}], "timeout_days": 2}
+        )
+    ],
 }
 
 # Listing routes: they take no id, and answer only the caller's own things.
@@ -426,6 +468,7 @@ LISTINGS: dict[tuple[str, str], str] = {
     ("GET", "/v1/ops/stations"): "staff",
     ("GET", "/v1/ops/charging/abnormal"): "staff",
     ("GET", "/v1/ops/charging/refund-requests"): "staff",
+    ("GET", "/v1/ops/inbox"): "staff",
 }
 
 EXEMPT: dict[tuple[str, str], str] = {
@@ -439,6 +482,12 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/v1/ops/charging-tariffs"): "creates a charging tariff of the caller's operator; references "
     "nothing",
     ("POST", "/v1/ops/charging-tariffs/preview"): "prices an inline definition; references nothing stored",
+    ("POST", "/v1/ops/approvals"): "opens an approval of the caller's operator; its subject is a label, "
+    "read by nothing as a reference",
+    ("GET", "/v1/ops/flows/{kind}"): "the caller's operator's template for a kind (kinds are global); "
+    "role-gated: ROLE_ONLY",
+    ("PUT", "/v1/ops/flows/{kind}"): "saves the caller's operator's template for a kind (kinds are "
+    "global); role-gated: ROLE_ONLY",
 }
 
 
@@ -456,6 +505,18 @@ def test_every_route_is_in_the_matrix() -> None:
     )
     assert sorted(known - app_routes()) == [], "matrix entries for routes that no longer exist"
     assert not set(MATRIX) & set(EXEMPT) and not set(LISTINGS) & set(EXEMPT)
+
+
+def _role_gated() -> dict[tuple[str, str], tuple[str, ...]]:
+    from app import ROUTES
+
+    return {(spec.method, spec.path): spec.roles for routes in ROUTES for spec in routes.specs if spec.roles}
+
+
+def test_every_role_gated_route_has_a_probe() -> None:
+    missing = sorted(set(_role_gated()) - set(MATRIX) - set(ROLE_ONLY))
+    assert missing == [], f"role-gated routes with no probe (add them to MATRIX or ROLE_ONLY): {missing}"
+    assert not set(ROLE_ONLY) - set(_role_gated()), "ROLE_ONLY lists a route that needs no role"
 
 
 # --- running it --------------------------------------------------------------------------------
@@ -606,3 +667,24 @@ def test_a_waiver_in_another_operators_lot_is_refused_and_a_foreign_plate_gets_n
     # (the world's fixture paid A's fee, so what is checked is the fee itself and its discounts)
     assert quote.status_code == 201 and quote.json_body["total_fen"] > 0
     assert not [d for d in quote.json_body["discounts"] if d.get("kind") == "charging_waiver"]
+
+
+def test_role_gated_routes_refuse_staff_without_the_role(world: World) -> None:
+    """A staff member of the same operator holding none of a route's roles: 403 `role_required`
+    on the caller's own resources, and nothing changes."""
+    leaks = []
+    for route, roles in sorted(_role_gated().items()):
+        build = MATRIX.get(route) or ROLE_ONLY[route]
+        for side in (world.a, world.b):
+            others = tuple(r for r in ("cashier", "customer_service", "finance") if r not in roles)
+            plain = replace(side, staff=staff(side.operator, f"plain-{side.name}", roles=others))
+            for probe in build(plain, plain):
+                before = _tables()
+                answer = _send(world.client, plain, probe)
+                if answer.status_code != 403 or _code(answer) != "role_required":
+                    leaks.append(
+                        f"{side.name}: {probe.method} {probe.path} -> {answer.status_code} {answer.body!r}"
+                    )
+                elif _tables() != before:
+                    leaks.append(f"{side.name}: {probe.method} {probe.path} was refused but changed data")
+    assert leaks == []
