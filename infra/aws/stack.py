@@ -29,6 +29,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as stepfunctions
 from cdk_nag import NagSuppressions
 from chalice.cdk import Chalice
 from constructs import Construct
@@ -38,7 +39,10 @@ from chalicelib.ledger.models import MODELS as LEDGER_MODELS
 from chalicelib.parking.models import MODELS as PARKING_MODELS
 from chalicelib.payments.models import MODELS as PAYMENTS_MODELS
 from chalicelib.platform.models import MODELS as PLATFORM_MODELS
+from chalicelib.shared.settings import state_machine_env
 from chalicelib.tables import ALL_MODELS
+from chalicelib.workflows.models import MODELS as WORKFLOW_MODELS
+from infra import statemachines
 from infra.aws.tables import TableSpec, table_spec
 from infra.functions import RESERVED_CONCURRENCY
 
@@ -64,6 +68,7 @@ _PARKING = [m.__name__ for m in PARKING_MODELS]
 _PAYMENTS = [m.__name__ for m in PAYMENTS_MODELS]
 _CHARGING = [m.__name__ for m in CHARGING_MODELS]
 _LEDGER = [m.__name__ for m in LEDGER_MODELS]  # postings are written in each flow's transaction
+_WORKFLOWS = [m.__name__ for m in WORKFLOW_MODELS]
 GATE, CHARGER = "gate", "charger"
 
 
@@ -76,12 +81,15 @@ class Access:
     publishes: tuple[str, ...] = ()
     consumes_dead_letters: bool = False
     reads_pay_key: bool = False
+    # Starts executions of the state machines and answers their waiting tasks (SendTaskSuccess /
+    # SendTaskFailure), reads their executions' status.
+    drives_workflows: bool = False
 
 
 # One role per function (by its Chalice resource name), holding only this. A function added
 # later gets only the dead-letter table until it is listed here.
 FUNCTION_ACCESS: dict[str, Access] = {
-    "APIHandler": Access(tuple(_ALL), (GATE, CHARGER), reads_pay_key=True),
+    "APIHandler": Access(tuple(_ALL), (GATE, CHARGER), reads_pay_key=True, drives_workflows=True),
     "GateCapture": Access(tuple(_DEVICES + _PARKING + _LEDGER), (GATE,)),
     "GateAck": Access(tuple(_DEVICES), (GATE,)),
     "GateStatus": Access(tuple(_DEVICES), (GATE,)),
@@ -91,6 +99,11 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "DevicePresence": Access(tuple(_DEVICES), (GATE, CHARGER)),
     "SweepCommands": Access(("Device", "Command"), (GATE, CHARGER)),
     "IotDeadLetters": Access(("DeadLetter",), consumes_dead_letters=True),
+    # The approval engine's task functions (invoked by the state machines only).
+    "WorkflowNext": Access(tuple(_WORKFLOWS)),
+    "WorkflowWait": Access(tuple(_WORKFLOWS), drives_workflows=True),  # answers a level decided meanwhile
+    "WorkflowEscalate": Access(tuple(_WORKFLOWS)),
+    "WorkflowExecute": Access(tuple(_WORKFLOWS)),
 }
 DEFAULT_ACCESS = Access(("DeadLetter",))
 
@@ -263,6 +276,14 @@ class ParkchargeStack(cdk.Stack):
             "POWERTOOLS_SERVICE_NAME": "parkcharge",
             "POWERTOOLS_METRICS_NAMESPACE": "parkcharge",
         }
+        # Each state machine's ARN is known by its name (no reference, so the task functions the
+        # machines invoke can carry it without a dependency cycle).
+        self.machine_arns = {
+            name: f"arn:{self.partition}:states:{self.region}:{self.account}:stateMachine:"
+            f"{self._machine_name(stage, name)}"
+            for name in statemachines.names()
+        }
+        environment.update({state_machine_env(name): arn for name, arn in self.machine_arns.items()})
         self.function_names = [
             name for name, res in self._sam_resources().items() if res["Type"] == "AWS::Serverless::Function"
         ]
@@ -284,6 +305,7 @@ class ParkchargeStack(cdk.Stack):
         self._api_stage()
         self._site_timeout_alarm()
         self._ledger_check()
+        self._state_machines(stage)
         self._alarm_notifications()  # last: every alarm of the stack gets the topic as its action
         cdk.CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         cdk.CfnOutput(self, "DeadLetterQueueUrl", value=self.dead_letters.queue_url)
@@ -453,6 +475,101 @@ class ParkchargeStack(cdk.Stack):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description="The ledger's scheduled check found books that do not add up",
+        )
+
+    # --- the workflows' state machines ------------------------------------------------------------
+
+    @staticmethod
+    def _machine_name(stage: str, name: str) -> str:
+        return f"parkcharge-{stage}-{name}"
+
+    def _state_machines(self, stage: str) -> None:
+        """One state machine per infra/statemachines/*.asl.json, its `${fn:...}` placeholders
+        replaced by the app's functions; its role may invoke exactly those functions. Logged
+        (ALL, without execution data: decisions name people) and traced. Alarms: executions
+        failed, and approvals escalated (a level waited past its template's days)."""
+        self.machines: dict[str, stepfunctions.StateMachine] = {}
+        for name in statemachines.names():
+            logical = _logical(name)
+            functions = {fn: self.chalice.get_resource(_logical(fn)) for fn in statemachines.functions(name)}
+            arns = {fn: resource.get_att("Arn").to_string() for fn, resource in functions.items()}
+            role = iam.Role(
+                self,
+                f"StateMachine{logical}Role",
+                assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                description=f"parkcharge {name} state machine: invoke its task functions",
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=list(arns.values()))
+            )
+            log_group = logs.LogGroup(
+                self,
+                f"StateMachine{logical}Logs",
+                log_group_name=f"/aws/vendedlogs/states/{self._machine_name(stage, name)}",
+                retention=LOG_RETENTION,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+            machine = stepfunctions.StateMachine(
+                self,
+                f"StateMachine{logical}",
+                state_machine_name=self._machine_name(stage, name),
+                definition_body=stepfunctions.DefinitionBody.from_string(
+                    statemachines.definition_json(name, arns.__getitem__)
+                ),
+                role=role,
+                logs=stepfunctions.LogOptions(
+                    destination=log_group, level=stepfunctions.LogLevel.ALL, include_execution_data=False
+                ),
+                tracing_enabled=True,
+            )
+            # CDK makes the machine depend on its role, which its RoleArn references already
+            # (cfn-lint W3005): only the role's policy stays a declared dependency.
+            policy = role.node.find_child("DefaultPolicy").node.default_child
+            cfn_machine = machine.node.default_child
+            assert isinstance(policy, cdk.CfnResource) and isinstance(cfn_machine, cdk.CfnResource)
+            cfn_machine.add_override("DependsOn", [self.get_logical_id(policy)])
+            NagSuppressions.add_resource_suppressions(
+                role,
+                [
+                    {
+                        "id": "AwsSolutions-IAM5",
+                        "reason": "Step Functions' log delivery (logs:*LogDelivery, logs:Describe*) and "
+                        "X-Ray tracing actions support no resource-level permissions; the Lambda "
+                        "invocations are limited to the machine's own task functions.",
+                        "appliesTo": ["Resource::*"],
+                    }
+                ],
+                apply_to_children=True,
+            )
+            cloudwatch.Alarm(
+                self,
+                f"StateMachine{logical}Failed",
+                metric=machine.metric_failed(period=cdk.Duration.minutes(5), statistic="Sum"),
+                threshold=0,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"Executions of the {name} state machine failed: resume them "
+                "(POST /v1/ops/approvals/{id}/resume) once the cause is fixed",
+            )
+            self.machines[name] = machine
+            cdk.CfnOutput(self, f"StateMachine{logical}Arn", value=machine.state_machine_arn)
+        cloudwatch.Alarm(
+            self,
+            "ApprovalEscalations",
+            metric=cloudwatch.Metric(
+                namespace="parkcharge",
+                metric_name="ApprovalEscalations",
+                statistic="Sum",
+                dimensions_map={"service": "parkcharge"},
+                period=cdk.Duration.hours(1),
+            ),
+            threshold=0,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="An approval (or refund review) waited past its flow template's days "
+            "without a decision: see the staff inbox (escalated items)",
         )
 
     def _alarms_and_dashboard(self) -> None:
@@ -678,6 +795,20 @@ class ParkchargeStack(cdk.Stack):
                         resources=[f"{arn}:ssm:{self.region}:{self.account}:parameter{pay_key_param}"],
                     )
                 )
+            if access.drives_workflows:
+                machines = list(self.machine_arns.values())
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure"],
+                        resources=machines,
+                    )
+                )
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["states:DescribeExecution"],
+                        resources=[f"{m.replace(':stateMachine:', ':execution:', 1)}:*" for m in machines],
+                    )
+                )
             role.add_to_policy(
                 iam.PolicyStatement(
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -696,8 +827,9 @@ class ParkchargeStack(cdk.Stack):
                         "id": "AwsSolutions-IAM5",
                         "reason": "Wildcards are limited to: the function's own tables' indexes "
                         "(index/*), device down topics (one per thing, named at runtime), the log "
-                        "streams of the function's own log group (named by Lambda), and X-Ray, whose "
-                        "trace actions support no resource-level permissions.",
+                        "streams of the function's own log group (named by Lambda), the executions of "
+                        "the stack's own state machines (named at runtime by approval id), and X-Ray, "
+                        "whose trace actions support no resource-level permissions.",
                     }
                 ],
                 apply_to_children=True,
