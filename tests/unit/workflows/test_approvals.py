@@ -115,7 +115,15 @@ def test_levels_and_timeouts_from_outside_are_checked() -> None:
         a.Level("finance"),
         a.Level(None, ("u1",)),
     )
-    for bad in ([{}], [{"role": "king"}], [{"approvers": [""]}], "finance", [1], [{"role": "finance"}] * 11):
+    bad_levels: list[object] = [
+        [{}],
+        [{"role": "king"}],
+        [{"approvers": [""]}],
+        "finance",
+        [1],
+        [{"role": "finance"}] * 11,
+    ]
+    for bad in bad_levels:
         with pytest.raises(Invalid):
             a.levels_of(bad, ROLES)
     assert a.timeout_days(3) == 3
