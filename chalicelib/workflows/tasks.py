@@ -8,6 +8,7 @@ start again from the records)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -43,19 +44,19 @@ def _decode(event: Any, model: type[Any]) -> Any:
         raise Invalid(f"the task input is not valid: {exc}", "invalid_task_input") from exc
 
 
-def next_step(event: Any, now: Any) -> dict[str, Any]:
+def next_step(event: Any, now: datetime) -> dict[str, Any]:
     return engine.next_action(_decode(event, ApprovalRef).approval_id)
 
 
-def wait(event: Any, now: Any) -> dict[str, Any]:
+def wait(event: Any, now: datetime) -> dict[str, Any]:
     task = _decode(event, WaitIn)
     return engine.wait(task.approval_id, task.level, task.token, now)
 
 
-def escalate(event: Any, now: Any) -> dict[str, Any]:
+def escalate(event: Any, now: datetime) -> dict[str, Any]:
     task = _decode(event, LevelRef)
     return engine.escalate(task.approval_id, task.level, now)
 
 
-def execute(event: Any, now: Any) -> dict[str, Any]:
+def execute(event: Any, now: datetime) -> dict[str, Any]:
     return engine.execute(_decode(event, ApprovalRef).approval_id, now)

@@ -316,3 +316,24 @@ def test_refund_kinds_are_opened_by_their_workflow_and_a_flow_without_levels_is_
             machine="approval",
             now=at,
         )
+
+
+def test_the_task_functions_refuse_an_input_they_cannot_read(
+    client: Client, machines: dict[str, str]
+) -> None:
+    """The functions the machines invoke, as Lambda calls them (the app's handler map): a bad
+    input raises (the execution sees `Invalid`), an unknown approval `NotFound`."""
+    from app import app
+    from chalicelib.shared.errors import Invalid, NotFound
+    from infra.local.runtime import context
+
+    for name, event in (
+        ("workflow_next", {}),
+        ("workflow_wait", {"approval_id": "ap-1", "level": "0", "token": "t"}),
+        ("workflow_escalate", {"approval_id": "ap-1", "level": -1}),
+        ("workflow_execute", {"approval_id": ""}),
+    ):
+        with pytest.raises(Invalid):
+            app.handler_map[name](event, context(name, "us-east-1"))
+    with pytest.raises(NotFound):
+        app.handler_map["workflow_next"]({"approval_id": "ap-none"}, context("workflow_next", "us-east-1"))
