@@ -47,6 +47,9 @@ class Settings:
     # Step Functions: each state machine's ARN by its name ("approval", "refund"), from
     # PARKCHARGE_STATE_MACHINE_<NAME>_ARN (set by the CDK stack and the local stack).
     state_machine_arns: dict[str, str]
+    # How long a "day" of an approval's wait lasts, in seconds (86400; a local stack can shorten it
+    # to watch escalations happen).
+    approval_day_seconds: int
 
     def state_machine_arn(self, name: str) -> str | None:
         return self.state_machine_arns.get(name)
@@ -99,4 +102,5 @@ def get_settings() -> Settings:
         command_timeout_seconds=_int("PARKCHARGE_COMMAND_TIMEOUT_SECONDS", 30),
         iot_dead_letter_queue=env("PARKCHARGE_IOT_DLQ", "parkcharge-iot-dead-letters") or "",
         state_machine_arns=_state_machines(),
+        approval_day_seconds=_int("PARKCHARGE_APPROVAL_DAY_SECONDS", 86_400),
     )

@@ -31,13 +31,13 @@ def workflow_wait(event: Any, context: Any) -> dict[str, Any]:
 @bp.lambda_function(name="workflow_escalate")
 @tracer.capture_lambda_handler
 def workflow_escalate(event: Any, context: Any) -> dict[str, Any]:
+    result = tasks.escalate(event, now())
     with metrics_flushed():
-        result = tasks.escalate(event, now())
         # 0 when the level was decided meanwhile: the alarm counts real escalations (Sum)
         metrics.add_metric(
             name="ApprovalEscalations", unit="Count", value=1 if result.get("escalated") else 0
         )
-        return result
+    return result
 
 
 @bp.lambda_function(name="workflow_execute")

@@ -25,6 +25,7 @@ from chalicelib.shared.db import failed_condition, get_or_none, transaction
 from chalicelib.shared.errors import Conflict, NotFound, Unavailable
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.observability import logger
+from chalicelib.shared.settings import get_settings
 from chalicelib.workflows import kinds, sfn
 from chalicelib.workflows.domain import approvals as rules
 from chalicelib.workflows.domain.approvals import Level
@@ -32,7 +33,6 @@ from chalicelib.workflows.models import Approval, ApprovalInbox, ApprovalStep, F
 
 __all__ = ["Level", "get", "history", "open_in", "start"]
 
-DAY_SECONDS = 86_400
 ATTEMPTS = 5  # a step's write races another step of the same approval: read again and retry
 
 WAIT, APPROVED, REJECTED = "wait", rules.APPROVED, rules.REJECTED
@@ -91,7 +91,8 @@ def flow_of(approval: Approval, steps: Sequence[ApprovalStep]) -> rules.Flow:
 
 
 def timeout_seconds(approval: Approval) -> int:
-    return int(approval.timeout_days) * DAY_SECONDS
+    """How long a level waits before it escalates: the template's days."""
+    return int(approval.timeout_days) * get_settings().approval_day_seconds
 
 
 # --- flow templates ----------------------------------------------------------------------------

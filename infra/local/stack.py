@@ -102,6 +102,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds before the first retry of a failed IoT-invoked function (AWS: about a minute);"
         " the second waits twice as long",
     )
+    p.add_argument(
+        "--approval-day-seconds",
+        type=int,
+        default=86_400,
+        help="seconds an approval's wait counts as a day (its template's days, then it escalates)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="also show the app's INFO logs")
     return p.parse_args(argv)
 
@@ -128,7 +134,11 @@ def _check_free(port: int, what: str) -> int:
 
 
 def app_environment(
-    ports: Ports, keys: local_keys.LocalKeys, command_timeout: int, verbose: bool
+    ports: Ports,
+    keys: local_keys.LocalKeys,
+    command_timeout: int,
+    verbose: bool,
+    approval_day_seconds: int = 86_400,
 ) -> dict[str, str]:
     """The variables the app reads (chalicelib.settings); set before app.py is imported."""
     from chalicelib.shared.settings import state_machine_env
@@ -150,6 +160,7 @@ def app_environment(
         "PARKCHARGE_JWKS_FILE": str(keys.jwks),
         "PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_FILE": str(keys.pay_public),
         "PARKCHARGE_COMMAND_TIMEOUT_SECONDS": str(command_timeout),
+        "PARKCHARGE_APPROVAL_DAY_SECONDS": str(approval_day_seconds),
         **{state_machine_env(name): arn for name, arn in state_machine_arns().items()},
         "POWERTOOLS_SERVICE_NAME": "parkcharge",
         "POWERTOOLS_METRICS_NAMESPACE": "parkcharge",
@@ -239,7 +250,9 @@ class LocalStack:
         # taking the GIL back, which the default 5 ms switch interval can delay by up to 5 ms.
         sys.setswitchinterval(SWITCH_INTERVAL)
         certs_dir = self.state_dir / "certs"
-        os.environ.update(app_environment(ports, keys, args.command_timeout, args.verbose))
+        os.environ.update(
+            app_environment(ports, keys, args.command_timeout, args.verbose, args.approval_day_seconds)
+        )
         lambda_url = f"http://{HOST}:{ports.lambda_}"
 
         # The child processes first, before any thread exists in this one.

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 import requests
 
+from tests.e2e.conftest import _stop, as_stack, launch
 from tests.e2e.support import DEMO_OPERATOR, Api, Stack
 
 pytestmark = pytest.mark.e2e
@@ -177,3 +178,43 @@ def test_a_stopped_execution_is_resumed_from_the_records(stack: Stack, flow: dic
     assert view["state"] == "approved" and view["result"]["recorded"] is True
     decisions = [(s["level"], s["by"]) for s in view["steps"] if s["kind"] == "decision"]
     assert len(decisions) == 3 and [s["kind"] for s in view["steps"]].count("reverted") == 1
+
+
+@pytest.fixture(scope="module")
+def short_days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A second local stack whose approval "day" lasts 2 s, so a wait times out while we watch."""
+    state = tmp_path_factory.mktemp("short-days-stack")
+    proc, info = launch(state, "--approval-day-seconds", "2")
+    try:
+        yield as_stack(state, info)
+    finally:
+        _stop(proc)
+
+
+def test_a_wait_past_its_days_escalates_on_the_machine_and_waits_again(short_days: Stack) -> None:
+    """moto runs the wait with TimeoutSecondsPath; States.Timeout is caught by Escalate, which
+    marks the approval escalated, and the machine waits again: the decision still ends it."""
+    stack = short_days
+    sfn = _sfn(stack)
+    cs, admin = _staff(stack, "customer_service"), _staff(stack, "ops_admin")
+    one_day: dict[str, Any] = {"levels": [{"role": "customer_service"}], "timeout_days": 1}
+    assert (
+        admin.session.put(stack.api + "/v1/ops/flows/rule_change", json=one_day, timeout=15).status_code
+        == 200
+    )
+    approval = _create(cs)
+    ap = approval["approval_id"]
+
+    def escalated() -> bool:
+        view = cs.get(f"/v1/ops/approvals/{ap}").json()
+        return bool(view["escalated"]) and view["waiting"]
+
+    _until("the wait times out and the machine waits again", escalated)
+    items = {i["approval_id"]: i for i in cs.get("/v1/ops/inbox").json()["items"]}
+    assert items[ap]["escalated"] is True
+    assert _decide(cs, ap, level=0, decision="approve").status_code == 200
+    assert _until("the execution ends", lambda: _finished(sfn, approval["execution"]["arn"])) == "SUCCEEDED"
+    events = sfn.get_execution_history(executionArn=approval["execution"]["arn"], maxResults=1000)["events"]
+    assert any(e["type"] == "TaskTimedOut" for e in events)
+    kinds = [s["kind"] for s in cs.get(f"/v1/ops/approvals/{ap}").json()["steps"]]
+    assert "escalated" in kinds and kinds[-2:] == ["decision", "executed"]
