@@ -112,7 +112,7 @@ def inbox(request: Any, *, me: Principal) -> Response:
 )
 def create_approval(request: Any, *, me: Principal, body: c.ApprovalIn) -> Response:
     """Submit an approval of a configured kind (its operator's flow template decides the levels)
-    and start its execution, named by the approval id."""
+    and start its execution, named by the approval id; with `"submit": false`, a draft."""
     if len(json.dumps(body.context, ensure_ascii=False).encode()) > c.MAX_CONTEXT_BYTES:
         raise Invalid(f"context is at most {c.MAX_CONTEXT_BYTES} bytes as JSON", "invalid_context")
     approval = engine.create(
@@ -123,8 +123,23 @@ def create_approval(request: Any, *, me: Principal, body: c.ApprovalIn) -> Respo
         amount_fen=body.amount_fen,
         context=body.context,
         now=now(),
+        submit=body.submit,
     )
     return ok(approval_view(approval), 201)
+
+
+@routes.route(
+    "/v1/ops/approvals/{approval_id}/submit",
+    "POST",
+    body=c.SubmitIn,
+    response=c.ApprovalOut,
+    errors=[404, 409],
+    auth=STAFF,
+)
+def submit_approval(request: Any, approval_id: str, *, me: Principal) -> Response:
+    """Submit a draft (its requester or an ops_admin): it goes to its first level and its
+    execution starts. A second submit changes nothing."""
+    return ok(approval_view(engine.submit(approval_id, me, now())))
 
 
 @routes.route(

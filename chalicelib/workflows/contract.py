@@ -50,6 +50,11 @@ class ApprovalIn(Strict):
     title: Title
     amount_fen: Fen | None = None
     context: Context = msgspec.field(default_factory=dict)
+    submit: Annotated[bool, msgspec.Meta(description="false: keep it as a draft until submitted")] = True
+
+
+class SubmitIn(Strict):
+    pass
 
 
 class DecisionIn(Strict):

@@ -20,9 +20,9 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.shared.auth import ROLES, Principal
+from chalicelib.shared.auth import OPS_ADMIN, ROLES, Principal
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
-from chalicelib.shared.errors import Conflict, NotFound, Unavailable
+from chalicelib.shared.errors import Conflict, Forbidden, NotFound, Unavailable
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.observability import logger
 from chalicelib.shared.settings import get_settings
@@ -308,9 +308,10 @@ def create(
     amount_fen: int | None,
     context: dict[str, Any],
     now: datetime,
+    submit: bool = True,
 ) -> Approval:
-    """A staff member's approval of a kind that runs on the generic machine, submitted at once
-    and started."""
+    """A staff member's approval of a kind that runs on the generic machine: submitted and
+    started, or kept as a draft until `submit`."""
     spec = kinds.kind_of(kind)
     if spec.machine != kinds.APPROVAL_MACHINE:
         raise Conflict(f"a {kind} approval is opened by its own workflow, not directly", "kind_not_direct")
@@ -329,9 +330,46 @@ def create(
             context=context,
             machine=spec.machine,
             now=now,
+            submit=submit,
         )
-    start(approval_id, now)
+    if submit:
+        start(approval_id, now)
     return get(approval_id)
+
+
+def submit(approval_id: str, me: Principal, now: datetime) -> Approval:
+    """Submit a draft (its requester, or an ops_admin) and start its execution. Submitting one
+    already submitted changes nothing (a repeated click); its execution is started if it was not."""
+    for _ in range(ATTEMPTS):
+        approval = get_for(approval_id, me.operator)
+        if approval.requested_by != me.user_id and not me.has_role(OPS_ADMIN):
+            raise Forbidden("only its requester or an ops_admin submits a draft", "not_the_requester")
+        if approval.state != rules.DRAFT:
+            start(approval_id, now)
+            return get(approval_id)
+        flow = rules.submitted(rules.Flow(approval.state, levels_of(approval)))
+        seq = int(approval.steps)
+        try:
+            with transaction() as tx:
+                tx.update(
+                    approval,
+                    actions=[
+                        Approval.state.set(flow.state),
+                        Approval.steps.set(seq + 1),
+                        Approval.updated_at.set(now),
+                    ],
+                    condition=(Approval.state == rules.DRAFT) & (Approval.steps == seq),
+                )
+                _put_step(
+                    tx, _step(approval_id, seq, "submitted", now, by=me.user_id, detail={"state": flow.state})
+                )
+        except TransactWriteError as error:
+            if not failed_condition(error):
+                raise
+            continue
+        start(approval_id, now)
+        return get(approval_id)
+    raise Unavailable("the approval is changing; try again", "approval_busy")
 
 
 # --- the task functions' work --------------------------------------------------------------------

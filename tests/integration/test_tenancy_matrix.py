@@ -443,6 +443,9 @@ MATRIX: dict[tuple[str, str], Builder] = {
             "POST", f"/v1/ops/approvals/{t.approval}/decisions", "staff", {"level": 0, "decision": "approve"}
         )
     ],
+    ("POST", "/v1/ops/approvals/{approval_id}/submit"): lambda me, t: [
+        Probe("POST", f"/v1/ops/approvals/{t.approval}/submit", "staff", {})
+    ],
     ("POST", "/v1/ops/approvals/{approval_id}/resume"): lambda me, t: [
         Probe("POST", f"/v1/ops/approvals/{t.approval}/resume", "staff", {})
     ],

@@ -337,3 +337,24 @@ def test_the_task_functions_refuse_an_input_they_cannot_read(
             app.handler_map[name](event, context(name, "us-east-1"))
     with pytest.raises(NotFound):
         app.handler_map["workflow_next"]({"approval_id": "ap-none"}, context("workflow_next", "us-east-1"))
+
+
+def test_a_draft_waits_for_its_requester_to_submit_it(client: Client, machines: dict[str, str]) -> None:
+    two_level_flow(client)
+    body = {"kind": "rule_change", "subject": "lot:demo-lot", "title": "draft", "submit": False}
+    draft = _post(client, "/v1/ops/approvals", CS, body).json_body
+    ap = draft["approval_id"]
+    assert draft["state"] == "draft" and draft["execution"]["name"] is None
+    assert [s["kind"] for s in draft["steps"]] == ["drafted"]
+    early = decide(client, ap, CS, level=0, decision="approve")
+    assert early.status_code == 409 and early.json_body["code"] == "approval_not_submitted"
+    not_mine = client.http.post(f"/v1/ops/approvals/{ap}/submit", headers=CS2, body=b"{}")
+    assert not_mine.status_code == 403 and not_mine.json_body["code"] == "not_the_requester"
+    submitted = client.http.post(f"/v1/ops/approvals/{ap}/submit", headers=CS, body=b"{}")
+    assert submitted.status_code == 200, submitted.json_body
+    assert submitted.json_body["state"] == "in_progress" and submitted.json_body["execution"]["name"] == ap
+    again = client.http.post(f"/v1/ops/approvals/{ap}/submit", headers=CS, body=b"{}")
+    assert again.status_code == 200 and again.json_body["execution"]["runs"] == 1
+    assert [s["kind"] for s in again.json_body["steps"]] == ["drafted", "submitted", "started"]
+    machine_step(ap)
+    assert ap in inbox_ids(client, CS)
