@@ -473,6 +473,9 @@ def escalate(approval_id: str, level: int, now: datetime) -> dict[str, Any]:
                     condition=(Approval.steps == seq) & (Approval.level == level),
                 )
                 _put_step(tx, _step(approval_id, seq, "escalated", now, level=level))
+                if approval.waiting_level == level:  # the inbox entries say so at once
+                    for item in _inbox_items(approval, level, approval.waiting_since or now, True):
+                        tx.save(item)
         except TransactWriteError as error:
             if not failed_condition(error):
                 raise

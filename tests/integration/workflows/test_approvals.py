@@ -200,6 +200,8 @@ def test_a_wait_past_its_days_escalates_and_waits_again(client: Client, machines
     assert machine_step(ap)["timeout_seconds"] == 2 * 86400
     assert tasks.escalate({"approval_id": ap, "level": 0}, now())["escalated"] is True
     assert tasks.escalate({"approval_id": ap, "level": 1}, now())["escalated"] is False  # not its level
+    items = client.http.get("/v1/ops/inbox", headers=CS).json_body["items"]
+    assert [(i["approval_id"], i["escalated"]) for i in items] == [(ap, True)]  # before it waits again
     machine_step(ap)  # waits again with a new token
     items = client.http.get("/v1/ops/inbox", headers=CS).json_body["items"]
     assert [(i["approval_id"], i["escalated"]) for i in items] == [(ap, True)]
