@@ -38,6 +38,7 @@ class PaymentFact:
     payment_id: str
     provider: str
     amount_fen: int
+    refunded_fen: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,11 @@ def check(
     for name, amount in totals.items():
         if p.kind_of(name) == p.WALLET and name not in seen_wallets and amount != 0:
             breaches.append(Breach("wallet_missing", name, f"postings {-amount} but no wallet"))
+
+    # nothing refunded to the obligation's account beyond what it holds
+    for name, amount in totals.items():
+        if p.kind_of(name) == p.REFUNDS_PAYABLE and amount > 0:
+            breaches.append(Breach("obligation_overpaid", name, f"paid back {amount} beyond the obligation"))
 
     # no visit keeps more than it owes without an open obligation
     for visit in visits:
@@ -141,8 +147,31 @@ def check(
                 )
             )
 
-    # every payment a provider confirmed is in the journal
+    # what the journal paid back per payment (refund postings through a provider)
+    refunded_of: dict[str, int] = {}
+    for posting in postings:
+        if posting.kind == "refund" and "payment_id" in posting.memo:
+            paid_back = -sum(
+                line.amount_fen for line in posting.lines if p.kind_of(line.account) == p.PROVIDER_CLEARING
+            )
+            key = str(posting.memo["payment_id"])
+            refunded_of[key] = refunded_of.get(key, 0) + paid_back
+
+    # every payment a provider confirmed is in the journal, and never refunded beyond it
     for payment in payments:
+        back = refunded_of.get(payment.payment_id, 0)
+        if back > payment.amount_fen:
+            breaches.append(
+                Breach("payment_refunds_more", payment.payment_id, f"refunded {back} of {payment.amount_fen}")
+            )
+        if back != payment.refunded_fen:
+            breaches.append(
+                Breach(
+                    "payment_refund_mismatch",
+                    payment.payment_id,
+                    f"refunded {payment.refunded_fen}, journal {back}",
+                )
+            )
         booking = by_id.get(f"pay:{payment.payment_id}")
         booked = booking.amount_on(p.provider_clearing(payment.provider)) if booking is not None else 0
         if booked != payment.amount_fen:

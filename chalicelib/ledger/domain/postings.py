@@ -27,6 +27,7 @@ SESSION_HOLD = "session_hold"  # a charge session's prepaid amount held from the
 REVENUE = "revenue"  # an operator's earned revenue, per line of business
 DISCOUNTS = "discounts"  # an operator's discounts and waivers (contra-revenue)
 REFUNDS_PAYABLE = "refunds_payable"  # money taken beyond what was owed: to be paid back
+REFUNDS = "refunds"  # an operator's refunds of money it had earned, per business (contra-revenue)
 OPENING = "opening"  # balances that existed before the journal (opening entries)
 
 ACCOUNT_KINDS = (
@@ -37,6 +38,7 @@ ACCOUNT_KINDS = (
     REVENUE,
     DISCOUNTS,
     REFUNDS_PAYABLE,
+    REFUNDS,
     OPENING,
 )
 
@@ -77,6 +79,10 @@ def discounts(operator_id: str) -> str:
 
 def refunds_payable(subject: str) -> str:
     return account(REFUNDS_PAYABLE, subject)
+
+
+def refunds(operator_id: str, business: str) -> str:
+    return account(REFUNDS, operator_id, business)
 
 
 def opening(source: str) -> str:
@@ -308,4 +314,71 @@ def wallet_top_up(
         operator_id=None,
         pairs=[(source, amount_fen), (wallet(user_id), -amount_fen)],
         memo={"reference": reference},
+    )
+
+
+def refund_id_of(refund_id: str) -> str:
+    """A refund's posting id: one posting per refund, however often its payment step runs."""
+    return f"refund:{refund_id}"
+
+
+def charging_refund(
+    refund_id: str,
+    *,
+    session_id: str,
+    user_id: str,
+    station_id: str,
+    operator_id: str | None,
+    amount_fen: int,
+    at: datetime,
+) -> Posting | None:
+    """A charging bill refunded to the wallet it was prepaid from: the operator gives back revenue
+    it had earned (contra-revenue), the wallet is credited."""
+    return posting(
+        refund_id_of(refund_id),
+        "refund",
+        at,
+        site=station_site(station_id),
+        subject=session_subject(session_id),
+        operator_id=operator_id,
+        pairs=[(refunds(operator_id or "-", "charging"), amount_fen), (wallet(user_id), -amount_fen)],
+        memo={"refund_id": refund_id, "route": "wallet", "amount_fen": amount_fen},
+    )
+
+
+def parking_refund(
+    refund_id: str,
+    *,
+    payment_id: str,
+    provider: str,
+    lot_id: str,
+    operator_id: str | None,
+    visit_id: str,
+    amount_fen: int,
+    from_obligation_fen: int,
+    at: datetime,
+) -> Posting | None:
+    """A parking payment paid back through its provider: first out of the visit's open refund
+    obligation (money it took beyond what was owed), the rest out of the operator's parking
+    revenue (contra-revenue)."""
+    settled = max(0, min(_fen(from_obligation_fen), _fen(amount_fen)))
+    return posting(
+        refund_id_of(refund_id),
+        "refund",
+        at,
+        site=lot_site(lot_id),
+        subject=visit_subject(visit_id),
+        operator_id=operator_id,
+        pairs=[
+            (refunds_payable(visit_subject(visit_id)), settled),
+            (refunds(operator_id or "-", "parking"), amount_fen - settled),
+            (provider_clearing(provider), -amount_fen),
+        ],
+        memo={
+            "refund_id": refund_id,
+            "payment_id": payment_id,
+            "route": "provider",
+            "amount_fen": amount_fen,
+            "from_obligation_fen": settled,
+        },
     )

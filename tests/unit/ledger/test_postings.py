@@ -110,3 +110,85 @@ def test_the_check_sees_broken_books() -> None:
     assert missing.rule == "payment_not_booked"
     kept = invariants.check([], visits=[invariants.VisitFact("v", "exited", 0, 250)])
     assert [b.rule for b in kept] == ["visit_obligation_mismatch"]
+
+
+@given(amount=st.integers(1, 1_000_000), obligation=fen)
+def test_a_parking_refund_settles_the_obligation_first_then_the_operators_revenue(
+    amount: int, obligation: int
+) -> None:
+    posting = p.parking_refund(
+        "rf-1",
+        payment_id="p-1",
+        provider="sandbox",
+        lot_id="lot",
+        operator_id="op",
+        visit_id="v-1",
+        amount_fen=amount,
+        from_obligation_fen=obligation,
+        at=AT,
+    )
+    assert posting is not None and posting.posting_id == "refund:rf-1" and posting.kind == "refund"
+    assert sum(line.amount_fen for line in posting.lines) == 0
+    assert posting.amount_on(p.provider_clearing("sandbox")) == -amount
+    settled = min(amount, obligation)
+    assert posting.amount_on(p.refunds_payable(p.visit_subject("v-1"))) == settled
+    assert posting.amount_on(p.refunds("op", "parking")) == amount - settled
+
+
+def test_a_charging_refund_goes_back_to_the_wallet_and_the_check_sees_what_it_returned() -> None:
+    hold = p.prepay_hold("s1", user_id="u", station_id="st", operator_id="op", amount_fen=5000, at=AT)
+    release = p.hold_released(
+        "s1",
+        user_id="u",
+        station_id="st",
+        operator_id="op",
+        prepaid_fen=5000,
+        total_fen=3800,
+        at=AT,
+        reason="x",
+    )
+    refund = p.charging_refund(
+        "rf-1", session_id="s1", user_id="u", station_id="st", operator_id="op", amount_fen=3800, at=AT
+    )
+    assert refund is not None and refund.amount_on(p.wallet("u")) == -3800
+    assert refund.amount_on(p.refunds("op", "charging")) == 3800
+    journal = [x for x in (hold, release, refund) if x is not None]
+    fact = invariants.SessionFact("s1", 5000, 5000, True, 0, 3800)
+    assert invariants.check(journal, sessions=[fact]) == []
+    again = p.charging_refund(
+        "rf-2", session_id="s1", user_id="u", station_id="st", operator_id="op", amount_fen=1, at=AT
+    )
+    assert again is not None
+    rules = {b.rule for b in invariants.check([*journal, again], sessions=[fact])}
+    assert "session_refunds_more" in rules
+
+
+def test_the_check_sees_a_payment_refunded_beyond_what_it_took() -> None:
+    pay = p.parking_payment(
+        "p-1",
+        provider="sandbox",
+        lot_id="lot",
+        operator_id="op",
+        visit_id="v-1",
+        split=p.PaymentSplit(1000, 0),
+        at=AT,
+        on_time=True,
+    )
+    refund = p.parking_refund(
+        "rf-1",
+        payment_id="p-1",
+        provider="sandbox",
+        lot_id="lot",
+        operator_id="op",
+        visit_id="v-1",
+        amount_fen=1200,
+        from_obligation_fen=0,
+        at=AT,
+    )
+    journal = [x for x in (pay, refund) if x is not None]
+    fact = invariants.PaymentFact("p-1", "sandbox", 1000, 1200)
+    assert {b.rule for b in invariants.check(journal, payments=[fact])} == {"payment_refunds_more"}
+    fine = invariants.PaymentFact("p-1", "sandbox", 1000, 0)
+    assert {b.rule for b in invariants.check([x for x in (pay,) if x], payments=[fine])} == set()
+    mismatch = invariants.PaymentFact("p-1", "sandbox", 1000, 0)
+    assert "payment_refund_mismatch" in {b.rule for b in invariants.check(journal, payments=[mismatch])}
