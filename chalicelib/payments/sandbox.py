@@ -4,6 +4,12 @@ A notification is a JSON body POSTed to the callback route with three headers:
 `Sandbox-Timestamp` (unix seconds), `Sandbox-Nonce` and `Sandbox-Signature`, the base64 of an
 RSA-SHA256 (PKCS#1 v1.5) signature over ``f"{timestamp}\\n{nonce}\\n{body}\\n"``.
 The provider keeps the private key; parkcharge holds only the public key.
+
+A refund is asked with `POST /v1/refunds` `{"out_refund_no", "out_trade_no", "amount_fen",
+"total_fen"}`; `out_refund_no` is parkcharge's refund id, and the provider makes one refund per
+number (the same number again answers the same refund, never a second one). The answer
+`{"refund_id", "out_refund_no", "out_trade_no", "amount_fen", "status", "success_time"}` is signed
+with the same three headers as a notification, and parkcharge verifies it the same way.
 """
 
 from __future__ import annotations
@@ -78,6 +84,12 @@ def _header(headers: Any, name: str) -> str:
 
 def verify(public_key_pem: bytes, headers: Any, body: str, now: datetime) -> Notification:
     """parkcharge side: check the signature and freshness, then parse the body."""
+    verify_signature(public_key_pem, headers, body, now)
+    return parse_notification(body)
+
+
+def verify_signature(public_key_pem: bytes, headers: Any, body: str, now: datetime) -> None:
+    """The body is signed by the provider's key, recently (SignatureError otherwise)."""
     ts = _header(headers, HEADER_TIMESTAMP)
     nonce = _header(headers, HEADER_NONCE)
     signature = _header(headers, HEADER_SIGNATURE)
@@ -103,7 +115,6 @@ def verify(public_key_pem: bytes, headers: Any, body: str, now: datetime) -> Not
         )
     except (InvalidSignature, ValueError) as exc:
         raise SignatureError("signature does not verify") from exc
-    return parse_notification(body)
 
 
 def parse_notification(body: str) -> Notification:
@@ -123,3 +134,39 @@ def parse_notification(body: str) -> Notification:
         trade_state=data.trade_state,
         success_time=data.success_time,
     )
+
+
+# --- refunds ---------------------------------------------------------------------------------
+
+REFUND_PATH = "/v1/refunds"
+REFUND_SUCCESS = "SUCCESS"
+
+
+class RefundAnswer(msgspec.Struct, forbid_unknown_fields=False):
+    refund_id: str
+    out_refund_no: str
+    out_trade_no: str
+    amount_fen: int
+    status: str
+    success_time: str | None = None
+
+
+def refund_request(out_refund_no: str, out_trade_no: str, amount_fen: int, total_fen: int) -> str:
+    return msgspec.json.encode(
+        {
+            "out_refund_no": out_refund_no,
+            "out_trade_no": out_trade_no,
+            "amount_fen": amount_fen,
+            "total_fen": total_fen,
+        }
+    ).decode()
+
+
+def verify_refund(public_key_pem: bytes, headers: Any, body: str, now: datetime) -> RefundAnswer:
+    """parkcharge side: a signed refund answer, typed (SignatureError, or ValueError when the
+    signed body is not a refund answer)."""
+    verify_signature(public_key_pem, headers, body, now)
+    try:
+        return msgspec.json.decode(body, type=RefundAnswer, strict=True)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ValueError(f"malformed refund answer: {exc}") from exc

@@ -39,6 +39,8 @@ class Settings:
     # Payments: the sandbox provider's public key (PEM file locally, SSM parameter in AWS).
     sandbox_pay_public_key_file: str | None
     sandbox_pay_public_key_param: str | None
+    # The sandbox provider's API (refunds), e.g. http://127.0.0.1:8002 locally.
+    sandbox_pay_url: str | None
     # Caching and business defaults.
     config_cache_seconds: int
     quote_ttl_minutes: int
@@ -97,6 +99,7 @@ def get_settings() -> Settings:
         staff_jwks_url=env("PARKCHARGE_STAFF_JWKS_URL") or None,
         sandbox_pay_public_key_file=env("PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_FILE") or None,
         sandbox_pay_public_key_param=env("PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_PARAM") or None,
+        sandbox_pay_url=env("PARKCHARGE_SANDBOX_PAY_URL") or None,
         config_cache_seconds=_int("PARKCHARGE_CONFIG_CACHE_SECONDS", 30),
         quote_ttl_minutes=_int("PARKCHARGE_QUOTE_TTL_MINUTES", 15),
         command_timeout_seconds=_int("PARKCHARGE_COMMAND_TIMEOUT_SECONDS", 30),

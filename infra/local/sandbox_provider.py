@@ -7,6 +7,17 @@
 the provider's private key (`chalicelib.payments.sandbox.sign`) and POSTs it to the API's callback
 route, retrying with back-off until a 2xx, `deliveries` times (real providers notify more than
 once). It answers `{"transaction_id", "notified": [final status per delivery], "response": …}`.
+
+    POST /v1/refunds {"out_refund_no": "rf-…", "out_trade_no": "p-…", "amount_fen": 300, "total_fen": 900}
+
+A refund, one per `out_refund_no` (the same number again answers the same refund; the same number
+with another amount or order is a 409), never more in total for an order than the provider took
+for it (400). The answer `{"refund_id", "out_refund_no", "out_trade_no", "amount_fen", "status":
+"SUCCESS", "success_time"}` is signed like a notification.
+
+    POST /v1/control/refund-failures {"count": 2}
+
+The next `count` refund calls answer 503 (a provider that is down), for tests; 0 clears it.
 """
 
 from __future__ import annotations
@@ -40,6 +51,11 @@ class SandboxProvider:
         self.port = port
         self.callback_url = api_base_url.rstrip("/") + CALLBACK_PATH
         self.private_key_file = private_key_file
+        self._lock = threading.Lock()
+        self.paid: dict[str, int] = {}  # out_trade_no -> amount taken
+        self.refunds: dict[str, dict[str, Any]] = {}  # out_refund_no -> the refund
+        self.fail_next_refunds = 0
+        self.refund_calls = 0
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -62,7 +78,46 @@ class SandboxProvider:
                 else:
                     self._reply(404, {"code": "not_found", "message": self.path})
 
+            def _signed(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+                headers = sandbox.sign(provider.private_key_file.read_bytes(), data)
+                raw = data.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _json(self) -> Any:
+                length = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(length) or b"{}")
+
             def do_POST(self) -> None:
+                if self.path == "/v1/refunds":
+                    try:
+                        status, answer = provider.refund(self._json())
+                    except (ValueError, KeyError, TypeError) as exc:
+                        self._reply(400, {"code": "bad_request", "message": str(exc)})
+                        return
+                    if status == 200:
+                        self._signed(status, answer)
+                    else:
+                        self._reply(status, answer)
+                    return
+                if self.path == "/v1/control/refund-failures":
+                    try:
+                        count = self._json()["count"]
+                        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                            raise ValueError("count must be a whole number, 0 or more")
+                    except (ValueError, KeyError, TypeError) as exc:
+                        self._reply(400, {"code": "bad_request", "message": str(exc)})
+                        return
+                    with provider._lock:
+                        provider.fail_next_refunds = count
+                    self._reply(200, {"fail_next_refunds": count})
+                    return
                 if self.path != "/v1/pay":
                     self._reply(404, {"code": "not_found", "message": self.path})
                     return
@@ -108,6 +163,8 @@ class SandboxProvider:
             ensure_ascii=False,
             separators=(",", ":"),
         )
+        with self._lock:
+            self.paid[out_trade_no] = self.paid.get(out_trade_no, 0) + amount_fen
         private_key = self.private_key_file.read_bytes()
         notified: list[int] = []
         response: Any = None
@@ -116,6 +173,43 @@ class SandboxProvider:
             notified.append(status)
         log.info("paid %s (%d fen) as %s: notified %s", out_trade_no, amount_fen, transaction_id, notified)
         return {"transaction_id": transaction_id, "notified": notified, "response": response}
+
+    def refund(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """One refund per `out_refund_no`: (status, answer)."""
+        number, trade, amount = request["out_refund_no"], request["out_trade_no"], request["amount_fen"]
+        if not isinstance(number, str) or not number or not isinstance(trade, str) or not trade:
+            raise ValueError("out_refund_no and out_trade_no must be non-empty strings")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise ValueError("amount_fen must be a positive integer")
+        with self._lock:
+            self.refund_calls += 1
+            if self.fail_next_refunds > 0:
+                self.fail_next_refunds -= 1
+                return 503, {"code": "unavailable", "message": "the provider is unavailable; try again"}
+            known = self.refunds.get(number)
+            if known is not None:
+                if (known["out_trade_no"], known["amount_fen"]) != (trade, amount):
+                    return 409, {"code": "refund_number_used", "message": f"{number} is another refund"}
+                return 200, known
+            taken = self.paid.get(trade)
+            if taken is not None:
+                already = sum(r["amount_fen"] for r in self.refunds.values() if r["out_trade_no"] == trade)
+                if already + amount > taken:
+                    return 400, {
+                        "code": "refund_exceeds_payment",
+                        "message": f"{trade} took {taken} fen, {already} already refunded",
+                    }
+            answer = {
+                "refund_id": "sbxr-" + uuid.uuid4().hex,
+                "out_refund_no": number,
+                "out_trade_no": trade,
+                "amount_fen": amount,
+                "status": "SUCCESS",
+                "success_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+            self.refunds[number] = answer
+        log.info("refunded %s of %s (%d fen) as %s", number, trade, amount, answer["refund_id"])
+        return 200, answer
 
     def _deliver(self, private_key: bytes, body: str) -> tuple[int, Any]:
         status, response = 0, None

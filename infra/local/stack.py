@@ -159,6 +159,7 @@ def app_environment(
         "PARKCHARGE_JWT_AUDIENCE": local_keys.LOCAL_AUDIENCE,
         "PARKCHARGE_JWKS_FILE": str(keys.jwks),
         "PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_FILE": str(keys.pay_public),
+        "PARKCHARGE_SANDBOX_PAY_URL": f"http://{HOST}:{ports.pay}",
         "PARKCHARGE_COMMAND_TIMEOUT_SECONDS": str(command_timeout),
         "PARKCHARGE_APPROVAL_DAY_SECONDS": str(approval_day_seconds),
         **{state_machine_env(name): arn for name, arn in state_machine_arns().items()},
