@@ -1,6 +1,7 @@
 """What parking offers the other contexts. They call these functions and never read parking's
 tables: payments asks for a payable quote, books a payment on its visit inside the payment's
-own transaction and lets the waiting car out; charging checks plates and grants its waiver."""
+own transaction and lets the waiting car out; charging checks plates and grants its waiver; the
+refund workflow settles a visit's open refund obligation when it pays it back."""
 
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ __all__ = [
     "grant_charging_waiver",
     "lot_operator",
     "normalize_plate",
+    "open_obligation",
     "payable_quote",
     "release_paid_car",
     "require_plate_owner",
+    "settle_obligation",
     "visit_facts",
     "visit_owing",
 ]
@@ -185,3 +188,21 @@ def visit_facts() -> Iterator[VisitFact]:
         yield VisitFact(
             str(visit.visit_id), str(visit.status), int(visit.paid_fen), int(visit.overpaid_fen or 0)
         )
+
+
+def open_obligation(lot_plate: str, visit_id: str) -> int:
+    """What a visit holds beyond what it owed (its open refund obligation), read consistently."""
+    visit = get_or_none(Visit, lot_plate, visit_id, consistent=True)
+    return int(visit.overpaid_fen or 0) if visit is not None else 0
+
+
+def settle_obligation(
+    tx: TransactWrite, lot_plate: str, visit_id: str, seen_fen: int, amount_fen: int
+) -> None:
+    """`amount_fen` of the visit's open refund obligation is paid back, as an item of the refund's
+    transaction (conditional on the obligation read: `seen_fen`)."""
+    tx.update(
+        Visit(lot_plate, visit_id),
+        actions=[Visit.overpaid_fen.set(seen_fen - amount_fen)],
+        condition=(Visit.overpaid_fen == seen_fen) & (Visit.overpaid_fen >= amount_fen),
+    )

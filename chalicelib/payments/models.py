@@ -24,7 +24,13 @@ from chalicelib.shared.db import TableMeta, table_name_for
 # Access patterns:
 # - get a payment by id (= the provider's out_trade_no; notifications, driver view);
 # - payments at a lot by time (GSI `by_lot`; staff, reconciliation);
-# - a visit's payments (GSI `by_visit`; closing the superseded ones).
+# - a visit's payments (GSI `by_visit`; closing the superseded ones);
+# - booked payments with an excess no refund was opened for yet (sparse GSI `overpaid_open`:
+#   `overpaid_shard` is set in the booking's transaction and removed in the transaction that opens
+#   the automatic refund; the refund workflow's sweep reads it).
+#
+# Refunds (the workflows context, through payments.ports): `refund_in_flight_fen` is what open
+# refunds have reserved, `refunded_fen` what was paid back; together never above `amount_fen`.
 
 PENDING = "pending"
 PAID = "paid"  # booked, and (some of) it paid the visit
@@ -48,6 +54,18 @@ class PaymentsByLot(GlobalSecondaryIndex["Payment"]):
         projection = AllProjection()
 
     lot_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+OVERPAID_SHARD = "open"
+
+
+class OverpaidPayments(GlobalSecondaryIndex["Payment"]):
+    class Meta:
+        index_name = "overpaid_open"
+        projection = AllProjection()
+
+    overpaid_shard = UnicodeAttribute(hash_key=True)
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
@@ -78,9 +96,13 @@ class Payment(Model):
     applied_fen = NumberAttribute(null=True)
     excess_fen = NumberAttribute(null=True)
     on_time = BooleanAttribute(null=True)
+    overpaid_shard = UnicodeAttribute(null=True)
+    refunded_fen = NumberAttribute(default=0)
+    refund_in_flight_fen = NumberAttribute(default=0)
 
     by_lot = PaymentsByLot()
     by_visit = PaymentsByVisit()
+    overpaid_open = OverpaidPayments()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -14,7 +14,15 @@ from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import provider
 from chalicelib.payments.contract import PaymentIn
-from chalicelib.payments.models import BOOKED, CLOSED, PAID, PENDING, REFUND_DUE, Payment
+from chalicelib.payments.models import (
+    BOOKED,
+    CLOSED,
+    OVERPAID_SHARD,
+    PAID,
+    PENDING,
+    REFUND_DUE,
+    Payment,
+)
 from chalicelib.payments.sandbox import Notification
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.shared.db import failed_condition, get_or_none, get_owned, transaction
@@ -165,6 +173,7 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
                         Payment.applied_fen.set(split.applied_fen),
                         Payment.excess_fen.set(split.excess_fen),
                         Payment.on_time.set(on_time),
+                        *([Payment.overpaid_shard.set(OVERPAID_SHARD)] if split.excess_fen else []),
                     ],
                     condition=Payment.status == payment.status,
                 )

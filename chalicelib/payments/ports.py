@@ -1,15 +1,42 @@
 """What payments offers the other contexts: the wallet, read, and moved inside the caller's own
-transaction (charging's prepay hold and its settlement); balances for the ledger's check."""
+transaction (charging's prepay hold and its settlement, a refund to the wallet); balances for the
+ledger's check; a payment's refund counters and the provider's refund API (the refund workflow)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger.ports import PaymentFact, WalletFact
-from chalicelib.payments.models import BOOKED, Payment, Wallet
+from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, Payment, Wallet
+from chalicelib.payments.provider import ProviderRefund, ProviderRefused, ProviderUnavailable, refund
 from chalicelib.payments.wallet import WalletView, credit, debit, top_up, view
+from chalicelib.shared.db import get_or_none
 
-__all__ = ["WalletView", "confirmed_payments", "credit", "debit", "top_up", "view", "wallet_facts"]
+__all__ = [
+    "PaymentRefundable",
+    "ProviderRefund",
+    "ProviderRefused",
+    "ProviderUnavailable",
+    "WalletView",
+    "complete_refund",
+    "confirmed_payments",
+    "credit",
+    "debit",
+    "open_overpayments",
+    "payment_refundable",
+    "refund",
+    "release_refund",
+    "reserve_refund",
+    "top_up",
+    "view",
+    "wallet_facts",
+]
 
 
 def wallet_facts() -> Iterator[WalletFact]:
@@ -21,4 +48,106 @@ def wallet_facts() -> Iterator[WalletFact]:
 def confirmed_payments() -> Iterator[PaymentFact]:
     """Every payment a provider confirmed (the ledger's scheduled check)."""
     for payment in Payment.scan(Payment.status.is_in(*BOOKED)):
-        yield PaymentFact(str(payment.payment_id), str(payment.provider), int(payment.amount_fen))
+        yield PaymentFact(
+            str(payment.payment_id),
+            str(payment.provider),
+            int(payment.amount_fen),
+            int(payment.refunded_fen or 0),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Refunds: a booked payment's refundable money, its counters and its open overpayment.
+
+
+@dataclass(frozen=True)
+class PaymentRefundable:
+    payment_id: str
+    user_id: str
+    lot_id: str
+    lot_plate: str
+    visit_id: str
+    provider: str
+    provider_txn_id: str | None
+    status: str
+    amount_fen: int  # what the provider took (0 until it is booked)
+    excess_fen: int  # of it, what the visit did not owe (a refund obligation)
+    refunded_fen: int
+    in_flight_fen: int
+    created_at: datetime
+    overpaid_open: bool  # no automatic refund was opened for its excess yet
+
+
+def _refundable(p: Payment) -> PaymentRefundable:
+    return PaymentRefundable(
+        str(p.payment_id),
+        str(p.user_id),
+        str(p.lot_id),
+        str(p.lot_plate),
+        str(p.visit_id),
+        str(p.provider),
+        p.provider_txn_id,
+        str(p.status),
+        int(p.amount_fen) if p.status in BOOKED else 0,
+        int(p.excess_fen or 0),
+        int(p.refunded_fen or 0),
+        int(p.refund_in_flight_fen or 0),
+        p.created_at,
+        p.overpaid_shard is not None,
+    )
+
+
+def payment_refundable(payment_id: str) -> PaymentRefundable | None:
+    """A payment's refund facts, read consistently (None when there is no such payment)."""
+    payment = get_or_none(Payment, payment_id, consistent=True)
+    return _refundable(payment) if payment is not None else None
+
+
+def _unchanged(seen: PaymentRefundable) -> Condition:
+    in_flight = Payment.refund_in_flight_fen == seen.in_flight_fen
+    refunded = Payment.refunded_fen == seen.refunded_fen
+    if seen.in_flight_fen == 0:
+        in_flight = in_flight | Payment.refund_in_flight_fen.does_not_exist()
+    if seen.refunded_fen == 0:
+        refunded = refunded | Payment.refunded_fen.does_not_exist()
+    return in_flight & refunded & Payment.status.is_in(*BOOKED)
+
+
+def reserve_refund(
+    tx: TransactWrite, seen: PaymentRefundable, amount_fen: int, *, overpayment: bool = False
+) -> None:
+    """Count `amount_fen` in flight, as an item of the refund's transaction (conditional on the
+    counters read in `seen`). `overpayment`: the automatic refund of its excess, which also takes
+    the payment off the open-overpayment index (so it is opened once)."""
+    actions: list[Action] = [
+        Payment.refund_in_flight_fen.set(seen.in_flight_fen + amount_fen),
+        Payment.refunded_fen.set(seen.refunded_fen),
+    ]
+    condition = _unchanged(seen)
+    if overpayment:
+        actions.append(Payment.overpaid_shard.remove())
+        condition = condition & Payment.overpaid_shard.exists()
+    tx.update(Payment(seen.payment_id), actions=actions, condition=condition)
+
+
+def complete_refund(tx: TransactWrite, payment_id: str, amount_fen: int) -> None:
+    """The reserved amount was paid back: out of flight, into refunded."""
+    tx.update(
+        Payment(payment_id),
+        actions=[Payment.refund_in_flight_fen.add(-amount_fen), Payment.refunded_fen.add(amount_fen)],
+        condition=Payment.refund_in_flight_fen >= amount_fen,
+    )
+
+
+def release_refund(tx: TransactWrite, payment_id: str, amount_fen: int) -> None:
+    """The reserved amount will not be paid (rejected): out of flight."""
+    tx.update(
+        Payment(payment_id),
+        actions=[Payment.refund_in_flight_fen.add(-amount_fen)],
+        condition=Payment.refund_in_flight_fen >= amount_fen,
+    )
+
+
+def open_overpayments(limit: int = 100) -> list[PaymentRefundable]:
+    """Booked payments whose excess no automatic refund was opened for yet, oldest first."""
+    return [_refundable(p) for p in Payment.overpaid_open.query(OVERPAID_SHARD, limit=limit)]
