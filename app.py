@@ -27,6 +27,7 @@ from chalicelib.shared.http import Routes, error_response, ok, register
 from chalicelib.shared.observability import logger
 from chalicelib.shared.settings import get_settings
 from chalicelib.workflows import api as workflows_api
+from chalicelib.workflows import refund_api
 from chalicelib.workflows.blueprint import bp as workflows
 
 app = Chalice(app_name="parkcharge")
@@ -56,6 +57,7 @@ ROUTES = (
     charging_api.routes,
     charging_books.routes,
     workflows_api.routes,
+    refund_api.routes,
 )
 
 

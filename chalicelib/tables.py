@@ -11,8 +11,9 @@ from chalicelib.parking.models import MODELS as PARKING
 from chalicelib.payments.models import MODELS as PAYMENTS
 from chalicelib.platform.models import MODELS as PLATFORM
 from chalicelib.workflows.models import MODELS as WORKFLOWS
+from chalicelib.workflows.refund_models import MODELS as REFUNDS
 
-ALL_MODELS: list[type[Model]] = [*PLATFORM, *PARKING, *PAYMENTS, *CHARGING, *LEDGER, *WORKFLOWS]
+ALL_MODELS: list[type[Model]] = [*PLATFORM, *PARKING, *PAYMENTS, *CHARGING, *LEDGER, *WORKFLOWS, *REFUNDS]
 
 
 def create_all_tables() -> None:

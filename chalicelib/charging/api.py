@@ -101,30 +101,6 @@ def my_bill(request: Any, session_id: str, *, me: Principal) -> Response:
     return ok({"session_id": session.session_id, "state": session.state, **session.bill})
 
 
-@routes.route(
-    "/v1/driver/charging/sessions/{session_id}/refunds",
-    "POST",
-    body=c.RefundIn,
-    response=c.RefundOut,
-    status=202,
-    errors=[404, 409, 422],
-    auth=DRIVER,
-)
-def ask_refund(request: Any, session_id: str, *, me: Principal, body: c.RefundIn) -> Response:
-    """Recorded as `requested`, bounded by what is refundable counting the requests in flight."""
-    asked = charging.request_refund(me.user_id, session_id, body.amount_fen, now())
-    return ok(
-        {
-            "session_id": session_id,
-            "refund_id": asked.request.refund_id,
-            "status": asked.request.status,
-            "amount_fen": int(asked.request.amount_fen),
-            "refundable_fen": asked.refundable_fen,
-        },
-        status=202,
-    )
-
-
 # --- staff -----------------------------------------------------------------------------------
 
 

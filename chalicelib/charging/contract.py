@@ -47,10 +47,6 @@ class StartIn(Strict):
     plate: Annotated[str, msgspec.Meta(max_length=32)] | None = None
 
 
-class RefundIn(Strict):
-    amount_fen: PositiveFen
-
-
 class Area(Strict):
     name: ShortText = ""
     power_limit_w: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] = 0
@@ -147,14 +143,6 @@ class BillOut(msgspec.Struct):
     session_id: str
     state: str
     total_fen: Fen
-
-
-class RefundOut(msgspec.Struct):
-    session_id: str
-    refund_id: str
-    status: str
-    amount_fen: Fen
-    refundable_fen: Fen
 
 
 class StationOut(msgspec.Struct):

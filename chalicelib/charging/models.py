@@ -207,41 +207,6 @@ class ChargingSession(Model):
     open_sessions = OpenSessions()
 
 
-# Refund requests (退款申请) against a completed session: recorded as `requested` (the refund
-# workflow routes them later), bounded by what is refundable counting the requests in flight
-# (the session's `refund_requested_fen`, changed in the same transaction).
-# Access patterns: a session's requests (query by session id); an operator's requests by time
-# (GSI `by_operator`; staff).
-
-REFUND_REQUESTED = "requested"
-
-
-class RefundRequestsByOperator(GlobalSecondaryIndex["RefundRequest"]):
-    class Meta:
-        index_name = "by_operator"
-        projection = AllProjection()
-
-    operator_id = UnicodeAttribute(hash_key=True)
-    created_at = UTCDateTimeAttribute(range_key=True)
-
-
-class RefundRequest(Model):
-    class Meta(TableMeta):
-        table_name = table_name_for("refund_requests")
-
-    session_id = UnicodeAttribute(hash_key=True)
-    refund_id = UnicodeAttribute(range_key=True)
-    user_id = UnicodeAttribute()
-    operator_id = UnicodeAttribute()
-    station_id = UnicodeAttribute()
-    amount_fen = NumberAttribute()
-    status = UnicodeAttribute()
-    reason = UnicodeAttribute(null=True)
-    created_at = UTCDateTimeAttribute()
-
-    by_operator = RefundRequestsByOperator()
-
-
 MODELS: list[type[Model]] = [
     Station,
     Charger,
@@ -249,5 +214,4 @@ MODELS: list[type[Model]] = [
     QrCode,
     ChargingTariffVersion,
     ChargingSession,
-    RefundRequest,
 ]

@@ -8,7 +8,6 @@ balance) so repeated or late messages from chargers and repeated stops change no
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,20 +18,18 @@ from chalicelib.charging import ocpp_calls, pricing
 from chalicelib.charging.contract import StartIn
 from chalicelib.charging.domain import sessions as rules
 from chalicelib.charging.models import (
-    REFUND_REQUESTED,
     Charger,
     ChargingSession,
     ChargingTariffVersion,
     Connector,
     QrCode,
-    RefundRequest,
     Station,
 )
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import ports as wallet
 from chalicelib.shared.db import get_or_none, get_owned, transaction
-from chalicelib.shared.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable
+from chalicelib.shared.errors import Conflict, DomainError, Forbidden, NotFound
 from chalicelib.shared.ids import compact_id
 from chalicelib.shared.timeutil import iso, parse_iso
 
@@ -696,86 +693,12 @@ def abnormal_bills(operator_id: str) -> list[ChargingSession]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Refund requests
-
-
-@dataclass(frozen=True)
-class RefundCheck:
-    refundable_fen: int
-
-
-def _refundable(session: ChargingSession) -> tuple[int, int]:
-    """(what the rules allow at all, what is left once the requests in flight are counted)."""
-    total = int((session.bill or {}).get("total_fen", 0))
-    prepaid, refunded = int(session.prepaid_fen), int(session.refunded_fen)
-    base = rules.refundable(session.state, total, prepaid, refunded)
-    left = rules.refundable(session.state, total, prepaid, refunded, int(session.refund_requested_fen or 0))
-    return base, left
+# Refunds: requested, reviewed and paid by the workflows context (through charging.ports, which
+# moves the session's `refund_requested_fen` and `refunded_fen`); the session shows what is left.
 
 
 def refundable_now(session: ChargingSession) -> int:
     """What a refund request may still ask for, counting the requests in flight."""
-    return _refundable(session)[1]
-
-
-def check_refund(user_id: str, session_id: str, amount: int) -> RefundCheck:
-    session = get_own(user_id, session_id)
-    base, allowed = _refundable(session)
-    if base == 0:
-        raise Conflict("only a completed session with a total above zero can be refunded", "not_refundable")
-    if amount > allowed:
-        raise Unprocessable(
-            f"at most {allowed} fen can be refunded for this session (counting requests in flight)",
-            "amount_too_high",
-        )
-    return RefundCheck(allowed)
-
-
-@dataclass(frozen=True)
-class RefundRequested:
-    request: RefundRequest
-    refundable_fen: int  # what is left to ask for after this request
-
-
-def request_refund(user_id: str, session_id: str, amount: int, now: datetime) -> RefundRequested:
-    """A refund request, recorded as `requested` (the refund workflow routes it later) in the same
-    transaction that counts it in flight on the session, so concurrent requests never add up to
-    more than is refundable."""
-    for _ in range(4):
-        check = check_refund(user_id, session_id, amount)
-        session = get_own(user_id, session_id)
-        in_flight = int(session.refund_requested_fen or 0)
-        request = RefundRequest(
-            session.session_id,
-            compact_id("r", now),
-            user_id=user_id,
-            operator_id=session.operator_id,
-            station_id=session.station_id,
-            amount_fen=int(amount),
-            status=REFUND_REQUESTED,
-            created_at=now,
-        )
-        try:
-            with transaction() as tx:
-                tx.update(
-                    session,
-                    actions=[ChargingSession.refund_requested_fen.set(in_flight + int(amount))],
-                    condition=(ChargingSession.state == rules.COMPLETED)
-                    & (
-                        (ChargingSession.refund_requested_fen == in_flight)
-                        | ChargingSession.refund_requested_fen.does_not_exist()
-                    ),
-                )
-                tx.save(request, condition=RefundRequest.refund_id.does_not_exist())
-        except TransactWriteError:
-            continue  # another request counted first: check again
-        return RefundRequested(request, check.refundable_fen - int(amount))
-    raise Conflict("the session changed meanwhile; try again", "refund_conflict")
-
-
-def refund_requests_of(operator_id: str, limit: int = 200) -> list[RefundRequest]:
-    return list(RefundRequest.by_operator.query(operator_id, scan_index_forward=False, limit=limit))
-
-
-def refund_requests_of_session(session_id: str) -> list[RefundRequest]:
-    return list(RefundRequest.query(session_id))
+    total = int((session.bill or {}).get("total_fen", 0))
+    prepaid, refunded = int(session.prepaid_fen), int(session.refunded_fen)
+    return rules.refundable(session.state, total, prepaid, refunded, int(session.refund_requested_fen or 0))

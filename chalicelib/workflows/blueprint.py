@@ -46,3 +46,45 @@ def workflow_execute(event: Any, context: Any) -> dict[str, Any]:
     result = tasks.execute(event, now())
     logger.info("approval executed", extra={"approval_id": result.get("approval_id")})
     return result
+
+
+# --- refunds (the refund machine's own tasks, routes and the overpayment sweep) ---------------
+
+from chalice import Rate  # noqa: E402
+
+from chalicelib.workflows import refund_api, refund_tasks  # noqa: E402
+
+http.register(bp, refund_api.routes)
+
+
+@bp.lambda_function(name="refund_pay")
+@tracer.capture_lambda_handler
+def refund_pay(event: Any, context: Any) -> dict[str, Any]:
+    result = refund_tasks.pay(event, now())
+    logger.info("refund paid", extra={"refund_id": result.get("refund_id")})
+    return result
+
+
+@bp.lambda_function(name="refund_failed")
+@tracer.capture_lambda_handler
+def refund_failed(event: Any, context: Any) -> dict[str, Any]:
+    return refund_tasks.failed(event, now())
+
+
+@bp.lambda_function(name="refund_rejected")
+@tracer.capture_lambda_handler
+def refund_rejected(event: Any, context: Any) -> dict[str, Any]:
+    return refund_tasks.rejected(event, now())
+
+
+@bp.lambda_function(name="refund_notify")
+@tracer.capture_lambda_handler
+def refund_notify(event: Any, context: Any) -> dict[str, Any]:
+    return refund_tasks.notify(event, now())
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES))
+def refund_overpayments(event: Any) -> None:
+    counts = refund_tasks.sweep(now())
+    if counts.get("opened"):
+        logger.info("overpayment refunds opened", extra=counts)

@@ -64,6 +64,7 @@ class Side:
     visit: str = ""
     session: str = ""
     approval: str = ""
+    refund: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def ids(self) -> list[str]:
@@ -81,6 +82,7 @@ class Side:
             self.visit,
             self.session,
             self.approval,
+            self.refund,
         ]
         return [v for v in values if v]
 
@@ -188,6 +190,15 @@ def _driver_side(client: Client, side: Side) -> None:
         201,
     )
     side.session = session["session_id"]
+    refund = _ok(
+        client.http.post(
+            f"/v1/driver/parking/payments/{side.payment}/refunds",
+            headers=side.driver,
+            body=json.dumps({"amount_fen": 1, "reason": "tenancy"}),
+        ),
+        202,
+    )
+    side.refund = refund["refund_id"]
 
 
 def _approval_side(client: Client, side: Side) -> None:
@@ -393,6 +404,33 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ("POST", "/v1/driver/charging/sessions/{session_id}/refunds"): lambda me, t: [
         Probe("POST", f"/v1/driver/charging/sessions/{t.session}/refunds", "driver", {"amount_fen": 1})
     ],
+    # refunds (workflows)
+    ("POST", "/v1/driver/parking/payments/{payment_id}/refunds"): lambda me, t: [
+        Probe("POST", f"/v1/driver/parking/payments/{t.payment}/refunds", "driver", {"amount_fen": 1})
+    ],
+    ("GET", "/v1/driver/refunds/{refund_id}"): lambda me, t: [
+        Probe("GET", f"/v1/driver/refunds/{t.refund}", "driver")
+    ],
+    ("POST", "/v1/ops/refunds"): lambda me, t: [
+        Probe(
+            "POST",
+            "/v1/ops/refunds",
+            "staff",
+            {"subject_kind": "parking_payment", "subject_id": t.payment, "amount_fen": 1, "reason": "x"},
+        ),
+        Probe(
+            "POST",
+            "/v1/ops/refunds",
+            "staff",
+            {"subject_kind": "charging_session", "subject_id": t.session, "amount_fen": 1, "reason": "x"},
+        ),
+    ],
+    ("GET", "/v1/ops/refunds/{refund_id}"): lambda me, t: [
+        Probe("GET", f"/v1/ops/refunds/{t.refund}", "staff")
+    ],
+    ("POST", "/v1/ops/refunds/{refund_id}/retry"): lambda me, t: [
+        Probe("POST", f"/v1/ops/refunds/{t.refund}/retry", "staff", {})
+    ],
     # charging: staff
     ("POST", "/v1/ops/stations"): lambda me, t: [
         # The waiver case: a station of mine waiving parking in the other's lot.
@@ -460,6 +498,10 @@ ROLE_ONLY: dict[tuple[str, str], Builder] = {
             "PUT", "/v1/ops/flows/rule_change", "staff", {"levels": [{"role": "finance"}], "timeout_days": 2}
         )
     ],
+    ("GET", "/v1/ops/refunds"): lambda me, t: [Probe("GET", "/v1/ops/refunds?status=failed", "staff")],
+    ("PUT", "/v1/ops/refund-policy"): lambda me, t: [
+        Probe("PUT", "/v1/ops/refund-policy", "staff", {"finance_above_fen": 1000})
+    ],
 }
 
 # Listing routes: they take no id, and answer only the caller's own things.
@@ -472,6 +514,8 @@ LISTINGS: dict[tuple[str, str], str] = {
     ("GET", "/v1/ops/charging/abnormal"): "staff",
     ("GET", "/v1/ops/charging/refund-requests"): "staff",
     ("GET", "/v1/ops/inbox"): "staff",
+    ("GET", "/v1/driver/refunds"): "driver",
+    ("GET", "/v1/ops/refunds"): "staff",
 }
 
 EXEMPT: dict[tuple[str, str], str] = {
@@ -491,6 +535,10 @@ EXEMPT: dict[tuple[str, str], str] = {
     "role-gated: ROLE_ONLY",
     ("PUT", "/v1/ops/flows/{kind}"): "saves the caller's operator's template for a kind (kinds are "
     "global); role-gated: ROLE_ONLY",
+    ("GET", "/v1/ops/refund-policy"): "the caller's operator's refund policy, keyed by the token's operator; "
+    "no id is taken from the request",
+    ("PUT", "/v1/ops/refund-policy"): "sets the caller's operator's refund policy, keyed by the token's "
+    "operator; references nothing; role-gated: ROLE_ONLY",
 }
 
 

@@ -1,6 +1,7 @@
 """The books' invariants as properties over random interleavings of the flows (parking visits,
 quotes, payments and their notifications, repeated or late; charge sessions started, rejected,
-metered, stopped, swept, force-ended; refund requests), each run on empty tables. After every
+metered, stopped, swept, force-ended; refunds requested, paid back to the wallet or rejected),
+each run on empty tables. After every
 run the scheduled check finds nothing: the journal sums to zero, every wallet equals its
 postings, no visit keeps more than it owes without an open obligation, no session returns more
 than it held, and every payment a provider confirmed is in the journal."""
@@ -33,6 +34,8 @@ OPS = (
     "sweep",
     "force_end",
     "refund",
+    "refund_pay",
+    "refund_reject",
 )
 steps = st.lists(
     st.tuples(st.sampled_from(OPS), st.integers(0, 7), st.integers(0, 40)), min_size=5, max_size=30
@@ -55,6 +58,11 @@ class World:
         self.sessions: list[str] = []
         self.transactions: dict[str, int] = {}
         self.energy: dict[int, int] = {}
+        self.refunds: list[str] = []
+        # Refunds here need no review (the operator's policy), so they can be paid at once.
+        from chalicelib.workflows import refunds
+
+        refunds.set_policy("demo-op", {"customer_service_for": [], "finance_for": []}, "test", self.now)
 
     def step(self, op: str, pick: int, minutes: int) -> None:
         self.now += timedelta(minutes=minutes)
@@ -183,13 +191,26 @@ class World:
             sessions.force_end("demo-op", session_id, self.now)
 
     def refund(self, pick: int) -> None:
-        from chalicelib.charging import sessions
         from chalicelib.charging.models import ChargingSession
+        from chalicelib.workflows import refunds
 
         session_id = self._session(pick)
         if session_id is not None:
             session = ChargingSession.get(session_id)
-            sessions.request_refund(session.user_id, session_id, 50 * (pick + 1), self.now)
+            opened = refunds.request_for_session(session.user_id, session_id, 50 * (pick + 1), None, self.now)
+            self.refunds.append(opened.refund.refund_id)
+
+    def refund_pay(self, pick: int) -> None:
+        from chalicelib.workflows import refunds
+
+        if self.refunds:
+            refunds.pay(self.refunds[pick % len(self.refunds)], self.now)
+
+    def refund_reject(self, pick: int) -> None:
+        from chalicelib.workflows import refunds
+
+        if self.refunds:
+            refunds.reject(self.refunds[pick % len(self.refunds)], self.now, "no", "test")
 
 
 def run(aws_session: Any, plan: list[tuple[str, int, int]]) -> tuple[World, list[Any]]:
@@ -263,6 +284,11 @@ def test_a_busy_day_keeps_the_books(aws_session: Any) -> None:
         ("charger_stop", 0, 1),
         ("refund", 3, 1),
         ("refund", 3, 1),
+        ("refund", 0, 1),
+        ("refund", 0, 1),
+        ("refund_pay", 0, 1),
+        ("refund_reject", 1, 1),
+        ("refund_pay", 1, 1),
         ("charge_start", 0, 1),
         ("charger_rejects", 1, 0),
         ("force_end", 1, 1),
@@ -273,3 +299,6 @@ def test_a_busy_day_keeps_the_books(aws_session: Any) -> None:
     world, breaches = run(aws_session, plan)
     assert breaches == []
     assert len(world.sessions) == 3 and world.notified
+    from chalicelib.workflows.refund_models import Refund
+
+    assert {str(Refund.get(r).status) for r in world.refunds} == {"refunded", "rejected"}
