@@ -68,7 +68,8 @@ def refund_pay(event: Any, context: Any) -> dict[str, Any]:
 @bp.lambda_function(name="refund_failed")
 @tracer.capture_lambda_handler
 def refund_failed(event: Any, context: Any) -> dict[str, Any]:
-    return refund_tasks.failed(event, now())
+    with metrics_flushed():  # RefundsFailed, alarmed
+        return refund_tasks.failed(event, now())
 
 
 @bp.lambda_function(name="refund_rejected")

@@ -42,6 +42,7 @@ from chalicelib.platform.models import MODELS as PLATFORM_MODELS
 from chalicelib.shared.settings import state_machine_env
 from chalicelib.tables import ALL_MODELS
 from chalicelib.workflows.models import MODELS as WORKFLOW_MODELS
+from chalicelib.workflows.refund_models import MODELS as REFUND_MODELS
 from infra import statemachines
 from infra.aws.tables import TableSpec, table_spec
 from infra.functions import RESERVED_CONCURRENCY
@@ -69,6 +70,15 @@ _PAYMENTS = [m.__name__ for m in PAYMENTS_MODELS]
 _CHARGING = [m.__name__ for m in CHARGING_MODELS]
 _LEDGER = [m.__name__ for m in LEDGER_MODELS]  # postings are written in each flow's transaction
 _WORKFLOWS = [m.__name__ for m in WORKFLOW_MODELS]
+# A refund's tasks: the refund and its approval, and what paying it back moves in one transaction
+# (the session or payment counters, the wallet, the visit's obligation, the journal; the lot names
+# its operator).
+_REFUNDS = (
+    [m.__name__ for m in REFUND_MODELS]
+    + _WORKFLOWS
+    + ["ChargingSession", "Payment", "Wallet", "Visit", "Lot"]
+)
+_REFUNDS += _LEDGER
 GATE, CHARGER = "gate", "charger"
 
 
@@ -104,6 +114,13 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "WorkflowWait": Access(tuple(_WORKFLOWS), drives_workflows=True),  # answers a level decided meanwhile
     "WorkflowEscalate": Access(tuple(_WORKFLOWS)),
     "WorkflowExecute": Access(tuple(_WORKFLOWS)),
+    # The refund machine's own tasks (the provider's answer is verified with its public key) and
+    # the sweep that opens the automatic refunds of overpayments (and starts their executions).
+    "RefundPay": Access(tuple(_REFUNDS), reads_pay_key=True),
+    "RefundFailed": Access(tuple(_REFUNDS)),
+    "RefundRejected": Access(tuple(_REFUNDS)),
+    "RefundNotify": Access(tuple(_REFUNDS)),
+    "RefundOverpayments": Access(tuple(_REFUNDS), drives_workflows=True),
 }
 DEFAULT_ACCESS = Access(("DeadLetter",))
 
@@ -163,6 +180,15 @@ class ParkchargeStack(cdk.Stack):
             type="String",
             default="/parkcharge/sandbox-pay/public-key",
             description="Name of the SSM parameter holding the payment provider's public key (PEM)",
+        )
+
+        pay_url = cdk.CfnParameter(
+            self,
+            "SandboxPayUrl",
+            type="String",
+            default="",
+            description="The sandbox payment provider's API base URL (its refund API); empty where "
+            "no sandbox provider is reachable (refunds then wait as failed until it is set)",
         )
 
         self.dead_letters = sqs.Queue(
@@ -272,6 +298,7 @@ class ParkchargeStack(cdk.Stack):
             "PARKCHARGE_STAFF_JWKS_URL": f"https://cognito-idp.{self.region}.amazonaws.com/"
             f"{self.staff_pool.user_pool_id}/.well-known/jwks.json",
             "PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_PARAM": pay_key_param.value_as_string,
+            "PARKCHARGE_SANDBOX_PAY_URL": pay_url.value_as_string,
             "PARKCHARGE_IOT_DLQ": DEAD_LETTER_QUEUE,
             "POWERTOOLS_SERVICE_NAME": "parkcharge",
             "POWERTOOLS_METRICS_NAMESPACE": "parkcharge",
@@ -304,6 +331,7 @@ class ParkchargeStack(cdk.Stack):
         self._alarms_and_dashboard()
         self._api_stage()
         self._site_timeout_alarm()
+        self._refund_alarm()
         self._ledger_check()
         self._state_machines(stage)
         self._alarm_notifications()  # last: every alarm of the stack gets the topic as its action
@@ -570,6 +598,27 @@ class ParkchargeStack(cdk.Stack):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description="An approval (or refund review) waited past its flow template's days "
             "without a decision: see the staff inbox (escalated items)",
+        )
+
+    def _refund_alarm(self) -> None:
+        """A refund the provider kept failing ends `failed` (listed for finance at
+        `/v1/ops/refunds?status=failed`); each one counts in `RefundsFailed`, which raises an alarm."""
+        cloudwatch.Alarm(
+            self,
+            "RefundsFailed",
+            metric=cloudwatch.Metric(
+                namespace="parkcharge",
+                metric_name="RefundsFailed",
+                statistic="Sum",
+                dimensions_map={"service": "parkcharge"},
+                period=cdk.Duration.minutes(5),
+            ),
+            threshold=0,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="A refund failed at the payment provider after its retries: finance lists it "
+            "at /v1/ops/refunds?status=failed and can retry it",
         )
 
     def _alarms_and_dashboard(self) -> None:
