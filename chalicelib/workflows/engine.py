@@ -31,7 +31,7 @@ from chalicelib.workflows.domain import approvals as rules
 from chalicelib.workflows.domain.approvals import Level
 from chalicelib.workflows.models import Approval, ApprovalInbox, ApprovalStep, FlowTemplate
 
-__all__ = ["Level", "get", "history", "open_in", "start"]
+__all__ = ["Level", "get", "history", "open_in", "start", "start_again"]
 
 ATTEMPTS = 5  # a step's write races another step of the same approval: read again and retry
 
@@ -256,6 +256,13 @@ def start(approval_id: str, now: datetime) -> str | None:
     approval = get(approval_id)
     if int(approval.runs) > 0:
         return approval.execution_name
+    return _start_run(approval_id, now)
+
+
+def start_again(approval_id: str, now: datetime) -> str | None:
+    """Start the next run (`{id}.{n}`) of an approval whose last execution has ended, whatever its
+    state: the refund machine's retry of a refund that failed after its approval (finance retries
+    it, POST /v1/ops/refunds/{id}/retry). The name, or None when it did not start."""
     return _start_run(approval_id, now)
 
 
