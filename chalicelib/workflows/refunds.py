@@ -552,7 +552,7 @@ def retry(refund_id: str, operator_id: str, by: str, now: datetime) -> Refund:
         )
     except UpdateError as error:
         raise Conflict("the refund changed meanwhile", "not_failed") from error
-    if engine.start(refund_id, now) is None:
+    if engine.start_again(refund_id, now) is None:
         # Not started: failed again, as it was (finance may retry once the workflow service answers).
         fail(refund_id, now, "the retry's execution did not start")
         raise Unavailable("the refund workflow did not start; try again", "workflow_unavailable")
