@@ -41,7 +41,7 @@ def provider(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     get_settings.cache_clear()
     yield fake
     fake.stop()
-    monkeypatch.delenv("PARKCHARGE_SANDBOX_PAY_URL")
+    monkeypatch.delenv("PARKCHARGE_SANDBOX_PAY_URL", raising=False)
     get_settings.cache_clear()
 
 
