@@ -88,10 +88,16 @@ def test_cognito_users_cannot_write_their_operator_and_staff_need_mfa(synthesize
 
 
 def _role_statements(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    """Every statement of the role's policies: its default policy and, when that grows past the
+    inline size limit (the API handler's, with every table), the overflow policy CDK adds."""
+    policies = [
+        *resources(template, "AWS::IAM::Policy").values(),
+        *resources(template, "AWS::IAM::ManagedPolicy").values(),
+    ]
     return [
         s
-        for policy in resources(template, "AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for policy in policies
+        if {"Ref": role_id} in policy["Properties"].get("Roles", [])
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
 
