@@ -4,10 +4,12 @@ ledger's check; a payment's refund counters and the provider's refund API (the r
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -24,6 +26,7 @@ __all__ = [
     "ProviderRefused",
     "ProviderUnavailable",
     "WalletView",
+    "clear_overpayment",
     "complete_refund",
     "confirmed_payments",
     "credit",
@@ -151,3 +154,12 @@ def release_refund(tx: TransactWrite, payment_id: str, amount_fen: int) -> None:
 def open_overpayments(limit: int = 100) -> list[PaymentRefundable]:
     """Booked payments whose excess no automatic refund was opened for yet, oldest first."""
     return [_refundable(p) for p in Payment.overpaid_open.query(OVERPAID_SHARD, limit=limit)]
+
+
+def clear_overpayment(payment_id: str) -> None:
+    """Take a payment off the open-overpayment index when nothing of its excess is left to refund
+    automatically (a driver's or customer service's refund took it)."""
+    with contextlib.suppress(UpdateError):
+        Payment(payment_id).update(
+            actions=[Payment.overpaid_shard.remove()], condition=Payment.overpaid_shard.exists()
+        )

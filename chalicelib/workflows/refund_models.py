@@ -6,7 +6,9 @@ Access patterns:
 - a driver's refunds by time (GSI `by_user`);
 - an operator's refunds by time (GSI `by_operator`; staff, the former charging refund-request list);
 - an operator's failed refunds (sparse GSI `failed`, set only while the refund is failed: finance);
-- the refunds of one subject (GSI `by_subject`: a session's or a payment's refunds).
+- the refunds of one subject (GSI `by_subject`: a session's or a payment's refunds);
+- refunds whose execution has not started yet (sparse GSI `unstarted`: `start_pending` is set when
+  the refund is opened and removed once its execution runs; the sweep starts the ones left).
 
 Refund policies: one item per operator (defaults when there is none)."""
 
@@ -55,6 +57,18 @@ class RefundsBySubject(GlobalSecondaryIndex["Refund"]):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
+class UnstartedRefunds(GlobalSecondaryIndex["Refund"]):
+    class Meta:
+        index_name = "unstarted"
+        projection = AllProjection()
+
+    start_pending = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+START_PENDING = "pending"
+
+
 class Refund(Model):
     class Meta(TableMeta):
         table_name = table_name_for("refunds")
@@ -85,11 +99,13 @@ class Refund(Model):
     notifications = JSONAttribute(default=list)  # [{"at", "text", "state"}] for the requester
     details = JSONAttribute(default=dict)  # the subject's facts the payment needs (lot, visit...)
     failed_operator = UnicodeAttribute(null=True)  # set only while failed (sparse GSI)
+    start_pending = UnicodeAttribute(null=True)  # set until its execution started (sparse GSI)
 
     by_user = RefundsByUser()
     by_operator = RefundsByOperator()
     failed = FailedRefunds()
     by_subject = RefundsBySubject()
+    unstarted = UnstartedRefunds()
 
 
 class RefundPolicyItem(Model):

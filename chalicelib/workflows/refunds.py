@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -31,7 +31,7 @@ from chalicelib.shared.observability import logger, metrics
 from chalicelib.shared.timeutil import iso
 from chalicelib.workflows import engine
 from chalicelib.workflows.domain import refunds as rules
-from chalicelib.workflows.refund_models import Refund, RefundPolicyItem
+from chalicelib.workflows.refund_models import START_PENDING, Refund, RefundPolicyItem
 
 KIND = "refund"
 MACHINE = "refund"
@@ -182,6 +182,7 @@ def _open(
             events=[_event(rules.REQUESTED, now, reason or origin, requested_by)],
             notifications=[],
             details=subject.details,
+            start_pending=START_PENDING,
         )
         try:
             with transaction() as tx:
@@ -221,17 +222,22 @@ def _open(
 
 def start(refund_id: str, now: datetime) -> None:
     """Start (or find started) the refund's execution; the refund then reads `reviewing` (or
-    `paying` when it needs nobody). A failure to start leaves it `requested` and resumable."""
+    `paying` when it needs nobody). A failure to start leaves it `requested`, on the `unstarted`
+    index: the sweep starts it again."""
     if engine.start(refund_id, now) is None:
-        return  # logged by the engine; the refund stays `requested`, its approval resumable
+        return  # logged by the engine
     refund = Refund.get(refund_id, consistent_read=True)
-    to = rules.REVIEWING if refund.levels else rules.PAYING
     if refund.status != rules.REQUESTED:
+        if refund.start_pending is not None:
+            with contextlib.suppress(UpdateError):
+                refund.update(actions=[Refund.start_pending.remove()])
         return
-    with contextlib.suppress(UpdateError):  # the workflow moved it first
+    to = rules.REVIEWING if refund.levels else rules.PAYING
+    with contextlib.suppress(UpdateError):  # the workflow moved it first: the next sweep tidies up
         refund.update(
             actions=[
                 Refund.status.set(to),
+                Refund.start_pending.remove(),
                 Refund.updated_at.set(now),
                 Refund.events.set([*(refund.events or []), _event(to, now)]),
             ],
@@ -300,6 +306,7 @@ def open_overpayment(payment: payments.PaymentRefundable, now: datetime) -> Open
         return None
     amount = min(payment.excess_fen, facts.facts.refundable_fen)
     if amount <= 0:
+        payments.clear_overpayment(payment.payment_id)  # refunded otherwise: nothing left to open
         return None
     try:
         return _open(
@@ -317,13 +324,20 @@ def open_overpayment(payment: payments.PaymentRefundable, now: datetime) -> Open
         return None
 
 
+START_GRACE = timedelta(minutes=1)
+
+
 def sweep_overpayments(now: datetime) -> dict[str, int]:
     """The trigger of automatic refunds: every booked payment with an excess and no refund opened
-    for it yet gets one (its id derived from the payment, so never two)."""
-    counts = {"opened": 0, "skipped": 0}
+    for it yet gets one (its id derived from the payment, so never two). The backstop of every
+    refund's start: one whose execution did not start within a minute is started again."""
+    counts = {"opened": 0, "skipped": 0, "started": 0}
     for payment in payments.open_overpayments():
         opened = open_overpayment(payment, now)
         counts["opened" if opened is not None and opened.created else "skipped"] += 1
+    for refund in Refund.unstarted.query(START_PENDING, Refund.created_at <= now - START_GRACE, limit=100):
+        start(str(refund.refund_id), now)
+        counts["started"] += 1
     return counts
 
 

@@ -4,6 +4,7 @@ refund.asl.json); people decide through the approval inbox's API, drivers read t
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -216,8 +217,8 @@ def test_an_overpayment_is_refunded_automatically_without_a_person_once(
     from chalicelib.workflows import refund_tasks
 
     _, second, fee = paid_twice(client)
-    assert refund_tasks.sweep(now()) == {"opened": 1, "skipped": 0}
-    assert refund_tasks.sweep(now()) == {"opened": 0, "skipped": 0}  # never twice
+    assert refund_tasks.sweep(now()) == {"opened": 1, "skipped": 0, "started": 0}
+    assert refund_tasks.sweep(now()) == {"opened": 0, "skipped": 0, "started": 0}  # never twice
     refund = next(iter(Refund.by_subject.query(f"parking_payment:{second}")))
     assert (refund.origin, refund.levels, refund.amount_fen) == ("overpayment", [], fee)
     ended = machine(str(refund.refund_id))
@@ -270,3 +271,24 @@ def test_the_operators_policy_lets_small_refunds_skip_finance(
     large = ask_session(client, session_id, 1001).json_body["refund_id"]
     assert Refund.get(small).levels == ["customer_service"]
     assert Refund.get(large).levels == ["customer_service", "finance"]
+
+
+def test_a_refund_whose_execution_did_not_start_is_started_by_the_sweep(
+    client: Client, charger: FakeCharger, machines: dict[str, str]
+) -> None:
+    from botocore.stub import Stubber
+
+    from chalicelib.workflows import refund_tasks, sfn
+
+    session_id, total = completed_session(client, charger)
+    with Stubber(sfn.client()) as stub:
+        stub.add_client_error("start_execution", "ServiceUnavailable", "try later", 503)
+        asked = ask_session(client, session_id, total)
+    assert asked.status_code == 202 and asked.json_body["status"] == "requested"
+    refund_id = asked.json_body["refund_id"]
+    assert refund_tasks.sweep(now())["started"] == 0  # within its first minute: left alone
+    assert refund_tasks.sweep(now() + timedelta(minutes=2))["started"] == 1
+    refund = Refund.get(refund_id)
+    assert (refund.status, refund.start_pending) == ("reviewing", None)
+    assert mine(client, refund_id)["execution_name"] == refund_id
+    assert refund_tasks.sweep(now() + timedelta(minutes=3))["started"] == 0
