@@ -50,16 +50,18 @@ def post(client: Client, path: str, headers: dict[str, str], body: dict[str, Any
 
 
 def completed_session(client: Client, charger: FakeCharger) -> tuple[str, int]:
-    """A completed charge session of the demo driver (5000 prepaid): its id and bill total."""
+    """A completed charge session of the demo driver (5000 prepaid): its id and what is refundable
+    (the bill up to the prepay: a time-of-use peak can make the bill larger than the prepay)."""
     from chalicelib.charging.models import ChargingSession
     from tests.integration.charging.test_sessions import started
 
     at = now()
     session_id, tx = started(client, charger, at)
     charger.stop(tx, 130_000, at + timedelta(minutes=4))
-    total = int(ChargingSession.get(session_id).bill["total_fen"])
-    assert total > 0
-    return session_id, total
+    settled = ChargingSession.get(session_id)
+    refundable = int(settled.prepaid_fen) - int(settled.refunded_fen)
+    assert 0 < refundable == min(int(settled.bill["total_fen"]), int(settled.prepaid_fen))
+    return session_id, refundable
 
 
 def paid_twice(client: Client) -> tuple[str, str, int]:
