@@ -84,7 +84,7 @@ def test_a_charge_from_start_to_settled_bill(client: Client, charger: FakeCharge
     bill = client.http.get(f"/v1/driver/charging/sessions/{session_id}/bill", headers=auth()).json_body
     assert bill["state"] == "completed" and bill["energy_wh"] == 7000
     assert bill["total_fen"] == bill["electricity_fen"] + bill["service_fen"]
-    assert bill["refund_fen"] == 5000 - bill["total_fen"]
+    assert bill["refund_fen"] == max(0, 5000 - bill["total_fen"])  # a peak-hour bill can pass the prepay
     assert wallet() == 20000 - bill["total_fen"]
     assert Connector.get(CHARGER, 1).session_id is None
     statuses = {c.command: c.status for c in Command.query(CHARGER)}
