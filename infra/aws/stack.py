@@ -577,8 +577,13 @@ class ParkchargeStack(cdk.Stack):
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"Executions of the {name} state machine failed: resume them "
-                "(POST /v1/ops/approvals/{id}/resume) once the cause is fixed",
+                alarm_description=f"Executions of the {name} state machine failed: once the cause "
+                "is fixed, "
+                + (
+                    "finance retries each failed refund (POST /v1/ops/refunds/{id}/retry)"
+                    if name == "refund"
+                    else "resume them (POST /v1/ops/approvals/{id}/resume)"
+                ),
             )
             self.machines[name] = machine
             cdk.CfnOutput(self, f"StateMachine{logical}Arn", value=machine.state_machine_arn)
