@@ -12,7 +12,7 @@ from chalicelib.charging import ocpp, ocpp_calls
 from chalicelib.charging import registry as charging_registry
 from chalicelib.charging import sessions as charging
 from chalicelib.charging.models import ChargingSession, Station
-from chalicelib.platform import commands
+from chalicelib.platform import audit, commands
 from chalicelib.shared.auth import DRIVER, STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.errors import Invalid, NotFound
@@ -119,7 +119,7 @@ def list_stations(request: Any, *, me: Principal) -> Response:
     auth=STAFF,
 )
 def create_station(request: Any, *, me: Principal, body: c.StationIn) -> Response:
-    station = charging_registry.create_station(me.operator, body, now())
+    station = charging_registry.create_station(me.operator, me.user_id, body, now())
     return ok(registry_station(station), status=201)
 
 
@@ -141,7 +141,7 @@ def assign_station_tariff(
     request: Any, station_id: str, *, me: Principal, body: c.StationTariffIn
 ) -> Response:
     station = charging_registry.own_station(me.operator, station_id)
-    charging_registry.assign_tariff(me.operator, station, body.tariff_id)
+    charging_registry.assign_tariff(me.operator, me.user_id, station, body.tariff_id, now())
     return ok(registry_station(charging_registry.own_station(me.operator, station_id)))
 
 
@@ -156,7 +156,7 @@ def assign_station_tariff(
 )
 def create_charger(request: Any, *, me: Principal, body: c.ChargerIn) -> Response:
     charging_registry.own_station(me.operator, body.station_id)
-    return ok(charging_registry.create_charger(me.operator, body), status=201)
+    return ok(charging_registry.create_charger(me.operator, me.user_id, body, now()), status=201)
 
 
 @routes.route(
@@ -174,7 +174,25 @@ def send_command(request: Any, charger_id: str, *, me: Principal, body: c.Comman
         ocpp.validate_outgoing(body.action, body.payload)
     except ocpp.FrameError as exc:
         raise Invalid(f"payload is not a valid {body.action}: {exc.description}", "invalid_payload") from exc
-    command = ocpp_calls.send(charger.charger_id, body.action, body.payload, now())
+    at = now()
+    command = ocpp_calls.send(
+        charger.charger_id,
+        body.action,
+        body.payload,
+        at,
+        also=lambda tx: audit.add(
+            tx,
+            me.user_id,
+            me.operator,
+            "device",
+            charger.charger_id,
+            "command",
+            None,
+            {"action": body.action, "payload": body.payload},
+            None,
+            at,
+        ),
+    )
     return ok(
         {"message_id": command.correlation_id, "action": body.action, "status": command.status}, status=202
     )
@@ -211,7 +229,7 @@ def list_commands(request: Any, charger_id: str, *, me: Principal) -> Response:
     auth=STAFF,
 )
 def force_end(request: Any, session_id: str, *, me: Principal) -> Response:
-    return ok(session_view(charging.force_end(me.operator, session_id, now())))
+    return ok(session_view(charging.force_end(me.operator, session_id, now(), who=me.user_id)))
 
 
 @routes.route("/v1/ops/charging/abnormal", "GET", response=c.SessionsOut, auth=STAFF)

@@ -5,8 +5,11 @@ charger that is offline is refused at once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.charging import ocpp
 from chalicelib.charging.domain import sessions as rules
@@ -41,11 +44,17 @@ def call(
 
 
 def send(
-    charger_id: str, action: str, payload: dict[str, Any], now: datetime, session_id: str | None = None
+    charger_id: str,
+    action: str,
+    payload: dict[str, Any],
+    now: datetime,
+    session_id: str | None = None,
+    also: Callable[[TransactWrite], object] | None = None,
 ) -> Command:
+    """`also` adds items to the command's transaction (a staff member's command: its audit entry)."""
     if not is_online(charger_id, now):
         raise Conflict(f"charger {charger_id} is offline; the command was not sent", "charger_offline")
-    return commands.send(call(charger_id, action, payload, session_id), now)
+    return commands.send(call(charger_id, action, payload, session_id), now, also)
 
 
 def answered(charger_id: str, call_id: str, ok: bool, detail: str, now: datetime) -> bool:

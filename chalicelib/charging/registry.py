@@ -7,16 +7,16 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.charging import pricing as charging_pricing
 from chalicelib.charging.contract import ChargerIn, ChargingPreviewIn, ChargingTariffIn, StationIn, Waiver
 from chalicelib.charging.models import Charger, ChargingTariffVersion, Connector, QrCode, Station
 from chalicelib.parking import ports as parking
-from chalicelib.platform import registry
+from chalicelib.platform import audit, registry
 from chalicelib.platform.models import CHARGER
 from chalicelib.shared import validation, versioned
-from chalicelib.shared.db import get_owned
+from chalicelib.shared.db import failed_condition, get_owned, transaction
 from chalicelib.shared.errors import Conflict, Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.tenancy import require_same_owner
@@ -50,7 +50,7 @@ def stations_of(operator_id: str) -> list[Station]:
     return list(Station.by_operator.query(operator_id))
 
 
-def create_station(operator_id: str, body: StationIn, now: datetime) -> Station:
+def create_station(operator_id: str, user_id: str, body: StationIn, now: datetime) -> Station:
     validation.zone(body.timezone)
     waiver = body.parking_waiver
     if waiver is not None and waiver.minutes is None and waiver.fen is None:
@@ -67,10 +67,36 @@ def create_station(operator_id: str, body: StationIn, now: datetime) -> Station:
         parking_waiver=_waiver(waiver),
     )
     try:
-        station.save(condition=Station.station_id.does_not_exist())
-    except PutError as exc:
-        raise Conflict("a station with this id exists", "station_exists") from exc
+        with transaction() as tx:
+            tx.save(station, condition=Station.station_id.does_not_exist())
+            audit.add(
+                tx,
+                user_id,
+                operator_id,
+                "station",
+                station.station_id,
+                "create",
+                None,
+                _station(station),
+                None,
+                now,
+            )
+    except TransactWriteError as exc:
+        if failed_condition(exc, index=0):
+            raise Conflict("a station with this id exists", "station_exists") from exc
+        raise
     return station
+
+
+def _station(station: Station) -> dict[str, Any]:
+    return {
+        "name": station.name,
+        "timezone": station.timezone,
+        "areas": station.areas,
+        "min_balance_fen": int(station.min_balance_fen or 0),
+        "parking_waiver": station.parking_waiver,
+        "tariff_id": station.tariff_id,
+    }
 
 
 def _waiver(waiver: Waiver | None) -> dict[str, Any] | None:
@@ -79,7 +105,7 @@ def _waiver(waiver: Waiver | None) -> dict[str, Any] | None:
     return {k: v for k, v in msgspec.to_builtins(waiver).items() if v is not None}
 
 
-def create_charger(operator_id: str, body: ChargerIn) -> dict[str, Any]:
+def create_charger(operator_id: str, user_id: str, body: ChargerIn, now: datetime) -> dict[str, Any]:
     charger_id = body.charger_id.strip()
     count = body.connector_count
     registry.register(charger_id, CHARGER, operator_id, station_id=body.station_id)
@@ -97,10 +123,15 @@ def create_charger(operator_id: str, body: ChargerIn) -> dict[str, Any]:
         rated_power_w=body.rated_power_w,
         connector_count=count,
     )
+    after = {"station_id": body.station_id, "kind": body.kind, "connector_count": count, "model": body.model}
     try:
-        charger.save(condition=Charger.charger_id.does_not_exist())
-    except PutError as exc:
-        raise Conflict("a charger with this id exists", "charger_exists") from exc
+        with transaction() as tx:
+            tx.save(charger, condition=Charger.charger_id.does_not_exist())
+            audit.add(tx, user_id, operator_id, "device", charger_id, "create", None, after, None, now)
+    except TransactWriteError as exc:
+        if failed_condition(exc, index=0):
+            raise Conflict("a charger with this id exists", "charger_exists") from exc
+        raise
     qr_ids = []
     for connector_id in range(1, count + 1):
         Connector(charger_id, connector_id, status="Unavailable").save()
@@ -143,9 +174,24 @@ def chargers_of(station_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def assign_tariff(operator_id: str, station: Station, tariff_id: str) -> None:
+def assign_tariff(operator_id: str, user_id: str, station: Station, tariff_id: str, now: datetime) -> None:
     latest(operator_id, tariff_id)
-    station.update(actions=[Station.tariff_id.set(tariff_id)])
+    with transaction() as tx:
+        tx.update(
+            station, actions=[Station.tariff_id.set(tariff_id)], condition=Station.operator_id == operator_id
+        )
+        audit.add(
+            tx,
+            user_id,
+            operator_id,
+            "station",
+            station.station_id,
+            "tariff",
+            {"tariff_id": station.tariff_id},
+            {"tariff_id": tariff_id},
+            None,
+            now,
+        )
 
 
 def latest(operator_id: str, tariff_id: str) -> ChargingTariffVersion:
@@ -168,6 +214,7 @@ def create_tariff(
     if tariff_id is None and body.name is None:
         raise Invalid("name is required (text, at most 80 characters)", "invalid_name")
     version = 1
+    current: ChargingTariffVersion | None = None
     if tariff_id is not None:
         current = latest(operator_id, tariff_id)
         version = int(current.version) + 1
@@ -184,7 +231,25 @@ def create_tariff(
         created_at=now,
         created_by=user_id,
     )
-    return versioned.write(item)
+    return versioned.write(
+        item,
+        also=lambda tx: audit.add(
+            tx,
+            user_id,
+            operator_id,
+            "charging_tariff",
+            item.tariff_id,
+            "create" if current is None else "new_version",
+            _tariff_audited(current) if current is not None else None,
+            _tariff_audited(item),
+            None,
+            now,
+        ),
+    )
+
+
+def _tariff_audited(item: ChargingTariffVersion) -> dict[str, Any]:
+    return {"version": int(item.version), "name": item.name, "kind": item.kind, "definition": item.definition}
 
 
 def tariff_view(item: ChargingTariffVersion) -> dict[str, Any]:

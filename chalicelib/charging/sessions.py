@@ -8,11 +8,13 @@ balance) so repeated or late messages from chargers and repeated stops change no
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.charging import ocpp_calls, pricing
 from chalicelib.charging.contract import StartIn
@@ -28,6 +30,7 @@ from chalicelib.charging.models import (
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import ports as wallet
+from chalicelib.platform import audit
 from chalicelib.shared.db import get_or_none, get_owned, transaction
 from chalicelib.shared.errors import Conflict, DomainError, Forbidden, NotFound
 from chalicelib.shared.ids import compact_id
@@ -470,11 +473,16 @@ def _holds_connector(session: ChargingSession) -> bool:
 
 
 def complete(
-    session: ChargingSession, samples: list[tuple[datetime, int, int | None]], now: datetime, reason: str
+    session: ChargingSession,
+    samples: list[tuple[datetime, int, int | None]],
+    now: datetime,
+    reason: str,
+    also: Callable[[TransactWrite], object] | None = None,
 ) -> ChargingSession:
     """Settle: bill from the readings, unused prepaid back to the wallet, connector freed; once.
     The hold is released exactly once whatever the path: a session whose prepay already went back
-    (a failed start, then a force-end) completes with nothing more to move."""
+    (a failed start, then a force-end) completes with nothing more to move. `also` adds items to
+    the settling transaction (a force-end's audit entry)."""
     for _ in range(4):
         if session.state == rules.COMPLETED:
             return session
@@ -537,6 +545,8 @@ def complete(
                         actions=[Connector.session_id.remove()],
                         condition=Connector.session_id == session.session_id,
                     )
+                if also is not None:
+                    also(tx)
         except TransactWriteError:
             session.refresh(consistent_read=True)
             continue
@@ -577,7 +587,9 @@ def _waive_parking(session: ChargingSession, now: datetime) -> bool:
     )
 
 
-def abandon(session: ChargingSession, reason: str, now: datetime) -> None:
+def abandon(
+    session: ChargingSession, reason: str, now: datetime, also: Callable[[TransactWrite], object] | None = None
+) -> None:
     """A start that never began (the charger rejected it or never answered, including one stopped
     while starting): the session is abnormal, the whole prepaid amount goes back and the connector
     is free. Once: the release posting's key is the session's, whatever the path."""
@@ -611,6 +623,8 @@ def abandon(session: ChargingSession, reason: str, now: datetime) -> None:
                         actions=[Connector.session_id.remove()],
                         condition=Connector.session_id == session.session_id,
                     )
+                if also is not None:
+                    also(tx)
         except TransactWriteError:
             session.refresh(consistent_read=True)
             continue
@@ -622,18 +636,38 @@ def abandon(session: ChargingSession, reason: str, now: datetime) -> None:
 # Staff and the sweeper
 
 
-def force_end(operator_id: str, session_id: str, now: datetime) -> ChargingSession:
+def force_end(operator_id: str, session_id: str, now: datetime, who: str = "system") -> ChargingSession:
     session = get_owned(
         ChargingSession, session_id, owner=("operator_id", operator_id), missing=_missing(), consistent=True
     )
     if session.state not in rules.FORCE_ENDABLE:
         raise Conflict(f"a {session.state} session cannot be force-ended", "not_open")
     live = session.state in (*rules.LIVE, rules.STOPPING) and session.transaction_id is not None
+    before = {
+        "state": session.state,
+        "energy_wh": int(session.energy_wh),
+        "prepaid_fen": int(session.prepaid_fen),
+    }
+
+    def audited(target: str) -> Callable[[TransactWrite], object]:
+        return lambda tx: audit.add(
+            tx,
+            who,
+            operator_id,
+            "charging_session",
+            session_id,
+            "force_end",
+            before,
+            {"state": target},
+            None,
+            now,
+        )
+
     if session.state in (rules.STARTING, rules.STOPPING) and session.transaction_id is None:
-        abandon(session, "ended by staff before the charger started", now)
+        abandon(session, "ended by staff before the charger started", now, also=audited(rules.ABNORMAL))
         session.refresh(consistent_read=True)
         return session
-    session = complete(session, [], now, "force_ended")
+    session = complete(session, [], now, "force_ended", also=audited(rules.COMPLETED))
     if live:
         _remote_stop(session, now)
     return session

@@ -179,7 +179,7 @@ def update_tariff(request: Any, tariff_id: str, *, me: Principal, body: c.Tariff
     auth=STAFF,
 )
 def assign_tariffs(request: Any, lot_id: str, *, me: Principal, body: c.TariffPlanIn) -> Response:
-    lot = tariffs.assign(me.operator, lot_id, body, now())
+    lot = tariffs.assign(me.operator, me.user_id, lot_id, body, now())
     return ok(
         {
             "lot_id": lot.lot_id,

@@ -12,7 +12,9 @@ from chalicelib.parking.contract import MAX_PREVIEW_DAYS, PreviewIn, TariffIn, T
 from chalicelib.parking.domain import tariffs
 from chalicelib.parking.domain.tariffs import VEHICLE_CLASSES, Calendar, Price, Tariff, TariffInvalid
 from chalicelib.parking.models import Lot, TariffVersion
+from chalicelib.platform import audit
 from chalicelib.shared import versioned
+from chalicelib.shared.db import transaction
 from chalicelib.shared.errors import Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.tenancy import require_same_owner
@@ -51,8 +53,16 @@ def create(operator_id: str, user_id: str, body: TariffIn, now: datetime) -> Tar
         created_at=now,
         created_by=user_id,
     )
-    item.save(condition=TariffVersion.tariff_id.does_not_exist())
+    with transaction() as tx:
+        tx.save(item, condition=TariffVersion.tariff_id.does_not_exist())
+        audit.add(
+            tx, user_id, operator_id, "tariff", item.tariff_id, "create", None, _audited(item), None, now
+        )
     return item
+
+
+def _audited(item: TariffVersion) -> dict[str, Any]:
+    return {"version": int(item.version), "name": item.name, "definition": item.definition}
 
 
 def latest(operator_id: str, tariff_id: str) -> TariffVersion:
@@ -91,7 +101,21 @@ def new_version(
         created_at=now,
         created_by=user_id,
     )
-    versioned.write(item)
+    versioned.write(
+        item,
+        also=lambda tx: audit.add(
+            tx,
+            user_id,
+            operator_id,
+            "tariff",
+            tariff_id,
+            "new_version",
+            _audited(current),
+            _audited(item),
+            None,
+            now,
+        ),
+    )
     config.clear_cache()
     return item
 
@@ -104,7 +128,7 @@ def of_operator(operator_id: str) -> list[TariffVersion]:
     return sorted(newest.values(), key=lambda t: t.tariff_id)
 
 
-def assign(operator_id: str, lot_id: str, body: TariffPlanIn, now: datetime) -> Lot:
+def assign(operator_id: str, user_id: str, lot_id: str, body: TariffPlanIn, now: datetime) -> Lot:
     """Set the lot's tariff for each vehicle class (and holiday tariffs, holidays, grace window)."""
     lot = lots.own(operator_id, lot_id)
     plan: dict[str, dict[str, str | None]] = {}
@@ -118,14 +142,25 @@ def assign(operator_id: str, lot_id: str, body: TariffPlanIn, now: datetime) -> 
     else:
         cleaned = list(lot.holidays or [])
     grace = body.grace_minutes if body.grace_minutes is not None else int(lot.grace_minutes)
-    lot.update(
-        actions=[
-            Lot.tariff_plan.set(plan),
-            Lot.holidays.set(cleaned),
-            Lot.grace_minutes.set(grace),
-            Lot.updated_at.set(now),
-        ]
-    )
+    before = {
+        "tariff_plan": lot.tariff_plan,
+        "holidays": list(lot.holidays or []),
+        "grace_minutes": int(lot.grace_minutes),
+    }
+    after = {"tariff_plan": plan, "holidays": cleaned, "grace_minutes": grace}
+    with transaction() as tx:
+        tx.update(
+            lot,
+            actions=[
+                Lot.tariff_plan.set(plan),
+                Lot.holidays.set(cleaned),
+                Lot.grace_minutes.set(grace),
+                Lot.updated_at.set(now),
+            ],
+            condition=Lot.operator_id == operator_id,
+        )
+        audit.add(tx, user_id, operator_id, "lot", lot_id, "tariff_plan", before, after, None, now)
+    lot.refresh(consistent_read=True)
     config.clear_cache()
     return lot
 

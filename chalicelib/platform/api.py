@@ -1,5 +1,5 @@
-"""The platform's HTTP edge: a device's recent commands with their status, for staff of the
-device's operator."""
+"""The platform's HTTP edge: a device's recent commands with their status, and the audit log,
+for staff of the operator."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.platform import commands, registry
-from chalicelib.platform.contract import DeviceCommandsOut
+from chalicelib.platform import audit, commands, registry
+from chalicelib.platform.contract import AuditOut, AuditQuery, DeviceCommandsOut
 from chalicelib.shared.auth import STAFF, Principal
-from chalicelib.shared.errors import NotFound
+from chalicelib.shared.errors import Invalid, NotFound
 from chalicelib.shared.http import Routes, ok
 from chalicelib.shared.timeutil import iso, iso_or_none
 
@@ -40,3 +40,23 @@ def device_commands(request: Any, device_id: str, *, me: Principal) -> Response:
             ],
         }
     )
+
+
+@routes.route("/v1/ops/audit", "GET", query=AuditQuery, response=AuditOut, auth=STAFF)
+def audit_log(request: Any, *, me: Principal, query: AuditQuery) -> Response:
+    """The operator's audit log, oldest first: every configuration change and manual staff action
+    with who, when, the value before and after."""
+    if bool(query.object_type) != bool(query.object_id):
+        raise Invalid("object_type and object_id go together", "invalid_object")
+    if query.since is not None and query.until is not None and query.since > query.until:
+        raise Invalid("from must not be after to", "invalid_time")
+    entries, cursor = audit.query(
+        me.operator,
+        object_type=query.object_type,
+        object_id=query.object_id,
+        since=query.since,
+        until=query.until,
+        cursor=query.cursor,
+        limit=query.limit,
+    )
+    return ok({"entries": [audit.view(e) for e in entries], "next_cursor": cursor})

@@ -19,14 +19,17 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.platform.downlink import get_publisher
 from chalicelib.platform.models import ACKED, FAILED, PENDING_SHARD, SENT, TIMED_OUT, Command
+from chalicelib.shared.db import transaction
 from chalicelib.shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -124,10 +127,18 @@ def _mark_failed(device_id: str, correlation_id: str) -> None:
         log.warning("could not mark a failed publish", extra={"correlation_id": correlation_id})
 
 
-def send(command: OutgoingCommand, now: datetime) -> Command:
-    """Record one command on its own and publish it (calls that are not part of a transaction)."""
+def send(
+    command: OutgoingCommand, now: datetime, also: Callable[[TransactWrite], object] | None = None
+) -> Command:
+    """Record one command and publish it (calls that are not part of a larger transaction);
+    `also` adds items to the same transaction (the audit entry of a staff member's command)."""
     record = command.record(now)
-    record.save()
+    if also is None:
+        record.save()
+    else:
+        with transaction() as tx:
+            tx.save(record)
+            also(tx)
     publish([command])
     return record
 

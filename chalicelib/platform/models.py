@@ -178,4 +178,48 @@ class Operator(Model):
     created_at = UTCDateTimeAttribute()
 
 
-MODELS: list[type[Model]] = [Operator, Device, Command, DeviceMessage, DeadLetter]
+# ----------------------------------------------------------------------------------------------
+# The audit log: every configuration change and every manual staff action, with who, when,
+# what, and the value before and after (domain.md §2.1). Written in the same transaction as the
+# change it records (`platform.audit.add`); never changed or removed.
+#
+# Keys: hash `operator_id`, range `entry_id` (time-sortable "au-…").
+# Access patterns:
+# - an operator's entries in time order, optionally between two instants (range on entry_id);
+# - one object's entries in time order (GSI `by_object`: `object_ref` =
+#   "{operator_id}#{object_type}#{object_id}").
+
+
+class AuditByObject(GlobalSecondaryIndex["AuditEntry"]):
+    class Meta:
+        index_name = "by_object"
+        projection = AllProjection()
+
+    object_ref = UnicodeAttribute(hash_key=True)
+    entry_id = UnicodeAttribute(range_key=True)
+
+
+class AuditEntry(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("audit_log")
+
+    operator_id = UnicodeAttribute(hash_key=True)
+    entry_id = UnicodeAttribute(range_key=True)
+    object_ref = UnicodeAttribute()
+    object_type = UnicodeAttribute()
+    object_id = UnicodeAttribute()
+    action = UnicodeAttribute()
+    who = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    before = JSONAttribute(null=True)
+    after = JSONAttribute(null=True)
+    at = UTCDateTimeAttribute()
+
+    by_object = AuditByObject()
+
+
+def object_ref(operator_id: str, object_type: str, object_id: str) -> str:
+    return f"{operator_id}#{object_type}#{object_id}"
+
+
+MODELS: list[type[Model]] = [Operator, Device, Command, DeviceMessage, DeadLetter, AuditEntry]

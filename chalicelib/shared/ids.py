@@ -23,6 +23,13 @@ def sortable_id(prefix: str, now: datetime, random_bytes: int = 5) -> str:
     return f"{prefix}-{_base36(millis, 9)}{secrets.token_hex(random_bytes)}"
 
 
+def time_bound(prefix: str, at: datetime, upper: bool = False) -> str:
+    """The smallest (or with `upper`, beyond the largest) sortable id of `prefix` made at `at`:
+    bounds of a range-key condition on time."""
+    millis = max(0, int(at.timestamp() * 1000))
+    return f"{prefix}-{_base36(millis, 9)}" + ("~" if upper else "")
+
+
 def compact_id(prefix: str, now: datetime) -> str:
     """A time-sortable id of at most 20 characters (an OCPP idTag is CiString20)."""
     millis = int(now.timestamp() * 1000)

@@ -4,11 +4,14 @@ two editors racing for the same next version get a clear conflict instead of a l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
+from chalicelib.shared.db import failed_condition, transaction
 from chalicelib.shared.errors import Conflict, DomainError
 
 V = TypeVar("V", bound=Model)
@@ -22,13 +25,26 @@ def latest(model: type[V], record_id: str, *, operator_id: str, missing: DomainE
     raise missing
 
 
-def write(item: V) -> V:
-    """Write a version that must not exist yet (the first, or the one after the latest read)."""
+def _conflict() -> Conflict:
+    return Conflict("someone else changed this record at the same time; try again", "version_conflict")
+
+
+def write(item: V, also: Callable[[TransactWrite], object] | None = None) -> V:
+    """Write a version that must not exist yet (the first, or the one after the latest read);
+    `also` adds items to the same transaction (the change's audit entry)."""
     version_attribute: Any = type(item).version  # type: ignore[attr-defined]
+    if also is None:
+        try:
+            item.save(condition=version_attribute.does_not_exist())
+        except PutError as exc:
+            raise _conflict() from exc
+        return item
     try:
-        item.save(condition=version_attribute.does_not_exist())
-    except PutError as exc:
-        raise Conflict(
-            "someone else changed this record at the same time; try again", "version_conflict"
-        ) from exc
+        with transaction() as tx:
+            tx.save(item, condition=version_attribute.does_not_exist())
+            also(tx)
+    except TransactWriteError as exc:
+        if failed_condition(exc, index=0):
+            raise _conflict() from exc
+        raise
     return item

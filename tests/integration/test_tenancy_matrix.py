@@ -516,6 +516,7 @@ LISTINGS: dict[tuple[str, str], str] = {
     ("GET", "/v1/ops/inbox"): "staff",
     ("GET", "/v1/driver/refunds"): "driver",
     ("GET", "/v1/ops/refunds"): "staff",
+    ("GET", "/v1/ops/audit"): "staff",
 }
 
 EXEMPT: dict[tuple[str, str], str] = {
