@@ -17,6 +17,7 @@ from chalicelib.charging.blueprint import bp as charging
 from chalicelib.ledger.blueprint import bp as ledger
 from chalicelib.parking import api as parking_api
 from chalicelib.parking import books_api as parking_books
+from chalicelib.parking import ops_api as parking_ops
 from chalicelib.parking.blueprint import bp as parking
 from chalicelib.payments import api as payments_api
 from chalicelib.payments.blueprint import bp as payments
@@ -53,6 +54,7 @@ ROUTES = (
     platform_api.routes,
     parking_api.routes,
     parking_books.routes,
+    parking_ops.routes,
     payments_api.routes,
     charging_api.routes,
     charging_books.routes,

@@ -588,7 +588,10 @@ def _waive_parking(session: ChargingSession, now: datetime) -> bool:
 
 
 def abandon(
-    session: ChargingSession, reason: str, now: datetime, also: Callable[[TransactWrite], object] | None = None
+    session: ChargingSession,
+    reason: str,
+    now: datetime,
+    also: Callable[[TransactWrite], object] | None = None,
 ) -> None:
     """A start that never began (the charger rejected it or never answered, including one stopped
     while starting): the session is abnormal, the whole prepaid amount goes back and the connector

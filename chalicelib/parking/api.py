@@ -97,19 +97,6 @@ def lot_visits(request: Any, lot_id: str, *, me: Principal, query: c.LotVisitsQu
     return ok({"lot_id": lot_id, "visits": [views.visit(v) for v in visits]})
 
 
-@routes.route(
-    "/v1/ops/lots/{lot_id}/records",
-    "GET",
-    query=c.RecordsQuery,
-    response=c.RecordsOut,
-    errors=[404],
-    auth=STAFF,
-)
-def lot_records(request: Any, lot_id: str, *, me: Principal, query: c.RecordsQuery) -> Response:
-    items = lots.records(me.operator, lot_id, query.type)
-    return ok({"lot_id": lot_id, "type": query.type, "records": [views.record(r) for r in items]})
-
-
 def _tariff_view(item: TariffVersion) -> dict[str, Any]:
     return {
         "tariff_id": item.tariff_id,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
+from chalice import Blueprint, Rate
 
-from chalicelib.parking import api, books_api, devices
+from chalicelib.parking import api, books_api, devices, occupancy, ops_api
 from chalicelib.shared import http
 from chalicelib.shared.clock import now
 from chalicelib.shared.observability import logger, metrics, metrics_flushed, tracer
@@ -15,6 +15,7 @@ from chalicelib.shared.observability import logger, metrics, metrics_flushed, tr
 bp = Blueprint(__name__)
 http.register(bp, api.routes)
 http.register(bp, books_api.routes)
+http.register(bp, ops_api.routes)
 
 
 def _device_event(kind: str, event: Any) -> dict[str, Any]:
@@ -44,3 +45,26 @@ def gate_ack(event: Any, context: Any) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 def gate_status(event: Any, context: Any) -> dict[str, Any]:
     return _device_event("status", event)
+
+
+@bp.lambda_function(name="lot_occupancy")
+@tracer.capture_lambda_handler
+def lot_occupancy(event: Any, context: Any) -> dict[str, Any]:
+    """A lot's count changed (the gate's notification, IoT rule lot_occupancy): publish its free
+    spaces to the lot's guidance screens."""
+    with metrics_flushed():
+        # Every rule's event shape: topic(3) of parkcharge/lot/{lot_id}/occupancy/changed.
+        lot_id = str((event or {}).get("topic_device_id") or "")
+        if not lot_id:
+            return {"result": "ignored"}
+        message = occupancy.publish_guidance(lot_id, now())
+        return {"result": "published", "free": message["free"]}
+
+
+@bp.schedule(Rate(5, unit=Rate.MINUTES))
+def recount_occupancy(event: Any) -> None:
+    """Correct drift: set each lot's count from the cars inside and publish it."""
+    done = occupancy.recount_all(now())
+    drifted = [d for d in done if d["drift"]]
+    if drifted:
+        logger.warning("occupancy recount corrected drift", extra={"lots": drifted})

@@ -63,6 +63,7 @@ class LotConfig:
     plan: dict[str, TariffRef]
     holidays: tuple[date, ...]
     lanes: dict[str, LaneInfo]
+    capacity: int = 0
 
     def ref_for(self, vehicle_class: str) -> TariffRef | None:
         return self.plan.get(vehicle_class) or self.plan.get("small")
@@ -112,6 +113,7 @@ def lot(lot_id: str) -> LotConfig | None:
         plan=plan,
         holidays=tuple(date.fromisoformat(str(d)) for d in item.holidays or []),
         lanes=lanes,
+        capacity=int(item.capacity or 0),
     )
     _lots.put(key, config)
     return config

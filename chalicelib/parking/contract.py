@@ -56,7 +56,63 @@ class LotVisitsQuery(msgspec.Struct, kw_only=True):
 
 
 class RecordsQuery(msgspec.Struct, kw_only=True):
+    """`type`: one record type (or `inside`, `exited`), every stored type when absent; `plate`;
+    `from` / `to` (ISO 8601 with Z) or `day` (the lot's local date, YYYY-MM-DD); `cursor` (the
+    page before's `next_cursor`); `format=csv` for the export (every page, the cashier's columns,
+    times in the lot's zone)."""
+
     type: Annotated[str, msgspec.Meta(max_length=40)] = ""
+    plate: Plate | None = None
+    since: Instant | None = msgspec.field(default=None, name="from")
+    until: Instant | None = msgspec.field(default=None, name="to")
+    day: date | None = None
+    cursor: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 100
+    format: Annotated[str, msgspec.Meta(max_length=8)] = "json"
+
+
+Reason = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S", description="why (required)")
+]
+
+
+class ReleaseIn(Strict):
+    """The car at this exit: its open visit (`visit_id`), or its plate (none found: an entry is
+    synthesised); `amount_fen` cash taken (0: all waived)."""
+
+    reason: Reason
+    visit_id: Id | None = None
+    plate: Plate | None = None
+    amount_fen: Fen = 0
+
+
+class OpenIn(Strict):
+    """At an exit, naming the car (`visit_id` or `plate`) settles it as an abnormal release."""
+
+    reason: Reason
+    visit_id: Id | None = None
+    plate: Plate | None = None
+    amount_fen: Fen = 0
+
+
+class MatchIn(Strict):
+    visit_id: Id
+    read_plate: Plate | None = None
+    reason: Reason | None = None
+
+
+class CorrectionIn(Strict):
+    read_plate: Plate
+    plate: Plate
+    reason: Reason | None = None
+
+
+class CashIn(Strict):
+    amount_fen: Annotated[int, msgspec.Meta(ge=1, le=100_000_000, description="cash taken, in fen")]
+
+
+class CloseIn(Strict):
+    reason: Reason
 
 
 class VersionQuery(msgspec.Struct, kw_only=True):
@@ -132,6 +188,9 @@ class VisitOut(msgspec.Struct):
     paid_at: Timestamp | None
     abnormal_reason: str | None
     charging_waiver: dict[str, Any] | None
+    cash_fen: Fen = 0
+    exit_remark: str | None = None
+    corrections: list[dict[str, Any]] = []
 
 
 class PlateVisitsOut(msgspec.Struct):
@@ -203,6 +262,33 @@ class RecordsOut(msgspec.Struct):
     lot_id: str
     type: str
     records: list[RecordOut]
+    next_cursor: str | None = None
+
+
+class SentCommandOut(msgspec.Struct):
+    correlation_id: str
+    device_id: str
+    command: str
+    message: dict[str, Any]
+
+
+class OpsOut(msgspec.Struct):
+    """What a staff action did: its visit, the gate's decision at an exit, and the commands it sent."""
+
+    action: str
+    visit_id: str | None
+    result: str | None
+    due_fen: Fen
+    commands: list[SentCommandOut]
+
+
+class OccupancyOut(msgspec.Struct):
+    lot_id: str
+    capacity: Count
+    inside: Count
+    free: Count
+    updated_at: Timestamp | None
+    recounted_at: Timestamp | None
 
 
 class TariffOut(msgspec.Struct):

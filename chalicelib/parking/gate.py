@@ -27,7 +27,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
-from chalicelib.parking import config, gate_commands, pricing
+from chalicelib.parking import config, gate_commands, occupancy, pricing
 from chalicelib.parking.domain import gate, plates
 from chalicelib.parking.domain.tariffs import Price
 from chalicelib.parking.messages import Capture
@@ -35,17 +35,18 @@ from chalicelib.parking.models import (
     ABNORMAL_ENTRY,
     EXITED,
     INSIDE,
+    LEFT,
     RECORD_ABNORMAL_ENTRY,
     RECORD_UNMATCHED_EXIT,
-    Record,
     Visit,
     lot_plate_key,
+    new_record,
 )
 from chalicelib.parking.pricing import ExitPricing
 from chalicelib.platform import commands, inbox, registry
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.platform.envelope import InvalidMessage
-from chalicelib.shared.db import cancellation_codes, failed_condition, transaction
+from chalicelib.shared.db import cancellation_codes, failed_condition
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.timeutil import iso
 
@@ -71,16 +72,29 @@ def _commit(
     outgoing: list[OutgoingCommand],
     now: datetime,
     write: Callable[[TransactWrite], None],
+    lot: config.LotConfig | None = None,
+    occupancy_delta: int = 0,
+    kind: str = "capture",
 ) -> bool:
-    """One transaction: the "message handled" marker first (so a repeated capture fails on it), the
-    caller's writes, the commands (the outbox); then the publish. False for a repeated capture,
-    which re-publishes the device's commands still waiting for an ack."""
+    """One transaction: the "message handled" marker first (so a repeated capture fails on it),
+    the lot's occupancy change (within 0..capacity), the caller's writes, the commands (the
+    outbox); then the publish. False for a repeated capture, which re-publishes the device's
+    commands still waiting for an ack."""
+
+    def items(tx: TransactWrite) -> None:
+        write(tx)
+        for command in outgoing:
+            tx.save(command.record(now))
+
     try:
-        with transaction() as tx:
-            inbox.add(tx, capture.device_id, capture.message_id, "capture", outcome, now)
-            write(tx)
-            for command in outgoing:
-                tx.save(command.record(now))
+        counted = occupancy.transact(
+            lot.lot_id if lot is not None else "",
+            lot.capacity if lot is not None else 0,
+            occupancy_delta,
+            now,
+            items,
+            first=lambda tx: inbox.add(tx, capture.device_id, capture.message_id, kind, outcome, now),
+        )
     except TransactWriteError as error:
         if failed_condition(error, index=0):
             commands.resend_pending(capture.device_id, now)
@@ -91,6 +105,8 @@ def _commit(
             raise VisitChanged from error
         raise
     commands.publish(outgoing)
+    if counted and lot is not None:
+        occupancy.notify(lot.lot_id, now)
     commands.resend_pending(capture.device_id, now, exclude={c.correlation_id for c in outgoing})
     return True
 
@@ -172,22 +188,24 @@ def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, no
             )
             ledger.add(tx, posting, lot.timezone)
             tx.save(
-                Record(
+                new_record(
                     lot.lot_id,
-                    f"{RECORD_ABNORMAL_ENTRY}#{iso(now)}#{previous.visit_id}",
-                    type=RECORD_ABNORMAL_ENTRY,
-                    plate=plate,
+                    RECORD_ABNORMAL_ENTRY,
+                    plate,
+                    now,
+                    previous.visit_id,
                     visit_id=previous.visit_id,
                     detail={
                         "entered_at": iso(previous.entered_at),
                         "replaced_by": visit_id,
                         "reason": "plate entered again while inside",
                     },
-                    created_at=now,
                 )
             )
 
-    if not _commit(capture, "entered", outgoing, now, write):
+    # A plate already inside replaces its earlier visit: the count does not move.
+    delta = 0 if decision.previous_becomes_abnormal else 1
+    if not _commit(capture, "entered", outgoing, now, write, lot, delta):
         return GateOutcome("duplicate")
     return GateOutcome("entered", visit_id=visit_id, commands=outgoing)
 
@@ -216,8 +234,24 @@ def _exit_once(
         repeat = inbox.seen(capture.device_id, capture.message_id) is not None
         return GateOutcome("duplicate" if repeat else "already_exited", visit_id=visit.visit_id)
     if visit is None or visit.status != INSIDE:
-        return _unmatched_exit(capture, lot, plate, now)
-    priced = pricing.exit_decision(visit, lot, now, recent[1:])
+        return _unmatched_exit(capture, lot, lane_id, plate, now)
+    return decide_exit(capture, lot, lane_id, visit, recent[1:], now)
+
+
+def decide_exit(
+    capture: Capture,
+    lot: config.LotConfig,
+    lane_id: str,
+    visit: Visit,
+    earlier: list[Visit],
+    now: datetime,
+    also: Callable[[TransactWrite], object] | None = None,
+    kind: str = "capture",
+) -> GateOutcome:
+    """The exit of an open visit at a lane: open when nothing is due (the visit closes), else show
+    the amount and mark the car waiting. Staff's manual match and exit correction decide here
+    too, with their record and audit entry added by `also` to the same transaction."""
+    priced = pricing.exit_decision(visit, lot, now, earlier)
     decision = priced.decision
     outgoing: list[OutgoingCommand] = []
     if decision.open_gate:
@@ -233,8 +267,10 @@ def _exit_once(
     unchanged = (Visit.status == INSIDE) & unchanged
 
     def write(tx: TransactWrite) -> None:
+        if also is not None:
+            also(tx)
         if decision.open_gate:
-            close(tx, visit, lot, priced, recent[1:], lane_id, capture.device_id, now)
+            close(tx, visit, lot, priced, earlier, lane_id, capture.device_id, now)
             return
         tx.update(
             visit,
@@ -246,7 +282,8 @@ def _exit_once(
             condition=unchanged,
         )
 
-    if not _commit(capture, outcome, outgoing, now, write):
+    delta = -1 if decision.open_gate else 0
+    if not _commit(capture, outcome, outgoing, now, write, lot, delta, kind):
         return GateOutcome("duplicate")
     return GateOutcome(
         "exited" if decision.open_gate else "payment_required",
@@ -258,7 +295,7 @@ def _exit_once(
 
 def _just_released_here(visit: Visit, device_id: str, now: datetime) -> bool:
     return (
-        visit.status == EXITED
+        visit.status in LEFT
         and visit.exit_device_id == device_id
         and visit.exited_at is not None
         and timedelta(0) <= now - visit.exited_at <= gate_commands.OPEN_VALID_FOR
@@ -292,7 +329,7 @@ def close(
         at=now,
     )
     excess = posting.memo["excess_fen"] if posting is not None else 0
-    actions = close_actions(fee, lane_id, device_id, now)
+    actions = close_actions(fee, visit.lot_id, lane_id, device_id, now)
     total = pricing.cycle_total(visit, lot, fee, earlier)
     if total is not None:
         actions.append(Visit.cycle_total_fen.set(total))
@@ -306,11 +343,16 @@ def close(
     ledger.add(tx, posting, lot.timezone)
 
 
-def close_actions(fee: Price, lane_id: str, device_id: str, now: datetime) -> list[Action]:
+def close_actions(
+    fee: Price, lot_id: str | None, lane_id: str, device_id: str, now: datetime
+) -> list[Action]:
+    """A visit leaving; `lot_id` lists it among the lot's exits (None for an abnormal release,
+    which is not a normal exit)."""
     actions: list[Action] = [
         Visit.status.set(EXITED),
         Visit.inside_lot.remove(),
         Visit.exited_at.set(now),
+        *([Visit.exited_lot.set(lot_id)] if lot_id is not None else []),
         Visit.exit_lane_id.set(lane_id),
         Visit.exit_device_id.set(device_id),
         Visit.total_fen.set(fee.total_fen),
@@ -323,20 +365,22 @@ def close_actions(fee: Price, lane_id: str, device_id: str, now: datetime) -> li
     return actions
 
 
-def _unmatched_exit(capture: Capture, lot: config.LotConfig, plate: str, now: datetime) -> GateOutcome:
+def _unmatched_exit(
+    capture: Capture, lot: config.LotConfig, lane: str, plate: str, now: datetime
+) -> GateOutcome:
     """No open visit for this plate: keep the barrier closed and leave a record for the cashier,
     who releases the car by hand (abnormal release, a later change)."""
     outgoing = [gate_commands.display(capture.device_id, (plate, "未找到入场记录", "请联系管理员"), now)]
 
     def write(tx: TransactWrite) -> None:
         tx.save(
-            Record(
+            new_record(
                 lot.lot_id,
-                f"{RECORD_UNMATCHED_EXIT}#{iso(now)}#{capture.message_id}",
-                type=RECORD_UNMATCHED_EXIT,
-                plate=plate,
-                detail={"device_id": capture.device_id, "message_id": capture.message_id},
-                created_at=now,
+                RECORD_UNMATCHED_EXIT,
+                plate,
+                now,
+                capture.message_id,
+                detail={"device_id": capture.device_id, "message_id": capture.message_id, "lane_id": lane},
             )
         )
 
@@ -367,22 +411,27 @@ def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[Ou
         gate_commands.open_gate(device_id, lane_id, visit.visit_id, now),
         gate_commands.display(device_id, decision.display, now),
     ]
+
+    def write(tx: TransactWrite) -> None:
+        close(
+            tx,
+            visit,
+            lot,
+            priced,
+            earlier,
+            lane_id,
+            device_id,
+            now,
+            extra_condition=Visit.waiting_exit_device_id == device_id,
+        )
+        for command in outgoing:
+            tx.save(command.record(now))
+
     try:
-        with transaction() as tx:
-            close(
-                tx,
-                visit,
-                lot,
-                priced,
-                earlier,
-                lane_id,
-                device_id,
-                now,
-                extra_condition=Visit.waiting_exit_device_id == device_id,
-            )
-            for command in outgoing:
-                tx.save(command.record(now))
+        counted = occupancy.transact(lot.lot_id, lot.capacity, -1, now, write)
     except TransactWriteError:
         return []  # someone else closed the visit first (the car re-captured at the exit)
     commands.publish(outgoing)
+    if counted:
+        occupancy.notify(lot.lot_id, now)
     return outgoing

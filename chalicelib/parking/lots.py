@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.parking import plates
-from chalicelib.parking.models import INSIDE, RECORD_TYPES, Lane, Lot, Record, Visit
+from chalicelib.parking.models import EXITED, INSIDE, Lane, Lot, Visit
 from chalicelib.shared.db import get_owned
 from chalicelib.shared.errors import Invalid, NotFound
 
@@ -26,23 +26,14 @@ def lanes(lot_id: str) -> list[Lane]:
 
 
 def visits_inside(operator_id: str, lot_id: str, status: str) -> list[Visit]:
+    """Cars in the lot (newest entry first) or, with `status=exited`, the latest cars that left
+    (newest exit first); the records listing pages through either by time."""
     own(operator_id, lot_id)
-    if status != INSIDE:
-        raise Invalid(
-            "status must be 'inside' (exited visits are listed by the records export)", "invalid_status"
-        )
-    return list(Visit.inside_by_lot.query(lot_id, scan_index_forward=False, limit=PAGE))
-
-
-def records(operator_id: str, lot_id: str, record_type: str) -> list[Record]:
-    own(operator_id, lot_id)
-    if record_type not in RECORD_TYPES:
-        raise Invalid(f"type must be one of {', '.join(RECORD_TYPES)}", "invalid_type")
-    return list(
-        Record.query(
-            lot_id, Record.record_key.startswith(f"{record_type}#"), scan_index_forward=False, limit=PAGE
-        )
-    )
+    if status == INSIDE:
+        return list(Visit.inside_by_lot.query(lot_id, scan_index_forward=False, limit=PAGE))
+    if status == EXITED:
+        return list(Visit.exited_by_lot.query(lot_id, scan_index_forward=False, limit=PAGE))
+    raise Invalid("status must be 'inside' or 'exited'", "invalid_status")
 
 
 def visits_of_plate(user_id: str, plate: str) -> list[Visit]:

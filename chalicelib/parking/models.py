@@ -3,6 +3,9 @@ bound to driver accounts. Access patterns next to each model."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
@@ -11,7 +14,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.shared.db import TableMeta, table_name_for
@@ -77,14 +80,22 @@ class Lane(Model):
 #   descending, limit 1);
 # - a driver's visits of one plate across lots, newest first (GSI `by_plate`);
 # - cars in a lot now (sparse GSI `inside_by_lot`: `inside_lot` is set only while inside);
-# - a visit by its keys (quotes and payments store both).
+# - cars that left a lot, by exit time (sparse GSI `exited_by_lot`: `exited_lot` is set when a
+#   visit leaves, by a normal exit or an abnormal release);
+# - a visit by its keys (quotes and payments store both);
+# - a visit by its id alone (staff actions name it; GSI `by_id`, keys only, then a consistent get).
 # At exit the gate reads the plate's latest three visits in one Query (the current one and the
 # newest closed one, which carries the no-repeat cycle's running total in `cycle_total_fen`).
-# Status: inside → exited | abnormal_entry. Every change is conditional on the status.
+# Status: inside → exited | abnormal_entry | released (abnormal release or remote open by staff:
+# no normal exit) | closed (a stale visit closed by staff). Every change is conditional on the
+# status.
 
 INSIDE = "inside"
 EXITED = "exited"
 ABNORMAL_ENTRY = "abnormal_entry"
+RELEASED = "released"
+CLOSED = "closed"
+LEFT = (EXITED, RELEASED)  # the car went out through a barrier
 
 
 class VisitsByPlate(GlobalSecondaryIndex["Visit"]):
@@ -103,6 +114,23 @@ class VisitsInsideByLot(GlobalSecondaryIndex["Visit"]):
 
     inside_lot = UnicodeAttribute(hash_key=True)
     visit_id = UnicodeAttribute(range_key=True)
+
+
+class VisitsById(GlobalSecondaryIndex["Visit"]):
+    class Meta:
+        index_name = "by_id"
+        projection = KeysOnlyProjection()
+
+    visit_id = UnicodeAttribute(hash_key=True)
+
+
+class VisitsExitedByLot(GlobalSecondaryIndex["Visit"]):
+    class Meta:
+        index_name = "exited_by_lot"
+        projection = AllProjection()
+
+    exited_lot = UnicodeAttribute(hash_key=True)
+    exited_at = UTCDateTimeAttribute(range_key=True)
 
 
 class Visit(Model):
@@ -132,6 +160,7 @@ class Visit(Model):
     last_cycle_fen = NumberAttribute(null=True)
     cycle_total_fen = NumberAttribute(null=True)
     exited_at = UTCDateTimeAttribute(null=True)
+    exited_lot = UnicodeAttribute(null=True)
     exit_lane_id = UnicodeAttribute(null=True)
     exit_device_id = UnicodeAttribute(null=True)
     exit_remark = UnicodeAttribute(null=True)
@@ -149,11 +178,17 @@ class Visit(Model):
     waiting_exit_device_id = UnicodeAttribute(null=True)
     waiting_exit_lane_id = UnicodeAttribute(null=True)
     abnormal_reason = UnicodeAttribute(null=True)
+    # Cash a cashier took for this visit (part of `paid_fen`; the journal has it as provider "cash").
+    cash_fen = NumberAttribute(default=0)
+    # Staff corrections of this visit's plate: [{"old", "new", "who", "at"}].
+    corrections = JSONAttribute(null=True)
     # Charging waives parking: {"session_id", "station_id", "minutes", "fen"}, once per visit.
     charging_waiver = JSONAttribute(null=True)
 
     by_plate = VisitsByPlate()
     inside_by_lot = VisitsInsideByLot()
+    exited_by_lot = VisitsExitedByLot()
+    by_id = VisitsById()
 
 
 def lot_plate_key(lot_id: str, plate: str) -> str:
@@ -193,15 +228,58 @@ class Quote(Model):
 
 
 # ----------------------------------------------------------------------------------------------
-# Records staff query and export (abnormal entries, unmatched exits, ...).
+# Records staff query and export (domain.md §2.1): abnormal entries, unmatched exits, abnormal
+# releases, non-system openings (remote opens by staff or by a remote control, suspected
+# tailgating), abnormal captures, plate corrections and manual matches, stale visits closed by
+# staff, arrears (what an abnormal release let a car leave without paying).
+# Cars in the lot and cars that left are the visits themselves (indexes `inside_by_lot` and
+# `exited_by_lot`); payments are the payments' own listing.
 #
-# Keys: hash `lot_id`, range `record_key` = "{type}#{created_at ISO}#{id}".
+# Keys: hash `lot_id`, range `record_key` = "{type}#{created_key}", where `created_key` =
+# "{created_at ISO, ms}#{id}".
 # Access patterns:
-# - records of one type at a lot in time order (query begins_with "{type}#").
+# - records of one type at a lot in time order, between two instants (range on record_key);
+# - every record of a lot in time order (GSI `by_time`: range `created_key`);
+# - the records of one plate at a lot in time order (GSI `by_plate`: hash `lot_plate`).
 
 RECORD_ABNORMAL_ENTRY = "abnormal_entry"
 RECORD_UNMATCHED_EXIT = "unmatched_exit"
-RECORD_TYPES = (RECORD_ABNORMAL_ENTRY, RECORD_UNMATCHED_EXIT)
+RECORD_ABNORMAL_RELEASE = "abnormal_release"
+RECORD_NON_SYSTEM_OPENING = "non_system_opening"
+RECORD_ABNORMAL_CAPTURE = "abnormal_capture"
+RECORD_CORRECTION = "correction"
+RECORD_MANUAL_MATCH = "manual_match"
+RECORD_STALE_CLOSED = "stale_closed"
+RECORD_ARREARS = "arrears"
+RECORD_TYPES = (
+    RECORD_ABNORMAL_ENTRY,
+    RECORD_UNMATCHED_EXIT,
+    RECORD_ABNORMAL_RELEASE,
+    RECORD_NON_SYSTEM_OPENING,
+    RECORD_ABNORMAL_CAPTURE,
+    RECORD_CORRECTION,
+    RECORD_MANUAL_MATCH,
+    RECORD_STALE_CLOSED,
+    RECORD_ARREARS,
+)
+
+
+class RecordsByTime(GlobalSecondaryIndex["Record"]):
+    class Meta:
+        index_name = "by_time"
+        projection = AllProjection()
+
+    lot_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class RecordsByPlate(GlobalSecondaryIndex["Record"]):
+    class Meta:
+        index_name = "by_plate"
+        projection = AllProjection()
+
+    lot_plate = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
 
 
 class Record(Model):
@@ -215,6 +293,64 @@ class Record(Model):
     visit_id = UnicodeAttribute(null=True)
     detail = JSONAttribute(default=dict)
     created_at = UTCDateTimeAttribute()
+    created_key = UnicodeAttribute(null=True)
+    lot_plate = UnicodeAttribute(null=True)
+
+    by_time = RecordsByTime()
+    by_plate = RecordsByPlate()
+
+
+def time_key(at: datetime) -> str:
+    """An instant as sortable text to the millisecond (UTC)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def new_record(
+    lot_id: str,
+    record_type: str,
+    plate: str,
+    at: datetime,
+    ref: str,
+    *,
+    visit_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> Record:
+    """A record with every key its indexes need; `ref` makes it unique (a message or action id)."""
+    created = f"{time_key(at)}#{ref}"
+    return Record(
+        lot_id,
+        f"{record_type}#{created}",
+        type=record_type,
+        plate=plate,
+        visit_id=visit_id,
+        detail=detail or {},
+        created_at=at,
+        created_key=created,
+        lot_plate=lot_plate_key(lot_id, plate),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Live occupancy (free spaces) per lot: `inside` is changed in the same transaction as every
+# entry, exit, release and stale close, conditionally (never below 0, never above the capacity;
+# a change that would cross a bound leaves the count at the bound). A scheduled recount from the
+# cars inside (`inside_by_lot`) corrects drift and records when it did.
+#
+# Keys: hash `lot_id`.
+# Access patterns: get by lot (guidance-screen publish, staff view); update in the gate's
+# transaction.
+
+
+class Occupancy(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("occupancy")
+
+    lot_id = UnicodeAttribute(hash_key=True)
+    inside = NumberAttribute(default=0)
+    capacity = NumberAttribute(default=0)
+    updated_at = UTCDateTimeAttribute(null=True)
+    recounted_at = UTCDateTimeAttribute(null=True)
+    recount_drift = NumberAttribute(null=True)  # counted minus kept at the last recount
 
 
 # ----------------------------------------------------------------------------------------------
@@ -280,4 +416,4 @@ class PlateBinding(Model):
     by_user = PlatesByUser()
 
 
-MODELS: list[type[Model]] = [Lot, Lane, Visit, Quote, Record, TariffVersion, PlateBinding]
+MODELS: list[type[Model]] = [Lot, Lane, Visit, Quote, Record, TariffVersion, PlateBinding, Occupancy]

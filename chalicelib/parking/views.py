@@ -27,6 +27,9 @@ def visit(item: Visit) -> dict[str, Any]:
         "paid_at": iso_or_none(item.paid_at),
         "abnormal_reason": item.abnormal_reason,
         "charging_waiver": item.charging_waiver,
+        "cash_fen": int(item.cash_fen or 0),
+        "exit_remark": item.exit_remark,
+        "corrections": item.corrections or [],
     }
 
 

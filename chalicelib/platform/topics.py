@@ -4,6 +4,9 @@ the topics under its own thing name.
 Gate devices:
   up (device → cloud):   parkcharge/gate/{device_id}/up/{capture|ack|status}
   down (cloud → device): parkcharge/gate/{device_id}/down/{command|error}
+Lots (not a device's own topics):
+  parkcharge/lot/{lot_id}/occupancy/changed   backend → the guidance publisher (IoT rule)
+  parkcharge/lot/{lot_id}/guidance            free spaces for the lot's guidance screens (retained)
 Chargers (one OCPP 1.6J frame per message, carried unchanged):
   up (charger → cloud):   parkcharge/charger/{charger_id}/ocpp/up
   down (cloud → charger): parkcharge/charger/{charger_id}/ocpp/down
@@ -11,6 +14,7 @@ Chargers (one OCPP 1.6J frame per message, carried unchanged):
 
 GATE_PREFIX = "parkcharge/gate"
 CHARGER_PREFIX = "parkcharge/charger"
+LOT_PREFIX = "parkcharge/lot"
 CHARGER_UP_FILTER = f"{CHARGER_PREFIX}/+/ocpp/up"  # every charger's up topic (the IoT rule's FROM)
 
 
@@ -41,3 +45,11 @@ def charger_of(topic: str) -> str | None:
     ):
         return parts[2] or None
     return None
+
+
+def lot_changed(lot_id: str) -> str:
+    return f"{LOT_PREFIX}/{lot_id}/occupancy/changed"
+
+
+def guidance(lot_id: str) -> str:
+    return f"{LOT_PREFIX}/{lot_id}/guidance"

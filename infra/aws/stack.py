@@ -79,7 +79,7 @@ _REFUNDS = (
     + ["ChargingSession", "Payment", "Wallet", "Visit", "Lot"]
 )
 _REFUNDS += _LEDGER
-GATE, CHARGER = "gate", "charger"
+GATE, CHARGER, LOT = "gate", "charger", "lot"
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,10 @@ class Access:
 # One role per function (by its Chalice resource name), holding only this. A function added
 # later gets only the dead-letter table until it is listed here.
 FUNCTION_ACCESS: dict[str, Access] = {
-    "APIHandler": Access(tuple(_ALL), (GATE, CHARGER), reads_pay_key=True, drives_workflows=True),
-    "GateCapture": Access(tuple(_DEVICES + _PARKING + _LEDGER), (GATE,)),
+    "APIHandler": Access(tuple(_ALL), (GATE, CHARGER, LOT), reads_pay_key=True, drives_workflows=True),
+    "GateCapture": Access(tuple(_DEVICES + _PARKING + _LEDGER), (GATE, LOT)),
+    "LotOccupancy": Access(("Lot", "Occupancy"), (LOT,)),
+    "RecountOccupancy": Access(("Lot", "Visit", "Occupancy"), (LOT,)),
     "GateAck": Access(tuple(_DEVICES), (GATE,)),
     "GateStatus": Access(tuple(_DEVICES), (GATE,)),
     "ChargerOcpp": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
@@ -465,6 +467,19 @@ class ParkchargeStack(cdk.Stack):
                     "Resource": f"{arn}:topic/parkcharge/{family}/{thing}/{down}",
                 },
             ]
+        # A lot's free spaces are public: any device (a guidance screen) may read them.
+        statements += [
+            {
+                "Effect": "Allow",
+                "Action": "iot:Subscribe",
+                "Resource": f"{arn}:topicfilter/parkcharge/lot/*/guidance",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "iot:Receive",
+                "Resource": f"{arn}:topic/parkcharge/lot/*/guidance",
+            },
+        ]
         statements.insert(
             0,
             {
@@ -823,6 +838,7 @@ class ParkchargeStack(cdk.Stack):
             topics = {
                 GATE: f"{arn}:iot:{self.region}:{self.account}:topic/parkcharge/gate/*/down/*",
                 CHARGER: f"{arn}:iot:{self.region}:{self.account}:topic/parkcharge/charger/*/ocpp/down",
+                LOT: f"{arn}:iot:{self.region}:{self.account}:topic/parkcharge/lot/*",
             }
             if access.publishes:
                 role.add_to_policy(

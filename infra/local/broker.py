@@ -72,15 +72,20 @@ pattern write parkcharge/gate/%u/up/#
 pattern read parkcharge/gate/%u/down/#
 pattern write parkcharge/charger/%u/ocpp/up
 pattern read parkcharge/charger/%u/ocpp/down
+# A lot's free spaces are public (street guidance screens show them): any device may read them.
+pattern read parkcharge/lot/+/guidance
 
 user {certs.BACKEND}
 topic write parkcharge/gate/+/down/#
 topic write parkcharge/charger/+/ocpp/down
+topic write parkcharge/lot/+/occupancy/changed
+topic write parkcharge/lot/+/guidance
 
 user {certs.BRIDGE}
 topic read parkcharge/gate/+/up/#
 topic read parkcharge/charger/+/ocpp/up
 topic read $aws/events/#
+topic read parkcharge/lot/+/occupancy/changed
 """
 
 

@@ -360,6 +360,47 @@ MATRIX: dict[tuple[str, str], Builder] = {
         Probe("PUT", f"/v1/ops/lots/{t.lot}/tariff-plan", "staff", _plan(me.parking_tariff)),
         Probe("PUT", f"/v1/ops/lots/{me.lot}/tariff-plan", "staff", _plan(t.parking_tariff)),
     ],
+    # parking: staff's hands on the gate (a cashier of one operator acts on nothing of another)
+    ("GET", "/v1/ops/lots/{lot_id}/occupancy"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/occupancy", "staff")
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/lanes/{lane_id}/release"): lambda me, t: [
+        Probe(
+            "POST",
+            f"/v1/ops/lots/{t.lot}/lanes/exit-1/release",
+            "staff",
+            {"plate": "粤Z00001", "reason": "x"},
+        ),
+        Probe(
+            "POST",
+            f"/v1/ops/lots/{me.lot}/lanes/exit-1/release",
+            "staff",
+            {"visit_id": t.visit, "reason": "x"},
+        ),
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/lanes/{lane_id}/open"): lambda me, t: [
+        Probe("POST", f"/v1/ops/lots/{t.lot}/lanes/entry-1/open", "staff", {"reason": "x"})
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/lanes/{lane_id}/match"): lambda me, t: [
+        Probe("POST", f"/v1/ops/lots/{t.lot}/lanes/exit-1/match", "staff", {"visit_id": t.visit}),
+        Probe("POST", f"/v1/ops/lots/{me.lot}/lanes/exit-1/match", "staff", {"visit_id": t.visit}),
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/lanes/{lane_id}/corrections"): lambda me, t: [
+        Probe(
+            "POST",
+            f"/v1/ops/lots/{t.lot}/lanes/entry-1/corrections",
+            "staff",
+            {"read_plate": t.plate, "plate": "粤Z99999"},
+        )
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/visits/{visit_id}/cash"): lambda me, t: [
+        Probe("POST", f"/v1/ops/lots/{t.lot}/visits/{t.visit}/cash", "staff", {"amount_fen": 1}),
+        Probe("POST", f"/v1/ops/lots/{me.lot}/visits/{t.visit}/cash", "staff", {"amount_fen": 1}),
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/visits/{visit_id}/close"): lambda me, t: [
+        Probe("POST", f"/v1/ops/lots/{t.lot}/visits/{t.visit}/close", "staff", {"reason": "x"}),
+        Probe("POST", f"/v1/ops/lots/{me.lot}/visits/{t.visit}/close", "staff", {"reason": "x"}),
+    ],
     # payments
     ("POST", "/v1/driver/payments"): lambda me, t: [
         Probe("POST", "/v1/driver/payments", "driver", {"quote_id": t.quote, "amount_fen": t.due_fen})

@@ -141,3 +141,21 @@ def waiver_discount(
         "session_id": grant.session_id,
         "amount_fen": max(0, min(amount, fee_fen)),
     }
+
+
+@dataclass(frozen=True)
+class ReleaseSplit:
+    """An abnormal release (异常放行) of a car that owes `owed_fen`: the cash taken counts toward
+    it (`applied_fen`), cash beyond it is owed back (`excess_fen`), what is left is waived."""
+
+    owed_fen: int
+    applied_fen: int
+    excess_fen: int
+    waived_fen: int
+
+
+def release_split(fee_fen: int, paid_fen: int, discount_fen: int, cash_fen: int) -> ReleaseSplit:
+    owed = max(0, fee_fen - paid_fen - discount_fen)
+    cash = max(0, cash_fen)
+    applied = min(cash, owed)
+    return ReleaseSplit(owed, applied, cash - applied, owed - applied)

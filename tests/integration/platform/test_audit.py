@@ -69,7 +69,9 @@ def test_the_log_pages_with_a_cursor_and_filters_by_time(client: Client) -> None
     ids = []
     for n in range(5):
         body = {"name": f"t{n}", "definition": TARIFF}
-        ids.append(client.http.post("/v1/ops/tariffs", headers=me, body=json.dumps(body)).json_body["tariff_id"])
+        ids.append(
+            client.http.post("/v1/ops/tariffs", headers=me, body=json.dumps(body)).json_body["tariff_id"]
+        )
     seen: list[str] = []
     cursor = None
     for _ in range(10):  # bounded: five entries, two a page
@@ -79,7 +81,9 @@ def test_the_log_pages_with_a_cursor_and_filters_by_time(client: Client) -> None
         if cursor is None:
             break
     assert seen == ids
-    assert _audit(client, me, **{"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"})["entries"] == []
+    assert (
+        _audit(client, me, **{"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"})["entries"] == []
+    )
     assert len(_audit(client, me, **{"from": "2000-01-01T00:00:00Z"})["entries"]) == 5
 
 
