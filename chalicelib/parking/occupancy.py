@@ -64,16 +64,17 @@ def transact(
     """`first` (e.g. the inbox marker), the count's change, then `write`, in one transaction.
     True when the count changed. A lot without a capacity keeps no count."""
     tracked = delta != 0 and capacity > 0
-    index = 1 if first is not None else 0
     for with_count in (True, False) if tracked else (False,):
+        tx = transaction()
         try:
-            with transaction() as tx:
+            with tx:
                 if first is not None:
                     first(tx)
                 if with_count:
                     change(tx, lot_id, capacity, delta, now)
                 write(tx)
         except TransactWriteError as error:
+            index = _first_update_index(tx)
             codes = cancellation_codes(error)
             only_bound = (
                 with_count
@@ -86,6 +87,14 @@ def transact(
             raise
         return with_count
     return False
+
+
+def _first_update_index(tx: TransactWrite) -> int:
+    """Where the count's update sits in the request: DynamoDB reports cancellation reasons in the
+    order PynamoDB sends the items (condition checks, deletes, puts, then updates), and the count
+    is the transaction's first update."""
+    before = ("_condition_check_items", "_delete_items", "_put_items")
+    return sum(len(getattr(tx, name, ())) for name in before)
 
 
 def notify(lot_id: str, now: datetime) -> None:
