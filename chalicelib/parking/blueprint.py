@@ -1,5 +1,6 @@
-"""Parking's blueprint: its routes and the gate devices' functions (invoked by the IoT rules
-gate_capture, gate_ack and gate_status)."""
+"""Parking's blueprint: its routes, the gate devices' functions (invoked by the IoT rules
+gate_capture, gate_ack, gate_status and gate_event), the guidance publisher (rule lot_occupancy)
+and the occupancy recount."""
 
 from __future__ import annotations
 
@@ -19,7 +20,12 @@ http.register(bp, ops_api.routes)
 
 
 def _device_event(kind: str, event: Any) -> dict[str, Any]:
-    handler = {"capture": devices.on_capture, "ack": devices.on_ack, "status": devices.on_status}[kind]
+    handler = {
+        "capture": devices.on_capture,
+        "ack": devices.on_ack,
+        "status": devices.on_status,
+        "event": devices.on_event,
+    }[kind]
     with metrics_flushed():
         result = handler(event, now())
         metrics.add_metric(
@@ -45,6 +51,12 @@ def gate_ack(event: Any, context: Any) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 def gate_status(event: Any, context: Any) -> dict[str, Any]:
     return _device_event("status", event)
+
+
+@bp.lambda_function(name="gate_event")
+@tracer.capture_lambda_handler
+def gate_event(event: Any, context: Any) -> dict[str, Any]:
+    return _device_event("event", event)
 
 
 @bp.lambda_function(name="lot_occupancy")

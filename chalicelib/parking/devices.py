@@ -75,3 +75,10 @@ def on_status(event: Any, now: datetime) -> dict[str, Any]:
         return {"result": "recorded"}
 
     return _handle("status", event, now, work)
+
+
+def on_event(event: Any, now: datetime) -> dict[str, Any]:
+    def work(env: Envelope) -> dict[str, Any]:
+        return {"result": gate.handle_event(messages.parse_event(env), now)}
+
+    return _handle("event", event, now, work)

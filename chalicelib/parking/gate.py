@@ -30,13 +30,15 @@ from chalicelib.ledger import ports as ledger
 from chalicelib.parking import config, gate_commands, occupancy, pricing
 from chalicelib.parking.domain import gate, plates
 from chalicelib.parking.domain.tariffs import Price
-from chalicelib.parking.messages import Capture
+from chalicelib.parking.messages import Capture, GateEvent
 from chalicelib.parking.models import (
     ABNORMAL_ENTRY,
     EXITED,
     INSIDE,
     LEFT,
+    RECORD_ABNORMAL_CAPTURE,
     RECORD_ABNORMAL_ENTRY,
+    RECORD_NON_SYSTEM_OPENING,
     RECORD_UNMATCHED_EXIT,
     Visit,
     lot_plate_key,
@@ -46,7 +48,7 @@ from chalicelib.parking.pricing import ExitPricing
 from chalicelib.platform import commands, inbox, registry
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.platform.envelope import InvalidMessage
-from chalicelib.shared.db import cancellation_codes, failed_condition
+from chalicelib.shared.db import cancellation_codes, failed_condition, transaction
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.timeutil import iso
 
@@ -435,3 +437,46 @@ def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[Ou
     if counted:
         occupancy.notify(lot.lot_id, now)
     return outgoing
+
+
+def handle_event(event: GateEvent, now: datetime) -> str:
+    """A record of what the gate saw, once per message (the inbox marker in the same
+    transaction): tailgating and a remote-control opening are non-system openings (a tailgating
+    car's own exit, if captured, is still decided and written as usual; a remote-control opening
+    writes no exit), an abnormal capture is its own record."""
+    device = registry.info(event.device_id)
+    if device is None or device.lot_id is None or device.lane_id is None:
+        raise InvalidMessage(f"unknown device {event.device_id}")
+    lot = config.lot(device.lot_id)
+    if lot is None or device.lane_id not in lot.lanes:
+        raise InvalidMessage(f"device {event.device_id} is not installed at a known lane")
+    plate = plates.normalize(event.plate) if event.plate else ""
+    if event.event == "abnormal_capture":
+        record_type, kind = RECORD_ABNORMAL_CAPTURE, "abnormal_capture"
+    else:
+        record_type = RECORD_NON_SYSTEM_OPENING
+        kind = "tailgating" if event.event == "tailgating" else "remote_control"
+    record = new_record(
+        lot.lot_id,
+        record_type,
+        plate or "-",
+        now,
+        event.message_id,
+        detail={
+            "kind": kind,
+            "device_id": event.device_id,
+            "lane_id": device.lane_id,
+            "direction": lot.lanes[device.lane_id].direction,
+            "ref_message_id": event.ref_message_id,
+            "device_time": iso(event.device_time) if event.device_time else None,
+        },
+    )
+    try:
+        with transaction() as tx:
+            inbox.add(tx, event.device_id, event.message_id, "event", kind, now)
+            tx.save(record)
+    except TransactWriteError as error:
+        if failed_condition(error, index=0):
+            return "duplicate"
+        raise
+    return "recorded"

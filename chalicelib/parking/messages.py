@@ -36,6 +36,23 @@ class Ack:
     detail: str
 
 
+GATE_EVENTS = ("tailgating", "remote_control_open", "abnormal_capture")
+
+
+@dataclass(frozen=True)
+class GateEvent:
+    """What the gate itself saw (docs/mqtt.md, up/event): a second car through before the
+    barrier closed, the barrier opened by its remote control, or a capture never followed by a
+    release before the next one (`ref_message_id`: that first capture)."""
+
+    message_id: str
+    device_id: str
+    event: str
+    plate: str
+    ref_message_id: str | None
+    device_time: datetime | None
+
+
 @dataclass(frozen=True)
 class Status:
     message_id: str
@@ -142,3 +159,22 @@ def parse_status(env: Envelope) -> Status:
     barrier = _str(data, "barrier", required=False, max_len=16)
     assert state is not None
     return Status(message_id, device_id, state, barrier, _time(data, "device_time"))
+
+
+def parse_event(env: Envelope) -> GateEvent:
+    data, message_id, device_id = _common(env)
+    event = _str(data, "event", max_len=32)
+    if event not in GATE_EVENTS:
+        raise InvalidMessage(f"event must be one of {', '.join(GATE_EVENTS)}")
+    plate = data.get("plate", "")
+    if not isinstance(plate, str) or len(plate) > 16 or "\x00" in plate or not plate.isprintable():
+        raise InvalidMessage("plate must be text of at most 16 characters")
+    assert event is not None
+    return GateEvent(
+        message_id,
+        device_id,
+        event,
+        plate,
+        _str(data, "ref_message_id", required=False),
+        _time(data, "device_time"),
+    )

@@ -105,6 +105,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "RecountOccupancy": Access(("Lot", "Visit", "Occupancy"), (LOT,)),
     "GateAck": Access(tuple(_DEVICES), (GATE,)),
     "GateStatus": Access(tuple(_DEVICES), (GATE,)),
+    "GateEvent": Access(tuple(_DEVICES + _PARKING), (GATE,)),
     "ChargerOcpp": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
     "SweepCharging": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
     "CheckBooks": Access(tuple(_ALL)),

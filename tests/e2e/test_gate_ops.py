@@ -281,3 +281,20 @@ def test_a_days_exits_export_as_csv_in_the_lots_time_zone(cashier: Api) -> None:
     for row in rows[1:]:
         assert row[1].startswith(today[:4]) and row[2][:10] == today
         assert row[6] in ("现金", "线上支付", "现金+线上", "免费", "减免")
+
+
+def test_a_tailgating_report_from_the_barrier_becomes_a_non_system_opening(
+    exit_gate: GateDevice, cashier: Api
+) -> None:
+    message_id = str(uuid.uuid4())
+    exit_gate.publish(
+        "event",
+        {"message_id": message_id, "device_id": exit_gate.device_id, "event": "tailgating", "plate": ""},
+    )
+    deadline = time.monotonic() + 10
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not found:
+        rows = _ok(cashier.get(f"/v1/ops/lots/{DEMO_LOT}/records", type="non_system_opening"))["records"]
+        found = [r for r in rows if r["detail"].get("kind") == "tailgating"]
+        time.sleep(0.2)
+    assert found and found[0]["detail"]["lane_id"] == EXIT_LANE
