@@ -820,6 +820,10 @@ class ParkchargeStack(cdk.Stack):
             )
             tables = [self.tables[model] for model in access.tables]
             table_arns = [t.table_arn for t in tables]
+            # Index ARNs only for the tables that have indexes: the role's policy stays one
+            # document (the API's role names every table).
+            indexed = {spec.model for spec in self.specs if spec.indexes}
+            index_arns = [f"{self.tables[m].table_arn}/index/*" for m in access.tables if m in indexed]
             role.add_to_policy(
                 iam.PolicyStatement(
                     actions=[
@@ -833,7 +837,7 @@ class ParkchargeStack(cdk.Stack):
                         "dynamodb:ConditionCheckItem",
                         "dynamodb:DescribeTable",
                     ],
-                    resources=table_arns + [f"{a}/index/*" for a in table_arns],
+                    resources=table_arns + index_arns,
                 )
             )
             topics = {
