@@ -97,3 +97,44 @@ def test_a_forged_cursor_or_half_an_object_is_a_400(client: Client) -> None:
     for query in (f"cursor={forged}", "cursor=%%%", "object_type=tariff"):
         answer = client.http.get(f"/v1/ops/audit?{query}", headers=me)
         assert answer.status_code == 400, (query, answer.body)
+
+
+def test_a_station_created_and_its_tariff_changed_are_audited(client: Client) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.charging.models import ChargingTariffVersion
+
+    me = staff("demo-op", "alice")
+    ChargingTariffVersion(
+        "ct-audit",
+        1,
+        operator_id="demo-op",
+        name="flat",
+        kind="ev",
+        definition={
+            "kind": "time_of_use",
+            "periods": {"flat": {"electricity": 7000, "service": 8000}},
+            "schedule": [{"start": "00:00", "end": "24:00", "period": "flat"}],
+        },
+        effective_from=datetime.now(UTC) - timedelta(days=1),
+        created_at=datetime.now(UTC),
+        created_by="test",
+    ).save()
+    created = client.http.post(
+        "/v1/ops/stations", headers=me, body=json.dumps({"station_id": "st-audit", "name": "audit"})
+    )
+    assert created.status_code == 201, created.body
+    assigned = client.http.put(
+        "/v1/ops/stations/st-audit/tariff", headers=me, body=json.dumps({"tariff_id": "ct-audit"})
+    )
+    assert assigned.status_code == 200, assigned.body
+    entries = _audit(client, me, object_type="station", object_id="st-audit")["entries"]
+    assert [e["action"] for e in entries] == ["create", "tariff"]
+    assert entries[0]["after"]["name"] == "audit"
+    assert entries[1]["before"] == {"tariff_id": None} and entries[1]["after"] == {"tariff_id": "ct-audit"}
+    # A refused creation (the id exists) writes no second entry.
+    again = client.http.post(
+        "/v1/ops/stations", headers=me, body=json.dumps({"station_id": "st-audit", "name": "again"})
+    )
+    assert again.status_code == 409
+    assert len(_audit(client, me, object_type="station", object_id="st-audit")["entries"]) == 2
