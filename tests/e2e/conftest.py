@@ -105,6 +105,10 @@ def launch(state: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str,
                 "0",
                 "--pay-port",
                 "0",
+                "--wechat-port",
+                "0",
+                "--alipay-port",
+                "0",
                 "--verbose",
                 # Unacked commands time out after 2 s and the sweeper runs every 2 s, so the
                 # command-tracking test needs no long waits.
