@@ -37,6 +37,9 @@ from constructs import Construct
 from chalicelib.charging.models import MODELS as CHARGING_MODELS
 from chalicelib.ledger.models import MODELS as LEDGER_MODELS
 from chalicelib.parking.models import MODELS as PARKING_MODELS
+from chalicelib.payments.merchants import KEY_PREFIX as MERCHANT_KEY_PREFIX
+from chalicelib.payments.merchants import SECRETS_MANAGER as MERCHANT_SECRETS
+from chalicelib.payments.merchants import SSM as MERCHANT_SSM
 from chalicelib.payments.models import MODELS as PAYMENTS_MODELS
 from chalicelib.platform.models import MODELS as PLATFORM_MODELS
 from chalicelib.shared.settings import state_machine_env
@@ -126,6 +129,9 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "RefundOverpayments": Access(tuple(_REFUNDS), drives_workflows=True),
 }
 DEFAULT_ACCESS = Access(("DeadLetter",))
+# Where merchant accounts' keys may live (the only names payments.merchants accepts).
+MERCHANT_KEYS_SSM = MERCHANT_KEY_PREFIX[MERCHANT_SSM]
+MERCHANT_KEYS_SECRETS = MERCHANT_KEY_PREFIX[MERCHANT_SECRETS]
 
 
 def _logical(name: str) -> str:
@@ -864,10 +870,23 @@ class ParkchargeStack(cdk.Stack):
                     )
                 )
             if access.reads_pay_key:
+                # The sandbox provider's key, and the merchant accounts' keys (payments.merchants:
+                # names only under these prefixes are accepted).
                 role.add_to_policy(
                     iam.PolicyStatement(
                         actions=["ssm:GetParameter"],
-                        resources=[f"{arn}:ssm:{self.region}:{self.account}:parameter{pay_key_param}"],
+                        resources=[
+                            f"{arn}:ssm:{self.region}:{self.account}:parameter{pay_key_param}",
+                            f"{arn}:ssm:{self.region}:{self.account}:parameter{MERCHANT_KEYS_SSM}*",
+                        ],
+                    )
+                )
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["secretsmanager:GetSecretValue"],
+                        resources=[
+                            f"{arn}:secretsmanager:{self.region}:{self.account}:secret:{MERCHANT_KEYS_SECRETS}*"
+                        ],
                     )
                 )
             if access.drives_workflows:
