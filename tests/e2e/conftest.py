@@ -150,6 +150,8 @@ def as_stack(state: Path, info: dict[str, Any]) -> Stack:
         certs_dir=Path(info["certs_dir"]) if info.get("certs_dir") else None,
         aws_endpoint_url=info["aws_endpoint_url"],
         pids=dict(info.get("pids") or {}),
+        wechat=info.get("wechat_url", ""),
+        alipay=info.get("alipay_url", ""),
     )
 
 
