@@ -193,3 +193,27 @@ def test_the_ack_function_has_its_reserved_concurrency_and_the_others_share_the_
         for f in resources(template, "AWS::Serverless::Function").values()
     }
     assert {name: value for name, value in reserved.items() if value is not None} == RESERVED_CONCURRENCY
+
+
+def test_only_the_api_reads_merchant_keys_and_only_under_their_prefixes(
+    synthesized: tuple[Any, dict[str, Any], Path],
+) -> None:
+    template = synthesized[1]
+    functions = resources(template, "AWS::Serverless::Function")
+    api_role = functions["APIHandler"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    readers = [
+        p["Properties"]
+        for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+        if any(
+            "secretsmanager:" in json.dumps(s["Action"])
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        )
+    ]
+    [keys] = readers
+    assert keys["Roles"] == [{"Ref": api_role}]
+    targets = json.dumps([s["Resource"] for s in keys["PolicyDocument"]["Statement"]])
+    assert ":parameter/parkcharge/merchants/*" in targets and ":secret:parkcharge/merchants/*" in targets
+    assert [a for s in keys["PolicyDocument"]["Statement"] for a in [s["Action"]]] == [
+        "ssm:GetParameter",
+        "secretsmanager:GetSecretValue",
+    ]
