@@ -40,6 +40,7 @@ from chalicelib.parking.models import MODELS as PARKING_MODELS
 from chalicelib.payments.merchants import KEY_PREFIX as MERCHANT_KEY_PREFIX
 from chalicelib.payments.merchants import SECRETS_MANAGER as MERCHANT_SECRETS
 from chalicelib.payments.merchants import SSM as MERCHANT_SSM
+from chalicelib.payments.merchants import MerchantAccount
 from chalicelib.payments.models import MODELS as PAYMENTS_MODELS
 from chalicelib.platform.models import MODELS as PLATFORM_MODELS
 from chalicelib.shared.settings import state_machine_env
@@ -132,6 +133,7 @@ DEFAULT_ACCESS = Access(("DeadLetter",))
 # Where merchant accounts' keys may live (the only names payments.merchants accepts).
 MERCHANT_KEYS_SSM = MERCHANT_KEY_PREFIX[MERCHANT_SSM]
 MERCHANT_KEYS_SECRETS = MERCHANT_KEY_PREFIX[MERCHANT_SECRETS]
+MERCHANT_TABLE = MerchantAccount.__name__
 
 
 def _logical(name: str) -> str:
@@ -824,7 +826,12 @@ class ParkchargeStack(cdk.Stack):
                 assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                 description=f"parkcharge {name}: only what it touches",
             )
-            tables = [self.tables[model] for model in access.tables]
+            # The API reads merchant accounts through its merchant-keys policy (below).
+            tables = [
+                self.tables[model]
+                for model in access.tables
+                if not (access.reads_pay_key and model == MERCHANT_TABLE)
+            ]
             table_arns = [t.table_arn for t in tables]
             # Index ARNs only for the tables that have indexes: the role's policy stays one
             # document (the API's role names every table).
@@ -876,7 +883,8 @@ class ParkchargeStack(cdk.Stack):
                         resources=[f"{arn}:ssm:{self.region}:{self.account}:parameter{pay_key_param}"],
                     )
                 )
-                self._merchant_keys_policy(name, role, arn)
+                accounts = self.tables[MERCHANT_TABLE].table_arn if MERCHANT_TABLE in access.tables else None
+                self._merchant_keys_policy(name, role, arn, accounts)
             if access.drives_workflows:
                 machines = list(self.machine_arns.values())
                 role.add_to_policy(
@@ -921,14 +929,25 @@ class ParkchargeStack(cdk.Stack):
             self.roles[name] = role
             self.log_groups[name] = log_group
 
-    def _merchant_keys_policy(self, name: str, role: iam.Role, arn: str) -> None:
-        """The merchant accounts' keys (payments.merchants accepts names under these prefixes
-        only), in a managed policy of their own: the role's inline policy is near its size limit."""
+    def _merchant_keys_policy(self, name: str, role: iam.Role, arn: str, accounts_arn: str | None) -> None:
+        """The merchant accounts (read) and their keys (payments.merchants accepts names under
+        these prefixes only), in a managed policy of their own: the role's inline policy is at its
+        size limit."""
         keys = iam.ManagedPolicy(
             self,
             f"{name}MerchantKeys",
             description=f"parkcharge {name}: read the merchant accounts' payment keys",
             statements=[
+                *(
+                    [
+                        iam.PolicyStatement(
+                            actions=["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"],
+                            resources=[accounts_arn, f"{accounts_arn}/index/*"],
+                        )
+                    ]
+                    if accounts_arn
+                    else []
+                ),
                 iam.PolicyStatement(
                     actions=["ssm:GetParameter"],
                     resources=[f"{arn}:ssm:{self.region}:{self.account}:parameter{MERCHANT_KEYS_SSM}*"],
@@ -948,7 +967,8 @@ class ParkchargeStack(cdk.Stack):
                 {
                     "id": "AwsSolutions-IAM5",
                     "reason": "Each site names its merchant account's key parameters and secrets at "
-                    "runtime; reads are limited to the merchant-key prefixes the app accepts.",
+                    "runtime; reads are limited to the merchant-key prefixes the app accepts (and the "
+                    "accounts table's own indexes).",
                 }
             ],
         )
