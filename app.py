@@ -20,6 +20,7 @@ from chalicelib.parking import books_api as parking_books
 from chalicelib.parking import ops_api as parking_ops
 from chalicelib.parking.blueprint import bp as parking
 from chalicelib.payments import api as payments_api
+from chalicelib.payments import callbacks as payments_callbacks
 from chalicelib.payments.blueprint import bp as payments
 from chalicelib.platform import api as platform_api
 from chalicelib.platform.blueprint import bp as platform
@@ -56,6 +57,7 @@ ROUTES = (
     parking_books.routes,
     parking_ops.routes,
     payments_api.routes,
+    payments_callbacks.routes,
     charging_api.routes,
     charging_books.routes,
     workflows_api.routes,

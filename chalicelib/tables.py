@@ -8,12 +8,22 @@ from pynamodb.models import Model
 from chalicelib.charging.models import MODELS as CHARGING
 from chalicelib.ledger.models import MODELS as LEDGER
 from chalicelib.parking.models import MODELS as PARKING
+from chalicelib.payments.merchants import MODELS as MERCHANTS
 from chalicelib.payments.models import MODELS as PAYMENTS
 from chalicelib.platform.models import MODELS as PLATFORM
 from chalicelib.workflows.models import MODELS as WORKFLOWS
 from chalicelib.workflows.refund_models import MODELS as REFUNDS
 
-ALL_MODELS: list[type[Model]] = [*PLATFORM, *PARKING, *PAYMENTS, *CHARGING, *LEDGER, *WORKFLOWS, *REFUNDS]
+ALL_MODELS: list[type[Model]] = [
+    *PLATFORM,
+    *PARKING,
+    *PAYMENTS,
+    *MERCHANTS,
+    *CHARGING,
+    *LEDGER,
+    *WORKFLOWS,
+    *REFUNDS,
+]
 
 
 def create_all_tables() -> None:

@@ -43,6 +43,27 @@ SECURITY_SCHEMES = {
         "description": "The sandbox provider's RSA-SHA256 signature (base64) over "
         "`{Sandbox-Timestamp}\\n{Sandbox-Nonce}\\n{body}\\n`; the two other headers are required too.",
     },
+    "wechatpaySignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Wechatpay-Signature",
+        "description": "WeChat Pay API v3: RSA-SHA256 (base64) by the platform key named by "
+        "`Wechatpay-Serial` (its public key id) over "
+        "`{Wechatpay-Timestamp}\\n{Wechatpay-Nonce}\\n{body}\\n`; the timestamp must be within 300 s; "
+        "the body's `resource` is AES-256-GCM encrypted with the APIv3 key.",
+    },
+}
+# Provider callbacks other than the sandbox's, by path: their signature scheme (None: signed in
+# the body, which OpenAPI security schemes cannot name; `x-signature` says how) and body type.
+ALIPAY_SIGN = (
+    "Alipay: the form field `sign`, RSA2 (SHA256withRSA, base64) by Alipay's key over the other fields "
+    "but `sign_type`, sorted by name and joined as `k=v&...`"
+)
+# Alipay reads its callback's answer as text: `success` stops its retries.
+TEXT_ANSWERS = {"/v1/pay/alipay/notify": "success"}
+SIGNED_CALLBACKS: dict[str, tuple[str | None, str]] = {
+    "/v1/pay/wechat/notify": ("wechatpaySignature", "application/json"),
+    "/v1/pay/alipay/notify": (None, "application/x-www-form-urlencoded"),
 }
 
 
@@ -80,6 +101,10 @@ def _operation(
     ok_response: dict[str, Any] = {"description": REASONS.get(spec.status, "OK")}
     if spec.response is not None:
         ok_response["content"] = _json(refs[spec.response])
+    elif spec.path in TEXT_ANSWERS:
+        ok_response["content"] = {
+            "text/plain": {"schema": {"type": "string", "const": TEXT_ANSWERS[spec.path]}}
+        }
     responses: dict[str, Any] = {str(spec.status): ok_response}
     for status in spec.statuses:
         responses[str(status)] = {
@@ -102,10 +127,15 @@ def _operation(
         if spec.roles:
             operation["x-staff-roles"] = list(spec.roles)
     elif spec.auth == SIGNATURE:
-        operation["security"] = [{"sandboxSignature": []}]
+        scheme, media = SIGNED_CALLBACKS.get(spec.path, ("sandboxSignature", "application/json"))
+        operation["security"] = [{scheme: []}] if scheme else []
+        if scheme is None:
+            operation["x-signature"] = ALIPAY_SIGN
         operation["requestBody"] = {
             "required": True,
-            "content": _json({"type": "object", "description": "the provider's signed notification"}),
+            "content": {
+                media: {"schema": {"type": "object", "description": "the provider's signed notification"}}
+            },
         }
     else:
         operation["security"] = []

@@ -41,6 +41,13 @@ class Settings:
     sandbox_pay_public_key_param: str | None
     # The sandbox provider's API (refunds), e.g. http://127.0.0.1:8002 locally.
     sandbox_pay_url: str | None
+    # WeChat Pay and Alipay: where their APIs are (the local fakes' URLs locally, the providers'
+    # gateways otherwise), the public base URL they send notifications to, and how long merchant
+    # keys read from SSM / Secrets Manager are kept in the container.
+    wechat_gateway_url: str
+    alipay_gateway_url: str
+    notify_base_url: str | None
+    provider_key_cache_seconds: int
     # Caching and business defaults.
     config_cache_seconds: int
     quote_ttl_minutes: int
@@ -100,6 +107,10 @@ def get_settings() -> Settings:
         sandbox_pay_public_key_file=env("PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_FILE") or None,
         sandbox_pay_public_key_param=env("PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_PARAM") or None,
         sandbox_pay_url=env("PARKCHARGE_SANDBOX_PAY_URL") or None,
+        wechat_gateway_url=env("PARKCHARGE_WECHAT_GATEWAY_URL") or "https://api.mch.weixin.qq.com",
+        alipay_gateway_url=env("PARKCHARGE_ALIPAY_GATEWAY_URL") or "https://openapi.alipay.com/gateway.do",
+        notify_base_url=env("PARKCHARGE_NOTIFY_BASE_URL") or None,
+        provider_key_cache_seconds=_int("PARKCHARGE_PROVIDER_KEY_CACHE_SECONDS", 300),
         config_cache_seconds=_int("PARKCHARGE_CONFIG_CACHE_SECONDS", 30),
         quote_ttl_minutes=_int("PARKCHARGE_QUOTE_TTL_MINUTES", 15),
         command_timeout_seconds=_int("PARKCHARGE_COMMAND_TIMEOUT_SECONDS", 30),

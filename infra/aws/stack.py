@@ -37,6 +37,10 @@ from constructs import Construct
 from chalicelib.charging.models import MODELS as CHARGING_MODELS
 from chalicelib.ledger.models import MODELS as LEDGER_MODELS
 from chalicelib.parking.models import MODELS as PARKING_MODELS
+from chalicelib.payments.merchants import KEY_PREFIX as MERCHANT_KEY_PREFIX
+from chalicelib.payments.merchants import SECRETS_MANAGER as MERCHANT_SECRETS
+from chalicelib.payments.merchants import SSM as MERCHANT_SSM
+from chalicelib.payments.merchants import MerchantAccount
 from chalicelib.payments.models import MODELS as PAYMENTS_MODELS
 from chalicelib.platform.models import MODELS as PLATFORM_MODELS
 from chalicelib.shared.settings import state_machine_env
@@ -126,6 +130,10 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "RefundOverpayments": Access(tuple(_REFUNDS), drives_workflows=True),
 }
 DEFAULT_ACCESS = Access(("DeadLetter",))
+# Where merchant accounts' keys may live (the only names payments.merchants accepts).
+MERCHANT_KEYS_SSM = MERCHANT_KEY_PREFIX[MERCHANT_SSM]
+MERCHANT_KEYS_SECRETS = MERCHANT_KEY_PREFIX[MERCHANT_SECRETS]
+MERCHANT_TABLE = MerchantAccount.__name__
 
 
 def _logical(name: str) -> str:
@@ -818,7 +826,12 @@ class ParkchargeStack(cdk.Stack):
                 assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                 description=f"parkcharge {name}: only what it touches",
             )
-            tables = [self.tables[model] for model in access.tables]
+            # The API reads merchant accounts through its merchant-keys policy (below).
+            tables = [
+                self.tables[model]
+                for model in access.tables
+                if not (access.reads_pay_key and model == MERCHANT_TABLE)
+            ]
             table_arns = [t.table_arn for t in tables]
             # Index ARNs only for the tables that have indexes: the role's policy stays one
             # document (the API's role names every table).
@@ -870,6 +883,8 @@ class ParkchargeStack(cdk.Stack):
                         resources=[f"{arn}:ssm:{self.region}:{self.account}:parameter{pay_key_param}"],
                     )
                 )
+                accounts = self.tables[MERCHANT_TABLE].table_arn if MERCHANT_TABLE in access.tables else None
+                self._merchant_keys_policy(name, role, arn, accounts)
             if access.drives_workflows:
                 machines = list(self.machine_arns.values())
                 role.add_to_policy(
@@ -913,6 +928,50 @@ class ParkchargeStack(cdk.Stack):
             resource.add_dependency(log_group.node.default_child)
             self.roles[name] = role
             self.log_groups[name] = log_group
+
+    def _merchant_keys_policy(self, name: str, role: iam.Role, arn: str, accounts_arn: str | None) -> None:
+        """The merchant accounts (read) and their keys (payments.merchants accepts names under
+        these prefixes only), in a managed policy of their own: the role's inline policy is at its
+        size limit."""
+        keys = iam.ManagedPolicy(
+            self,
+            f"{name}MerchantKeys",
+            description=f"parkcharge {name}: read the merchant accounts' payment keys",
+            statements=[
+                *(
+                    [
+                        iam.PolicyStatement(
+                            actions=["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"],
+                            resources=[accounts_arn, f"{accounts_arn}/index/*"],
+                        )
+                    ]
+                    if accounts_arn
+                    else []
+                ),
+                iam.PolicyStatement(
+                    actions=["ssm:GetParameter"],
+                    resources=[f"{arn}:ssm:{self.region}:{self.account}:parameter{MERCHANT_KEYS_SSM}*"],
+                ),
+                iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[
+                        f"{arn}:secretsmanager:{self.region}:{self.account}:secret:{MERCHANT_KEYS_SECRETS}*"
+                    ],
+                ),
+            ],
+            roles=[role],
+        )
+        NagSuppressions.add_resource_suppressions(
+            keys,
+            [
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": "Each site names its merchant account's key parameters and secrets at "
+                    "runtime; reads are limited to the merchant-key prefixes the app accepts (and the "
+                    "accounts table's own indexes).",
+                }
+            ],
+        )
 
     # --- the API stage: throttling, access logs, errors with a code ------------------------------
 

@@ -7,6 +7,7 @@ Tests use the same functions with a temporary directory.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -97,3 +98,55 @@ def mint_token(
     if operator_id:
         claims["custom:operator_id"] = operator_id
     return jwt.encode(claims, keys.jwt_private.read_bytes(), algorithm="RS256", headers={"kid": JWT_KID})
+
+
+# The local fakes of WeChat Pay and Alipay and the merchant account the demo lot names: the
+# identities are made up; the keys are generated here (a merchant key, a platform key and an APIv3
+# key for WeChat Pay; an app key and an "Alipay" key for Alipay).
+WECHAT_MCHID = "1900000109"
+WECHAT_APPID = "wx00000000local001"
+WECHAT_MERCHANT_SERIAL = "3775B6A45ACD588826D15E583A95F5DD00000001"
+WECHAT_PUBLIC_KEY_ID = "PUB_KEY_ID_0119000001092026120100000001"
+ALIPAY_APP_ID = "2021000000000001"
+ALIPAY_SELLER_ID = "2088000000000001"
+
+
+@dataclass(frozen=True)
+class ProviderKeys:
+    directory: Path
+
+    @property
+    def wechat(self) -> Path:
+        return self.directory / "wechat"
+
+    @property
+    def alipay(self) -> Path:
+        return self.directory / "alipay"
+
+
+def _write_pair(private_path: Path, public_path: Path) -> None:
+    private, public = _new_rsa_pem()
+    private_path.write_bytes(private)
+    private_path.chmod(0o600)
+    public_path.write_bytes(public)
+
+
+def ensure_provider_keys(directory: str | Path) -> ProviderKeys:
+    """wechat/{merchant,platform}{.pem,.pub.pem}, wechat/apiv3.key and alipay/{app,alipay}{.pem,
+    .pub.pem} under `directory`, unless they exist already (idempotent)."""
+    keys = ProviderKeys(Path(directory))
+    for name in ("wechat", "alipay"):
+        (keys.directory / name).mkdir(parents=True, exist_ok=True)
+    for folder, stem in (
+        (keys.wechat, "merchant"),
+        (keys.wechat, "platform"),
+        (keys.alipay, "app"),
+        (keys.alipay, "alipay"),
+    ):
+        if not (folder / f"{stem}.pem").exists() or not (folder / f"{stem}.pub.pem").exists():
+            _write_pair(folder / f"{stem}.pem", folder / f"{stem}.pub.pem")
+    apiv3 = keys.wechat / "apiv3.key"
+    if not apiv3.exists():
+        apiv3.write_text(secrets.token_hex(16))  # 32 characters: the APIv3 key is an AES-256 key's text
+        apiv3.chmod(0o600)
+    return keys

@@ -1,5 +1,6 @@
 """The embedded local stack on 127.0.0.1: this process runs the app (IoT rules bridge, SQS
-consumers, scheduler, Chalice's local HTTP server, the Lambda endpoint, sandbox payment provider);
+consumers, scheduler, Chalice's local HTTP server, the Lambda endpoint, the sandbox payment provider
+and the fakes of WeChat Pay and Alipay);
 moto (server mode, patched: `motopatch`) and the MQTT broker (mosquitto with client certificates,
 or amqtt) run as child processes. Keys, certificates, tables and demo data are set up on start.
 
@@ -49,6 +50,8 @@ class Ports:
     moto: int
     pay: int
     lambda_: int
+    wechat: int = 0
+    alipay: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class StackInfo:
 
     api_url: str
     pay_url: str
+    # The local fakes of WeChat Pay (API v3 base URL) and Alipay (its gateway.do URL).
+    wechat_url: str
+    alipay_url: str
     mqtt_host: str
     mqtt_port: int
     aws_endpoint_url: str
@@ -79,6 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mqtt-port", type=int, default=1883, help="MQTT broker; 0 picks a free port")
     p.add_argument("--moto-port", type=int, default=8001, help="moto server (AWS APIs); 0 picks a free port")
     p.add_argument("--pay-port", type=int, default=8002, help="sandbox payment provider; 0 picks a free port")
+    p.add_argument("--wechat-port", type=int, default=8003, help="WeChat Pay fake; 0 picks a free port")
+    p.add_argument("--alipay-port", type=int, default=8004, help="Alipay fake; 0 picks a free port")
     p.add_argument(
         "--state-dir", default=".local", help="keys, tokens, broker config and logs (default .local)"
     )
@@ -160,6 +168,9 @@ def app_environment(
         "PARKCHARGE_JWKS_FILE": str(keys.jwks),
         "PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_FILE": str(keys.pay_public),
         "PARKCHARGE_SANDBOX_PAY_URL": f"http://{HOST}:{ports.pay}",
+        "PARKCHARGE_WECHAT_GATEWAY_URL": f"http://{HOST}:{ports.wechat}",
+        "PARKCHARGE_ALIPAY_GATEWAY_URL": f"http://{HOST}:{ports.alipay}/gateway.do",
+        "PARKCHARGE_NOTIFY_BASE_URL": f"http://{HOST}:{ports.api}",
         "PARKCHARGE_COMMAND_TIMEOUT_SECONDS": str(command_timeout),
         "PARKCHARGE_APPROVAL_DAY_SECONDS": str(approval_day_seconds),
         **{state_machine_env(name): arn for name, arn in state_machine_arns().items()},
@@ -245,8 +256,11 @@ class LocalStack:
             moto=_check_free(args.moto_port, "moto"),
             pay=_check_free(args.pay_port, "pay"),
             lambda_=_free_port(),
+            wechat=_check_free(args.wechat_port, "wechat"),
+            alipay=_check_free(args.alipay_port, "alipay"),
         )
         keys = local_keys.ensure_keys(self.state_dir / "keys")
+        provider_keys = local_keys.ensure_provider_keys(self.state_dir / "keys" / "providers")
         # Handlers wait on moto and the broker several times per invocation; each wait ends by
         # taking the GIL back, which the default 5 ms switch interval can delay by up to 5 ms.
         sys.setswitchinterval(SWITCH_INTERVAL)
@@ -288,6 +302,15 @@ class LocalStack:
             from infra.local import demo as demo_data
 
             demo = demo_data.seed(datetime.now(UTC)) or {}
+        from infra.local import provider_accounts
+
+        provider_accounts.store_keys(provider_keys, os.environ["AWS_DEFAULT_REGION"])
+        if not args.no_demo:
+            for kind, site in (("lot", demo.get("lot_id")), ("station", demo.get("station_id"))):
+                if site:
+                    provider_accounts.name_accounts(
+                        kind, site, demo.get("operator_id", DEMO_OPERATOR), datetime.now(UTC)
+                    )
         region = os.environ["AWS_DEFAULT_REGION"]
         sqs = boto3.client("sqs", region_name=region)
 
@@ -325,10 +348,35 @@ class LocalStack:
         pay = SandboxProvider(HOST, ports.pay, f"http://{HOST}:{ports.api}", keys.pay_private)
         pay.start()
         self._started("sandbox payment provider", pay.stop)
+        from infra.local.fake_alipay import FakeAlipay, load_app
+        from infra.local.fake_wechat import FakeWeChat, load_merchant
+
+        wechat = FakeWeChat(
+            load_merchant(
+                provider_keys.wechat,
+                local_keys.WECHAT_MCHID,
+                local_keys.WECHAT_APPID,
+                local_keys.WECHAT_MERCHANT_SERIAL,
+                local_keys.WECHAT_PUBLIC_KEY_ID,
+            ),
+            HOST,
+            ports.wechat,
+        )
+        wechat.start()
+        self._started("wechat pay fake", wechat.stop)
+        alipay = FakeAlipay(
+            load_app(provider_keys.alipay, local_keys.ALIPAY_APP_ID, local_keys.ALIPAY_SELLER_ID),
+            HOST,
+            ports.alipay,
+        )
+        alipay.start()
+        self._started("alipay fake", alipay.stop)
 
         info = StackInfo(
             api_url=f"http://{HOST}:{ports.api}",
             pay_url=f"http://{HOST}:{ports.pay}",
+            wechat_url=wechat.url,
+            alipay_url=alipay.gateway_url,
             mqtt_host=HOST,
             mqtt_port=ports.mqtt,
             aws_endpoint_url=f"http://{HOST}:{ports.moto}",
@@ -461,6 +509,8 @@ parkcharge local stack — up in {took:.1f} s
   HTTP API        {info.api_url}          (try: curl {info.api_url}/v1/health)
   MQTT broker     {scheme}://{info.mqtt_host}:{info.mqtt_port}  ({info.broker}, {mqtt_auth})
   sandbox pay     {info.pay_url}/v1/pay
+  WeChat Pay fake {info.wechat_url}   (pay an order: POST /fake/pay)
+  Alipay fake     {info.alipay_url}   (pay an order: POST /fake/pay)
   AWS (moto)      {info.aws_endpoint_url}
   state           {shown_state}  (keys, tokens.json, broker log)
 

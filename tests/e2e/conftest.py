@@ -105,6 +105,10 @@ def launch(state: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str,
                 "0",
                 "--pay-port",
                 "0",
+                "--wechat-port",
+                "0",
+                "--alipay-port",
+                "0",
                 "--verbose",
                 # Unacked commands time out after 2 s and the sweeper runs every 2 s, so the
                 # command-tracking test needs no long waits.
@@ -146,6 +150,8 @@ def as_stack(state: Path, info: dict[str, Any]) -> Stack:
         certs_dir=Path(info["certs_dir"]) if info.get("certs_dir") else None,
         aws_endpoint_url=info["aws_endpoint_url"],
         pids=dict(info.get("pids") or {}),
+        wechat=info.get("wechat_url", ""),
+        alipay=info.get("alipay_url", ""),
     )
 
 

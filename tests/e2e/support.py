@@ -38,6 +38,8 @@ class Stack:
     certs_dir: Path | None = None  # the local CA: devices connect with their certificates
     aws_endpoint_url: str = ""
     pids: dict[str, int] | None = None
+    wechat: str = ""  # the WeChat Pay fake's base URL
+    alipay: str = ""  # the Alipay fake's gateway.do URL
 
     def token(self, sub: str, groups: list[str], operator_id: str | None = None) -> str:
         return mint_token(self.keys, sub, groups, operator_id=operator_id)

@@ -32,7 +32,10 @@ COMMAND_TIMEOUT = 120
 SKIPPED = {"make run", "make test"}
 # Answers that mean "the command is fine, there is just nothing to act on": the demo car has left.
 FINE_CODES = {"no_open_visit"}
-FREE_PORTS = ["--api-port", "0", "--mqtt-port", "0", "--moto-port", "0", "--pay-port", "0"]
+FREE_PORTS = [
+    *("--api-port", "0", "--mqtt-port", "0", "--moto-port", "0", "--pay-port", "0"),
+    *("--wechat-port", "0", "--alipay-port", "0"),
+]
 JWT = re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$")
 
 

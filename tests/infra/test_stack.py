@@ -193,3 +193,32 @@ def test_the_ack_function_has_its_reserved_concurrency_and_the_others_share_the_
         for f in resources(template, "AWS::Serverless::Function").values()
     }
     assert {name: value for name, value in reserved.items() if value is not None} == RESERVED_CONCURRENCY
+
+
+def test_merchant_keys_are_read_only_under_their_prefixes_by_functions_that_take_payments(
+    synthesized: tuple[Any, dict[str, Any], Path],
+) -> None:
+    from infra.aws.stack import FUNCTION_ACCESS
+
+    template = synthesized[1]
+    functions = resources(template, "AWS::Serverless::Function")
+    role_of = {name: f["Properties"]["Role"]["Fn::GetAtt"][0] for name, f in functions.items()}
+    readers = {
+        p["Properties"]["Roles"][0]["Ref"]: p["Properties"]
+        for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+        if any(
+            "secretsmanager:" in json.dumps(s["Action"])
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        )
+    }
+    assert set(readers) == {
+        role_of[n] for n, a in FUNCTION_ACCESS.items() if a.reads_pay_key and n in role_of
+    }
+    api = readers[role_of["APIHandler"]]
+    actions = [s["Action"] for s in api["PolicyDocument"]["Statement"]]
+    assert set(actions[0]) == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"}
+    assert actions[1:] == ["ssm:GetParameter", "secretsmanager:GetSecretValue"], actions
+    for policy in readers.values():
+        statements = policy["PolicyDocument"]["Statement"]
+        keys = json.dumps([s["Resource"] for s in statements if s["Action"] != actions[0]])
+        assert ":parameter/parkcharge/merchants/*" in keys and ":secret:parkcharge/merchants/*" in keys

@@ -565,6 +565,12 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/v1/openapi.json"): "the public API contract, generated from the routes; reads no data",
     ("POST", "/v1/callbacks/payments/sandbox"): "called by the payment provider, authenticated by its "
     "signature (tests/integration/test_api_payments.py); the order it names is checked against its amount",
+    ("POST", "/v1/pay/wechat/notify"): "called by WeChat Pay, authenticated by its signature with the "
+    "platform key its serial names (tests/integration/payments/test_provider_callbacks.py); the order must "
+    "be a WeChat order at a site of that merchant, for its amount",
+    ("POST", "/v1/pay/alipay/notify"): "called by Alipay, authenticated by its RSA2 sign with the key of the "
+    "app it names (tests/integration/payments/test_provider_callbacks.py); the order must be an Alipay order "
+    "at a site of that app and seller, for its amount",
     ("GET", "/v1/driver/wallet"): "the caller's own wallet, keyed by the token's subject; no id is taken "
     "from the request",
     ("POST", "/v1/ops/tariffs"): "creates a tariff of the caller's operator; references nothing",
