@@ -611,42 +611,39 @@ class ParkchargeStack(cdk.Stack):
             )
             self.machines[name] = machine
             cdk.CfnOutput(self, f"StateMachine{logical}Arn", value=machine.state_machine_arn)
+        self._app_metric_alarm(
+            "ApprovalEscalations",
+            cdk.Duration.hours(1),
+            "An approval (or refund review) waited past its flow template's days "
+            "without a decision: see the staff inbox (escalated items)",
+        )
+
+    def _app_metric_alarm(self, metric_name: str, period: cdk.Duration, description: str) -> None:
+        """An alarm as soon as one of the app's own counters (namespace parkcharge) is above zero."""
         cloudwatch.Alarm(
             self,
-            "ApprovalEscalations",
+            metric_name,
             metric=cloudwatch.Metric(
                 namespace="parkcharge",
-                metric_name="ApprovalEscalations",
+                metric_name=metric_name,
                 statistic="Sum",
                 dimensions_map={"service": "parkcharge"},
-                period=cdk.Duration.hours(1),
+                period=period,
             ),
             threshold=0,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description="An approval (or refund review) waited past its flow template's days "
-            "without a decision: see the staff inbox (escalated items)",
+            alarm_description=description,
         )
 
     def _refund_alarm(self) -> None:
         """A refund the provider kept failing ends `failed` (listed for finance at
         `/v1/ops/refunds?status=failed`); each one counts in `RefundsFailed`, which raises an alarm."""
-        cloudwatch.Alarm(
-            self,
+        self._app_metric_alarm(
             "RefundsFailed",
-            metric=cloudwatch.Metric(
-                namespace="parkcharge",
-                metric_name="RefundsFailed",
-                statistic="Sum",
-                dimensions_map={"service": "parkcharge"},
-                period=cdk.Duration.minutes(5),
-            ),
-            threshold=0,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description="A refund failed at the payment provider after its retries: finance lists it "
+            cdk.Duration.minutes(5),
+            "A refund failed at the payment provider after its retries: finance lists it "
             "at /v1/ops/refunds?status=failed and can retry it",
         )
 
