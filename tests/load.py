@@ -8,9 +8,10 @@ device certificates, moto in its own process):
 - latency = capture published → its `display` command received by the camera (p50, p99, max);
 - the floor, measured on the same stack before and after the load: an MQTT echo (device → broker
   → subscriber → broker → device, the hops of the gate path) plus the DynamoDB round trips the
-  gate path makes (bench-results.json's `gate_path`: two Queries, the plate's latest visit and the
-  device's waiting commands, and one TransactWriteItems with as many items as the gate path
-  writes); also printed, the floor of the round trips before the command goes out only;
+  gate path makes (bench-results.json's `gate_path`: one Query, the plate's latest visits, and one
+  TransactWriteItems with as many items as the gate path writes); also printed, the floor of the
+  round trips before the command goes out only (the same while the gate path reads nothing after
+  its decision);
 - how many captures were answered, emulator errors (moto's 5xx answers), dead letters, and the
   peak memory of the stack's processes together (the app, moto, mosquitto).
 
@@ -365,8 +366,8 @@ def dynamodb_floor_ms(samples: int, items: int) -> dict[str, float]:
 
 def gate_path_queries(previous: dict[str, Any]) -> int:
     """How many Queries a warm capture makes besides its one TransactWriteItems (the bench's
-    `gate_path`, measured now when the results file has none): the latest visit of the plate
-    before the decision, the device's waiting commands after it."""
+    `gate_path`, measured now when the results file has none): the plate's latest visits before
+    the decision."""
     warm = previous.get("gate_path", {}).get("entry_warm_cache")
     if warm is None:  # in its own process: the bench's in-memory moto must not stay in this one
         code = "import json, tests.bench as b; print(json.dumps(b.bench_gate_round_trips()))"

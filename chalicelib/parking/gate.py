@@ -7,7 +7,8 @@ that records the message as handled, writes the visit change, its journal postin
 and the commands; then the publish.
 A repeated capture fails the transaction's inbox condition and changes nothing; it re-publishes
 the device's commands that were committed but never acknowledged (a publish that failed after the
-commit is not lost), as does every later message of the device.
+commit is not lost). A new capture re-publishes them only when a publish to the device failed in
+this process (no read otherwise); status reports, reconnects and the sweeper do the rest.
 
 An exit that must wait for payment and the payment's release agree through the visit: the exit
 marks the car waiting only if the visit's `paid_fen` is still what it priced (a payment that
@@ -106,10 +107,12 @@ def _commit(
             # transaction on the same items, e.g. a payment being booked on the visit).
             raise VisitChanged from error
         raise
+    # What a publish to this device failed to send before goes first (oldest first), then this
+    # decision's commands.
+    commands.resend_unsent(capture.device_id, now, exclude={c.correlation_id for c in outgoing})
     commands.publish(outgoing)
     if counted and lot is not None:
         occupancy.notify(lot.lot_id, now)
-    commands.resend_pending(capture.device_id, now, exclude={c.correlation_id for c in outgoing})
     return True
 
 

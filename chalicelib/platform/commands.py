@@ -6,8 +6,11 @@ failed, timed out).
 Nothing committed is lost to a failed publish:
 - `publish` retries each command a few times at once;
 - `resend_pending(device_id)` re-publishes a device's unacknowledged, unexpired commands on its
-  next message (a capture, a repeated one included, or a status report; not an ack, whose
-  neighbours' acks are usually still on the way) and on reconnect;
+  next status report, a repeated capture and on reconnect (not on an ack, whose neighbours' acks
+  are usually still on the way);
+- `resend_unsent(device_id)` does the same on a new capture only when a publish to that device
+  failed in this process (a new capture otherwise costs no read of the outbox: the gate path's
+  round trips);
 - `sweep` (the platform's schedule) re-publishes every such command and times out the expired
   ones, counting them per site for the site-wide timeout alarm.
 Devices de-duplicate by correlation id (docs/mqtt.md), so a command published again is harmless;
@@ -33,6 +36,10 @@ from chalicelib.shared.db import transaction
 from chalicelib.shared.settings import get_settings
 
 log = logging.getLogger(__name__)
+
+# Devices a publish failed to in this process (a Lambda container), until their commands are
+# published again: their next capture re-publishes without waiting for a status or the sweeper.
+_unsent: set[str] = set()
 
 COMMAND_TTL = timedelta(days=30)
 PUBLISH_ATTEMPTS = 3
@@ -114,6 +121,7 @@ def publish(commands: list[OutgoingCommand]) -> list[OutgoingCommand]:
     failed = [c for c in commands if not _publish_one(c.topic, c.message)]
     for command in failed:
         _mark_failed(command.device_id, command.correlation_id)
+        _unsent.add(command.device_id)
     return failed
 
 
@@ -200,6 +208,7 @@ def _republish(command: Command, now: datetime) -> bool:
     if command.topic is None or command.message is None:
         return False  # recorded before the outbox kept its message
     if not _publish_one(str(command.topic), command.message):
+        _unsent.add(str(command.device_id))
         return False
     try:
         command.update(
@@ -246,8 +255,18 @@ def resend_pending(device_id: str, now: datetime, exclude: set[str] | None = Non
     command of it that was committed, is not acknowledged and has not expired, and whose publish
     failed or went out a moment ago already (`exclude`: the ones just published)."""
     skip = exclude or set()
+    _unsent.discard(device_id)
     pending = [c for c in Command.pending_by_device.query(device_id) if c.correlation_id not in skip]
     return _sweep(pending, now, DEVICE_RESEND_AFTER)
+
+
+def resend_unsent(device_id: str, now: datetime, exclude: set[str] | None = None) -> SweepResult:
+    """A new message of the device: `resend_pending` only when a publish to it failed in this
+    process; otherwise nothing is read (its status reports, reconnects and the sweeper re-publish
+    what another process failed to send)."""
+    if device_id not in _unsent:
+        return SweepResult()
+    return resend_pending(device_id, now, exclude)
 
 
 def sweep(now: datetime) -> SweepResult:

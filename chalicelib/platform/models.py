@@ -63,7 +63,7 @@ class Device(Model):
 # - commands still waiting for an ack, oldest first (sparse GSI `pending`: `pending_shard` is set
 #   only while `sent`; the sweeper re-publishes them and times out the expired ones);
 # - one device's commands still waiting (sparse GSI `pending_by_device`: `pending_device` is set
-#   only while `sent`; re-published on the device's next message or reconnect).
+#   only while `sent`; re-published on the device's next status, repeated capture or reconnect).
 
 SENT = "sent"
 ACKED = "acked"

@@ -340,3 +340,18 @@ def test_the_car_captured_again_at_the_barrier_it_was_let_out_of_gets_the_open_a
     [opened] = plane.opens()
     assert opened["visit_id"] == visit().visit_id
     assert [r for r in Record.query("demo-lot") if r.type == "unmatched_exit"] == []
+
+
+def test_the_next_car_at_a_camera_whose_publish_failed_gets_the_missed_commands_first(
+    client: Client, plane: FlakyDataPlane
+) -> None:
+    plane.failures = commands.PUBLISH_ATTEMPTS * 2  # the first car's open_gate and display
+    enter(minutes_ago=0)
+    assert plane.commands(ENTRY) == []
+    handlers.on_capture(iot_event(ENTRY, "capture", capture(ENTRY, "in", "粤B54321")), now())
+    opened = plane.commands(ENTRY, "open_gate")
+    assert [c["visit_id"] for c in opened] == [visit().visit_id, opened[1]["visit_id"]]
+    assert opened[1]["visit_id"] != visit().visit_id  # the missed open first, then the new car's
+    plane.clear()
+    handlers.on_capture(iot_event(ENTRY, "capture", capture(ENTRY, "in", "粤B54322")), now())
+    assert len(plane.commands(ENTRY, "open_gate")) == 1  # delivered now: not published again

@@ -36,9 +36,15 @@ def test_acks_finish_commands_once_and_the_sweeper_times_out_the_rest(demo, publ
     assert Command.get(ENTRY, shown["correlation_id"]).status == TIMED_OUT
 
 
+def status(at: datetime, n: int) -> None:
+    report = {"message_id": f"st-{n}", "device_id": ENTRY, "state": "online", "barrier": "closed"}
+    assert handlers.on_status(iot_event(ENTRY, "status", report), at)["result"] == "recorded"
+
+
 def test_lagging_acks_do_not_make_a_resend_storm(demo, published: Recorder) -> None:
-    """Acks that trail a backlog: neither the acks nor the device's next captures publish every
-    waiting command again each time (each is re-published with a doubling wait)."""
+    """Acks that trail a backlog: new captures read no outbox and re-publish nothing (the gate
+    path's round trips); the device's status reports re-publish each waiting command with a
+    doubling wait, not every command on every report; the acks re-publish nothing."""
     for i in range(5):
         enter(f"粤B1000{i}", at=T0 + timedelta(milliseconds=10 * i))
     waiting = [c["correlation_id"] for c in published.commands(ENTRY)]
@@ -47,8 +53,13 @@ def test_lagging_acks_do_not_make_a_resend_storm(demo, published: Recorder) -> N
     # Five more cars at 3 s, 3.5 s, … 5 s: the first ten commands are 3–5 s old, unacked.
     for i in range(5):
         enter(f"粤B2000{i}", at=T0 + timedelta(seconds=3, milliseconds=500 * i))
+    assert [c for c in published.commands(ENTRY) if c["correlation_id"] in waiting] == []
+    published.clear()
+    # Five status reports over the same seconds: each waiting command once, not five times.
+    for i in range(5):
+        status(T0 + timedelta(seconds=3, milliseconds=500 * i + 100), i)
     resent = [c for c in published.commands(ENTRY) if c["correlation_id"] in waiting]
-    assert sorted(c["correlation_id"] for c in resent) == sorted(waiting)  # each once, not five times
+    assert sorted(c["correlation_id"] for c in resent) == sorted(waiting)
     published.clear()
     for n, correlation_id in enumerate(waiting):  # their acks, 8 s in: nothing is re-published
         ack = {"message_id": f"lag-{n}", "device_id": ENTRY, "correlation_id": correlation_id, "result": "ok"}
