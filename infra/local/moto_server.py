@@ -69,7 +69,14 @@ class Counting:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO") == STATS_PATH:
-            stats = {"requests": self.requests, "errors": self.errors, **GC_PAUSES.stats()}
+            from infra.local import motopatch
+
+            stats = {
+                "requests": self.requests,
+                "errors": self.errors,
+                "fast_updates": motopatch.FAST_UPDATES[0],
+                **GC_PAUSES.stats(),
+            }
             body = json.dumps(stats).encode()
             headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
             start_response("200 OK", headers)

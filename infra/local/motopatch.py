@@ -22,7 +22,10 @@ that use `mock_aws` directly):
    class. The transaction evaluates each condition once, as DynamoDB does.
 5. **Answers and items built once.** The data-plane operations' answers are written with
    `json.dumps` (moto's result is already the wire JSON) instead of moto's shape-walking
-   serialiser; an update expression is parsed once per text (moto parses it twice per call);
+   serialiser; an update expression is parsed once per text (moto parses it twice per call), and
+   one made only of `SET #n = :v`, `REMOVE #n` and `ADD #n :number` on attributes that are not
+   keys is applied directly (moto deep-copies and walks its tree a dozen times per call;
+   `PARKCHARGE_MOTO_FAST_UPDATE=0` turns it off);
    an item's 400 KB check sums the item once (moto re-sums it for each attribute it adds); and an
    index query reads a map of the index's partition values kept up to date by every write,
    instead of walking the table.
@@ -51,6 +54,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -78,6 +82,8 @@ FINGERPRINTS = {
     "LimitedSizeDict.__setitem__": "d979580fdbe14f79",
     "Table.put_item": "de23933013ef8426",
     "parser.Execution.stop": "16663c65db9a2f96",
+    "DynamoType.__add__": "c2852d8ddde02bb3",
+    "Table.attribute_keys": "18979b69d53918a5",
 }
 
 DYNAMODB_LOCK = threading.RLock()
@@ -90,7 +96,7 @@ def _targets() -> dict[str, Any]:
     from moto.core.responses import BaseResponse
     from moto.dynamodb import comparisons
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
     from moto.dynamodb.responses import DynamoResult
@@ -126,6 +132,9 @@ def _targets() -> dict[str, Any]:
         "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
         "Table.put_item": _unwrapped(Table.put_item),
         "parser.Execution.stop": _ORIGINALS.get("execution_stop", ParserExecution.stop),
+        # the direct update path adds numbers as moto does and keeps key attributes to moto
+        "DynamoType.__add__": DynamoType.__add__,
+        "Table.attribute_keys": Table.attribute_keys.fget,
     }
 
 
@@ -578,6 +587,178 @@ def _cached_update_parser(original: Any) -> Any:
     return staticmethod(make)
 
 
+# -- 5b. simple update expressions applied directly --------------------------------------------
+# moto validates every update expression by deep-copying its tree and walking it a dozen times
+# with the item (most of an UpdateItem's cost, and an ack is one), and deep-copies the item for a
+# stream the tables do not have. The expressions PynamoDB writes are mostly made of
+# `SET #n = :v`, `REMOVE #n` and `ADD #n :number` on top-level attributes that are not keys: those
+# are applied directly, with moto's condition check, item creation, number addition and size
+# limit. Anything else (paths, functions, arithmetic, sets, key attributes, an unknown placeholder,
+# a stream, legacy parameters) goes to moto's own `update_item` unchanged.
+_PLANS: dict[str, tuple[tuple[str, str, str | None], ...] | None] = {}
+FAST_UPDATES = [0]  # how many updates were decided on the direct path (shown on the stats page)
+_PLAN_TOKEN = re.compile(r"\s*(#[A-Za-z0-9_]+|:[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*|\S)")
+_SET_TYPES = frozenset({"SS", "NS", "BS"})
+
+
+def update_plan(expression: str) -> tuple[tuple[str, str, str | None], ...] | None:
+    """`((action, name placeholder, value placeholder or None), ...)` for an expression of only
+    `SET #n = :v`, `REMOVE #n` and `ADD #n :v` items (each clause once), else None."""
+    if expression in _PLANS:
+        return _PLANS[expression]
+    tokens = _PLAN_TOKEN.findall(expression)
+    plan: list[tuple[str, str, str | None]] = []
+    clauses: set[str] = set()
+    i = 0
+    while i < len(tokens):
+        clause = tokens[i].upper()
+        if clause not in ("SET", "REMOVE", "ADD") or clause in clauses:
+            plan = []
+            break
+        clauses.add(clause)
+        i += 1
+        while True:
+            name = tokens[i] if i < len(tokens) else ""
+            if not name.startswith("#"):
+                return _remember(expression, None)
+            if clause == "SET":
+                if tokens[i + 1 : i + 2] != ["="] or not "".join(tokens[i + 2 : i + 3]).startswith(":"):
+                    return _remember(expression, None)
+                plan.append(("SET", name, tokens[i + 2]))
+                i += 3
+            elif clause == "ADD":
+                if not "".join(tokens[i + 1 : i + 2]).startswith(":"):
+                    return _remember(expression, None)
+                plan.append(("ADD", name, tokens[i + 1]))
+                i += 2
+            else:
+                plan.append(("REMOVE", name, None))
+                i += 1
+            if i < len(tokens) and tokens[i] == ",":
+                i += 1
+                continue
+            break
+    return _remember(expression, tuple(plan) or None)
+
+
+def _remember(
+    expression: str, plan: tuple[tuple[str, str, str | None], ...] | None
+) -> tuple[tuple[str, str, str | None], ...] | None:
+    if len(_PLANS) >= _CONDITIONS_MAX:
+        _PLANS.clear()
+    _PLANS[expression] = plan
+    return plan
+
+
+def _steps(
+    plan: tuple[tuple[str, str, str | None], ...], table: Any, names: Any, values: Any
+) -> list[tuple[str, str, dict[str, Any] | None]] | None:
+    """The plan with attribute names and raw values, or None when moto must decide."""
+    steps: list[tuple[str, str, dict[str, Any] | None]] = []
+    keys = set(table.attribute_keys)  # the table's and its indexes' (an index key may be removed)
+    for action, name_placeholder, value_placeholder in plan:
+        name = (names or {}).get(name_placeholder)
+        raw = (values or {}).get(value_placeholder) if value_placeholder else None
+        if not isinstance(name, str) or any(name == s[1] for s in steps):
+            return None
+        if name in (table.table_key_attrs if action == "REMOVE" else keys):
+            return None
+        if value_placeholder is not None:
+            if not isinstance(raw, dict) or len(raw) != 1:
+                return None
+            kind = next(iter(raw))
+            if kind in _SET_TYPES or (action == "ADD" and kind != "N"):
+                return None
+        steps.append((action, name, raw))
+    return steps
+
+
+def _fast_update(original: Any) -> Any:
+    from moto.dynamodb import models as dynamodb_models
+    from moto.dynamodb.exceptions import ConditionalCheckFailed, ItemSizeToUpdateTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    @functools.wraps(original)
+    def update_item(
+        self: Any,
+        table_name: str,
+        key: dict[str, Any],
+        update_expression: str,
+        expression_attribute_names: Any,
+        expression_attribute_values: Any,
+        attribute_updates: Any = None,
+        expected: Any = None,
+        condition_expression: str | None = None,
+        return_values_on_condition_check_failure: str | None = None,
+    ) -> Any:
+        def moto() -> Any:
+            return original(
+                self,
+                table_name,
+                key,
+                update_expression=update_expression,
+                expression_attribute_names=expression_attribute_names,
+                expression_attribute_values=expression_attribute_values,
+                attribute_updates=attribute_updates,
+                expected=expected,
+                condition_expression=condition_expression,
+                return_values_on_condition_check_failure=return_values_on_condition_check_failure,
+            )
+
+        plan = (
+            update_plan(update_expression)
+            if update_expression and not (attribute_updates or expected)
+            else None
+        )
+        table = self.get_table(table_name)
+        steps = _steps(plan, table, expression_attribute_names, expression_attribute_values) if plan else None
+        if steps is None or table.stream_shard is not None or table.hash_key_attr not in key:
+            return moto()
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+        item = table.get_item(hash_value, range_value)
+        for action, name, _raw in steps:  # ADD to a non-number: moto raises its own error
+            current = item.attrs.get(name) if item is not None else None
+            if action == "ADD" and current is not None and current.type != "N":
+                return moto()
+        FAST_UPDATES[0] += 1
+        condition = dynamodb_models.create_condition_expression_parser(
+            condition_expression, expression_attribute_names, expression_attribute_values
+        ).parse()
+        if not condition.expr(item):
+            if return_values_on_condition_check_failure == "ALL_OLD" and item is not None:
+                raise ConditionalCheckFailed(item=item.to_json()["Attributes"])
+            raise ConditionalCheckFailed
+        if item is None:  # an update creates the item it does not find
+            data = {table.hash_key_attr: {hash_value.type: hash_value.value}}
+            if range_value:
+                data[table.range_key_attr] = {range_value.type: range_value.value}
+            table.put_item(data)
+            item = table.get_item(hash_value, range_value)
+        attrs = item.attrs
+        before = {name: attrs.get(name) for _action, name, _raw in steps}
+        for action, name, raw in steps:
+            if action == "SET":
+                dict.__setitem__(attrs, name, DynamoType(raw or {}))
+            elif action == "REMOVE":
+                dict.pop(attrs, name, None)
+            else:
+                current = attrs.get(name)
+                start = DynamoType({"N": "0"}) if current is None else current
+                dict.__setitem__(attrs, name, start + DynamoType(raw or {}))
+        if sum(bytesize(name) + value.size() for name, value in attrs.items()) > 405000:
+            for name, value in before.items():
+                if value is None:
+                    dict.pop(attrs, name, None)
+                else:
+                    dict.__setitem__(attrs, name, value)
+            raise ItemSizeToUpdateTooLarge()
+        return item
+
+    return update_item
+
+
 # -- 1. one lock per DynamoDB request ------------------------------------------------------------
 def _locked(original: Any) -> Any:
     @functools.wraps(original)
@@ -652,7 +833,10 @@ def apply() -> None:
     Table.all_items = _all_items  # type: ignore[method-assign]
     Table.put_item = _reindexing_put(Table.put_item)  # type: ignore[method-assign]
     Table.delete_item = _reindexing_delete(Table.delete_item)  # type: ignore[method-assign]
-    DynamoDBBackend.update_item = _reindexing_update(DynamoDBBackend.update_item)  # type: ignore[method-assign]
+    update = DynamoDBBackend.update_item
+    if os.environ.get("PARKCHARGE_MOTO_FAST_UPDATE", "1") != "0":
+        update = _fast_update(update)
+    DynamoDBBackend.update_item = _reindexing_update(update)  # type: ignore[method-assign]
     _ORIGINALS["item_init"] = Item.__init__
     Item.__init__ = _item_init  # type: ignore[method-assign]
     Table.query = _query(Table.query)  # type: ignore[method-assign]
