@@ -75,6 +75,7 @@ class Counting:
                 "requests": self.requests,
                 "errors": self.errors,
                 "fast_updates": motopatch.FAST_UPDATES[0],
+                **motopatch.WORK,
                 **GC_PAUSES.stats(),
             }
             body = json.dumps(stats).encode()

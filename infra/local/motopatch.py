@@ -42,8 +42,9 @@ that use `mock_aws` directly):
 
 `tests/integration/test_local_moto.py` pins the moto internals this relies on (an upgrade that
 changes them fails that test instead of silently measuring moto again), and checks each patch
-against moto's own behaviour: atomicity, index answers under writes, the fast answers equal to
-moto's serialiser's (`PARKCHARGE_MOTO_FAST_JSON=0` turns them off).
+against moto's own behaviour: atomicity, what a query or a transaction costs in items (counted
+on the stats page, never timed), index answers under writes, the fast answers and updates equal
+to moto's own (`PARKCHARGE_MOTO_FAST_JSON=0` and `PARKCHARGE_MOTO_FAST_UPDATE=0` turn them off).
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ FINGERPRINTS = {
 
 DYNAMODB_LOCK = threading.RLock()
 _applied = False
+# What requests cost in items (the stats page shows them; tests compare them instead of timing
+# moto): items a query or scan walked, items a transaction copied to be able to restore them.
+WORK = {"items_walked": 0, "transaction_copies": 0}
 
 
 def _targets() -> dict[str, Any]:
@@ -134,7 +138,7 @@ def _targets() -> dict[str, Any]:
         "parser.Execution.stop": _ORIGINALS.get("execution_stop", ParserExecution.stop),
         # the direct update path adds numbers as moto does and keeps key attributes to moto
         "DynamoType.__add__": DynamoType.__add__,
-        "Table.attribute_keys": Table.attribute_keys.fget,
+        "Table.attribute_keys": Table.attribute_keys.fget,  # type: ignore[attr-defined]
     }
 
 
@@ -199,6 +203,7 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
             if marker not in snapshots:
                 before = table.get_item(hash_value, range_value)
                 snapshots[marker] = (table, hash_value, range_value, copy.deepcopy(before))
+                WORK["transaction_copies"] += before is not None
 
         def rollback() -> None:
             for table, hash_value, range_value, before in snapshots.values():
@@ -282,6 +287,12 @@ _partition = threading.local()
 
 
 def _all_items(self: Any) -> list[Any]:
+    items = _partition_items(self)
+    WORK["items_walked"] += len(items)
+    return items
+
+
+def _partition_items(self: Any) -> list[Any]:
     if id(getattr(_partition, "table", None)) == id(self):
         bucket = self.items.get(_partition.hash_key)
         if bucket is None:
@@ -295,7 +306,7 @@ def _all_items(self: Any) -> list[Any]:
         # index branch of `query` sorts what it keeps by the index's keys anyway).
         _table, attribute, value = wanted
         return _index_items(self, attribute, value)
-    return _ORIGINALS["all_items"](self)
+    return list(_ORIGINALS["all_items"](self))
 
 
 # -- 3b. index queries read one bucket -----------------------------------------------------------
