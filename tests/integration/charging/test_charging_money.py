@@ -6,7 +6,6 @@ never Accepted, and charger clocks cannot make pricing wrong or unbounded."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -287,15 +286,14 @@ def test_an_ebike_past_its_limit_is_stopped_even_when_suspended(client: Client, 
 
 
 def test_pricing_is_bounded_whatever_the_timestamps(client: Client) -> None:
-    """Readings years apart: one preview used to take seconds to hours."""
+    """Readings years apart (one preview used to take seconds to hours): refused before any
+    pricing, with a clear error (the suite's timeout bounds it; no timing here)."""
     body = {
         "kind": "ev",
         "definition": json.loads(json.dumps(_demo_tariff())),
         "readings": [["2026-11-22T00:00:00Z", 0], ["2126-11-22T00:00:00Z", 10_000]],
     }
-    started_at = time.perf_counter()
     response = client.http.post("/v1/ops/charging-tariffs/preview", body=json.dumps(body), headers=staff())
-    assert time.perf_counter() - started_at < 2
     assert response.status_code == 400 and response.json_body["code"] == "invalid_preview"
 
 
