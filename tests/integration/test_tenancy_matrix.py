@@ -2,7 +2,8 @@
 an id in its path or a reference in its body is tried by each side against the other's resources.
 
 A crossing must answer 404 or 403 (or the route's own refusal, e.g. 409 for a taken plate or an
-existing device id) and change nothing in any table; the same request made against the caller's
+existing device id) and change nothing in any table (no DynamoDB write of any client succeeds
+while it is answered: counted where moto answers every AWS call); the same request made against the caller's
 own resources (the control) must not be refused that way, so a refusal is the tenancy check and
 not a broken request. Listing routes must not show the other side's ids.
 
@@ -621,24 +622,35 @@ def test_every_role_gated_route_has_a_probe() -> None:
 # --- running it --------------------------------------------------------------------------------
 
 
-_clients: dict[str, Any] = {}
+_WRITES = frozenset(
+    {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems", "ExecuteStatement"}
+)
+_written: list[str] = []
 
 
-def _tables() -> dict[str, list[str]]:
-    """Every item of every table, as sorted JSON: what "nothing changed" is compared on."""
-    from chalicelib.tables import ALL_MODELS
+@pytest.fixture(autouse=True)
+def count_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every DynamoDB write that succeeds, by any client of the process (moto's stub answers them
+    all): what "nothing changed" is checked on, without reading every table around each probe."""
+    from moto.core.botocore_stubber import BotocoreStubber
 
-    if "dynamodb" not in _clients:
-        _clients["dynamodb"] = boto3.client("dynamodb", region_name="us-east-1")
-    dynamodb = _clients["dynamodb"]
-    out: dict[str, list[str]] = {}
-    for model in ALL_MODELS:
-        name = model.Meta.table_name
-        items: list[str] = []
-        for page in dynamodb.get_paginator("scan").paginate(TableName=name):
-            items += [json.dumps(item, sort_keys=True) for item in page["Items"]]
-        out[name] = sorted(items)
-    return out
+    original = BotocoreStubber.process_request
+
+    def process_request(self: Any, request: Any) -> Any:
+        response = original(self, request)
+        target = request.headers.get("X-Amz-Target") or b""
+        target = target.decode() if isinstance(target, bytes) else str(target)
+        operation = target.rsplit(".", 1)[-1]
+        if target.startswith("DynamoDB_") and operation in _WRITES and response and response[0] == 200:
+            _written.append(operation)
+        return response
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
+    yield
+
+
+def _writes() -> int:
+    return len(_written)
 
 
 def _send(client: Client, side: Side, probe: Probe) -> Any:
@@ -663,7 +675,7 @@ def _cross(world: World, route: tuple[str, str], me: Side, other: Side) -> list[
     build = MATRIX[route]
     refusals: list[tuple[Probe, str | None]] = []
     for probe in build(me, other):
-        before = _tables()
+        before = _writes()
         attack = _send(world.client, me, probe)
         if attack.status_code not in probe.refused:
             leaks.append(
@@ -672,8 +684,8 @@ def _cross(world: World, route: tuple[str, str], me: Side, other: Side) -> list[
             continue
         if probe.check is not None:
             probe.check(attack, me, other)
-        if _tables() != before:
-            leaks.append(f"{me.name}: {probe.method} {probe.path} was refused but changed data")
+        if _writes() != before:
+            leaks.append(f"{me.name}: {probe.method} {probe.path} was refused but wrote {_written[before:]}")
         refusals.append((probe, _code(attack)))
     # The control: the same requests against my own resources are not refused that way.
     for probe, (attack_probe, refused_as) in zip(build(me, me), refusals, strict=False):
@@ -778,12 +790,33 @@ def test_role_gated_routes_refuse_staff_without_the_role(world: World) -> None:
             others = tuple(r for r in ("cashier", "customer_service", "finance") if r not in roles)
             plain = replace(side, staff=staff(side.operator, f"plain-{side.name}", roles=others))
             for probe in build(plain, plain):
-                before = _tables()
+                before = _writes()
                 answer = _send(world.client, plain, probe)
                 if answer.status_code != 403 or _code(answer) != "role_required":
                     leaks.append(
                         f"{side.name}: {probe.method} {probe.path} -> {answer.status_code} {answer.body!r}"
                     )
-                elif _tables() != before:
-                    leaks.append(f"{side.name}: {probe.method} {probe.path} was refused but changed data")
+                elif _writes() != before:
+                    leaks.append(
+                        f"{side.name}: {probe.method} {probe.path} was refused but wrote {_written[before:]}"
+                    )
     assert leaks == []
+
+
+def test_the_write_counter_sees_every_successful_write_and_no_refused_one(client: Client) -> None:
+    """What "changed nothing" rests on: a write through PynamoDB or boto3 is counted, a
+    conditional write that fails is not."""
+    from pynamodb.exceptions import PutError
+
+    from chalicelib.payments.models import Wallet
+
+    before = _writes()
+    Wallet("counted", balance_fen=0, status="active", updated_at=now()).save()
+    with pytest.raises(PutError):
+        Wallet("counted", balance_fen=1, status="active", updated_at=now()).save(
+            condition=Wallet.user_id.does_not_exist()
+        )
+    boto3.client("dynamodb", region_name="us-east-1").delete_item(
+        TableName=Wallet.Meta.table_name, Key={"user_id": {"S": "counted"}}
+    )
+    assert _written[before:] == ["PutItem", "DeleteItem"]
