@@ -69,7 +69,9 @@ def lot_occupancy(event: Any, context: Any) -> dict[str, Any]:
         lot_id = str((event or {}).get("topic_device_id") or "")
         if not lot_id:
             return {"result": "ignored"}
-        message = occupancy.publish_guidance(lot_id, now())
+        message = occupancy.publish_changed(lot_id, now)
+        if message is None:  # the lot's publisher running in this process reads it again
+            return {"result": "coalesced"}
         return {"result": "published", "free": message["free"]}
 
 

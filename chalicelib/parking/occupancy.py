@@ -5,13 +5,17 @@ The count changes conditionally: never below 0, never above the lot's capacity. 
 whose only failed condition is that bound is made again without the count (the count stays at
 the bound; the scheduled recount corrects it from the cars inside). The gate publishes a small
 "changed" message after its commit (no extra DynamoDB call on the gate path); the IoT rule
-lot_occupancy hands it to `publish_guidance`, which reads the count and publishes the free
-spaces on the lot's guidance topic.
+lot_occupancy hands it to `publish_changed`, which reads the count and publishes the free
+spaces on the lot's guidance topic. A burst of changes at a busy lot is coalesced within a
+process: a notification arriving while that lot's count is being read and published makes the
+running publisher read once more when it is done (a read that starts after the notification
+arrived sees its change), instead of a read and a publish per notification.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -133,6 +137,32 @@ def publish_guidance(lot_id: str, now: datetime) -> dict[str, Any]:
     message = {**view(lot_id), "published_at": iso(now)}
     get_publisher().publish(topics.guidance(lot_id), message)
     return message
+
+
+_publishing: dict[str, bool] = {}  # lot -> a notification arrived during the running publish
+_publishing_lock = threading.Lock()
+
+
+def publish_changed(lot_id: str, now: Callable[[], datetime]) -> dict[str, Any] | None:
+    """The gate's "changed" notification: publish the lot's free spaces, or leave it to this
+    process's publisher already running for the lot (None), which then reads again."""
+    with _publishing_lock:
+        if lot_id in _publishing:
+            _publishing[lot_id] = True
+            return None
+        _publishing[lot_id] = False
+    try:
+        while True:
+            message = publish_guidance(lot_id, now())
+            with _publishing_lock:
+                if not _publishing[lot_id]:
+                    del _publishing[lot_id]
+                    return message
+                _publishing[lot_id] = False
+    except BaseException:
+        with _publishing_lock:
+            _publishing.pop(lot_id, None)
+        raise
 
 
 def recount(lot_id: str, now: datetime) -> dict[str, Any] | None:

@@ -139,3 +139,36 @@ def test_the_recount_corrects_drift_and_says_when(demo: dict[str, str], publishe
     assert int(kept.inside) == 1 and kept.recounted_at == T0 + timedelta(minutes=5)
     assert int(kept.recount_drift) == -56
     assert ("parkcharge/lot/demo-lot/guidance") in [t for t, _ in published.messages]
+
+
+def test_notifications_arriving_while_the_lot_is_published_are_coalesced_into_one_more_read(
+    demo: dict[str, str], published: Recorder, monkeypatch: Any
+) -> None:
+    """A burst at a busy lot: three cars enter while the guidance of the first is being read and
+    published; their notifications make the running publisher read once more (not three times),
+    and the last guidance shows all four cars."""
+    from chalicelib.parking.blueprint import lot_occupancy
+
+    event = {"topic": "parkcharge/lot/demo-lot/occupancy/changed", "topic_device_id": "demo-lot"}
+    answers: list[dict[str, Any]] = []
+    real_view = occupancy.view
+    reads = 0
+
+    def view_during_a_burst(lot_id: str) -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        seen = real_view(lot_id)
+        if reads == 1:  # just after the first read, three more cars enter and notify
+            for n in range(3):
+                plate = f"粤B4000{n}"
+                handlers.on_capture(iot_event(ENTRY, "capture", capture(ENTRY, "in", plate)), T0)
+                answers.append(lot_occupancy(event, None))
+        return seen
+
+    handlers.on_capture(iot_event(ENTRY, "capture", capture(ENTRY, "in", "粤B40009")), T0)
+    monkeypatch.setattr(occupancy, "view", view_during_a_burst)
+    first = lot_occupancy(event, None)
+    assert answers == [{"result": "coalesced"}] * 3
+    assert first == {"result": "published", "free": 196} and reads == 2  # the second read's
+    guidance = [m for t, m in published.messages if t == "parkcharge/lot/demo-lot/guidance"]
+    assert [m["inside"] for m in guidance] == [1, 4]
