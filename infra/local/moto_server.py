@@ -71,6 +71,9 @@ class Counting:
         if environ.get("PATH_INFO") == STATS_PATH:
             from infra.local import motopatch
 
+            if environ.get("QUERY_STRING") == "reset=gc":  # the pauses from now on
+                GC_PAUSES.longest, GC_PAUSES.full = 0.0, 0
+
             stats = {
                 "requests": self.requests,
                 "errors": self.errors,
