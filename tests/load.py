@@ -11,7 +11,8 @@ device certificates, moto in its own process):
   gate path makes (bench-results.json's `gate_path`: one Query, the plate's latest visits, and one
   TransactWriteItems with as many items as the gate path writes); also printed, the floor of the
   round trips before the command goes out only (the same while the gate path reads nothing after
-  its decision);
+  its decision), and the same hops sampled during the load (what they cost on the loaded stack;
+  the target is against the idle floor);
 - how many captures were answered, emulator errors (moto's 5xx answers), dead letters, and the
   peak memory of the stack's processes together (the app, moto, mosquitto).
 
@@ -404,6 +405,32 @@ def measure_floor(info: dict[str, Any], queries: int) -> dict[str, float]:
     }
 
 
+class FloorDuringLoad(threading.Thread):
+    """The same floor, sampled while the load runs (a few echoes and round trips every couple of
+    seconds): what the raw hops cost on the stack as loaded, to read the gate path's own share
+    beside the idle floor."""
+
+    def __init__(self, info: dict[str, Any], queries: int) -> None:
+        super().__init__(name="floor-during-load", daemon=True)
+        self.info, self.queries = info, queries
+        self.stop = threading.Event()
+        self.rounds: list[float] = []
+
+    def run(self) -> None:
+        while not self.stop.wait(2.0):
+            try:
+                echo = mqtt_echo_ms(self.info, 5)
+                db = dynamodb_floor_ms(5, items=4)
+            except Exception:  # noqa: S112 - a sample lost to the load is not a result
+                continue
+            self.rounds.append(echo + self.queries * db["query"] + db["transaction"])
+
+    def result(self) -> float | None:
+        self.stop.set()
+        self.join(timeout=30)
+        return statistics.median(self.rounds) if self.rounds else None
+
+
 # -- the load -------------------------------------------------------------------------------------
 @dataclass
 class Sent:
@@ -524,7 +551,10 @@ def main() -> None:
         before = emulator_stats(info, reset_gc=True)  # the pauses during the load only
         cpu_before = {name: cpu_seconds(int(pid)) for name, pid in info["pids"].items()}
         started = time.monotonic()
+        during = FloorDuringLoad(info, queries)
+        during.start()
         load = run_load(info, RATE, SECONDS)
+        floor_loaded = during.result()
         wall = time.monotonic() - started
         cpu = {
             name: round((cpu_seconds(int(pid)) - cpu_before[name]) / wall, 2)
@@ -596,6 +626,9 @@ def main() -> None:
             "measured_before_load": {k: round(v, 2) for k, v in floor_before.items()},
             "measured_after_load": {k: round(v, 2) for k, v in floor_after.items()},
         },
+        # The same hops sampled during the load (None when no sample completed).
+        "floor_during_load_ms": round(floor_loaded, 2) if floor_loaded else None,
+        "p99_to_floor_during_load": round(p99 / floor_loaded, 2) if floor_loaded else None,
         "p99_to_floor": round(p99 / floor, 2),
         "p50_to_floor": round(p50 / floor, 2),
         "p99_to_decision_path_floor": round(p99 / chosen["weighted_decision"], 2),
@@ -634,6 +667,8 @@ def main() -> None:
         f"round trips; {fl['decision_path_only']} ms counting only those before the command)\n"
         f"  p99 / floor     {result['p99_to_floor']}  (p50 / floor {result['p50_to_floor']}; "
         f"p99 / decision-path floor {result['p99_to_decision_path_floor']})\n"
+        f"  during the load the same hops took {result['floor_during_load_ms']} ms "
+        f"(p99 / that {result['p99_to_floor_during_load']})\n"
         f"  emulator errors {result['emulator_errors']} of {result['emulator_requests']} requests; "
         f"dead letters {letters}\n"
         f"  peak memory     {result['peak_memory_mb']['total']} MB (all processes of the stack)\n"
