@@ -9,7 +9,7 @@ from chalice import Response
 
 from chalicelib.parking import ports as parking
 from chalicelib.payments import contract as c
-from chalicelib.payments import orders, views, wallet
+from chalicelib.payments import idempotency, orders, sweeper, views, wallet
 from chalicelib.payments.provider import verify_sandbox
 from chalicelib.payments.sandbox import SignatureError
 from chalicelib.shared.auth import DRIVER, STAFF, Principal
@@ -27,17 +27,21 @@ routes = Routes()
     body=c.PaymentIn,
     response=c.CreatedPaymentOut,
     status=201,
-    errors=[404, 409, 410, 422],
+    errors=[400, 404, 409, 410, 422, 503],
     auth=DRIVER,
 )
 def create_payment(request: Any, *, me: Principal, body: c.PaymentIn) -> Response:
-    created = orders.create(me.user_id, body, now())
+    """Pay a quote with `method` (sandbox, wechat, alipay; `payer_id`: the WeChat openid or
+    Alipay buyer_id). An `Idempotency-Key` header makes a retry the same payment."""
+    created = orders.create(me.user_id, body, now(), idempotency.key_of(request.headers))
     return ok({**views.payment(created.payment), "provider_order": created.provider_order}, status=201)
 
 
 @routes.route("/v1/driver/payments/{payment_id}", "GET", response=c.PaymentOut, errors=[404], auth=DRIVER)
 def get_payment(request: Any, payment_id: str, *, me: Principal) -> Response:
-    return ok(views.payment(orders.get_own(me.user_id, payment_id)))
+    """A payment's status; a pending WeChat Pay / Alipay order is asked about at the provider
+    first (booked when it is paid there), so a driver whose call timed out can ask."""
+    return ok(views.payment(sweeper.refresh(orders.get_own(me.user_id, payment_id), now())))
 
 
 @routes.route("/v1/driver/wallet", "GET", response=c.WalletOut, auth=DRIVER)

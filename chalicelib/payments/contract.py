@@ -14,6 +14,8 @@ class PaymentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     quote_id: Id
     amount_fen: Fen
     method: Annotated[str, msgspec.Meta(max_length=20)] = "sandbox"
+    # who pays, as the provider knows the payer: WeChat Pay's openid, Alipay's buyer_id (2088…)
+    payer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
 
 
 class NotificationIn(msgspec.Struct, kw_only=True):

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
-from chalicelib.payments import provider
+from chalicelib.payments import checkout, idempotency
 from chalicelib.payments.contract import PaymentIn
 from chalicelib.payments.models import (
     BOOKED,
@@ -26,10 +27,9 @@ from chalicelib.payments.models import (
 from chalicelib.payments.sandbox import Notification
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.shared.db import failed_condition, get_or_none, get_owned, transaction
-from chalicelib.shared.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
+from chalicelib.shared.errors import Conflict, Gone, NotFound, Unprocessable
 from chalicelib.shared.money import format_yuan
 from chalicelib.shared.settings import get_settings
-from chalicelib.shared.timeutil import iso
 
 
 @dataclass
@@ -53,10 +53,15 @@ class Applied:
     outcome: str = APPLIED
 
 
-def create(user_id: str, asked: PaymentIn, now: datetime) -> Created:
-    quote_id, amount_fen, method = asked.quote_id, asked.amount_fen, asked.method
-    if method not in provider.METHODS:
-        raise Invalid(f"method must be one of {', '.join(provider.METHODS)}", "unsupported_method")
+def create(user_id: str, asked: PaymentIn, now: datetime, idempotency_key: str | None = None) -> Created:
+    """A payment of the quote's exact amount with `asked.method`, and its order at the provider.
+    With an idempotency key, a retry of the same request is the same payment (idempotency.py)."""
+    quote_id, amount_fen = asked.quote_id, asked.amount_fen
+    method = checkout.check_method(asked.method, asked.payer_id)
+    digest = idempotency.digest_of(msgspec.structs.asdict(asked))
+    replayed = idempotency.replayed(user_id, idempotency_key, digest) if idempotency_key else None
+    if replayed is not None:
+        return _replay(get_own(user_id, replayed), asked, now)
     quote = parking.payable_quote(user_id, quote_id)
     if now > quote.expires_at:
         raise Gone("this quote has expired; ask for a new one", "quote_expired")
@@ -70,6 +75,7 @@ def create(user_id: str, asked: PaymentIn, now: datetime) -> Created:
             f"not {amount_fen} fen; pay exactly the quoted amount",
             "amount_mismatch",
         )
+    checkout.check_site(method, quote.lot_id)
     payment = Payment(
         "p-" + quote.quote_id.removeprefix("q-"),
         quote_id=quote.quote_id,
@@ -86,16 +92,32 @@ def create(user_id: str, asked: PaymentIn, now: datetime) -> Created:
         priced_until=quote.priced_until,
         created_at=now,
         expires_at=quote.expires_at,
+        pending_shard=checkout.pending_shard(method),
     )
     try:
         payment.save(condition=Payment.payment_id.does_not_exist())
     except PutError:
         # Asking again to pay the same quote gives the same payment.
         payment = Payment.get(payment.payment_id)
+    if idempotency_key:
+        idempotency.bind(user_id, idempotency_key, digest, payment.payment_id, now)
     close_superseded(payment, now)
-    order = provider.provider_order(payment.payment_id, amount_fen, f"停车费 {quote.plate}")
-    order["time_expire"] = iso(quote.expires_at)
-    return Created(payment, order)
+    return _replay(payment, asked, now)
+
+
+def _replay(payment: Payment, asked: PaymentIn, now: datetime) -> Created:
+    """The payment with its order at the provider (asked again: the provider answers the same
+    order); a payment no longer pending has no order to pay."""
+    if payment.method != asked.method:
+        raise Conflict(
+            f"this quote is being paid with {payment.method}; ask a new quote to pay with {asked.method}",
+            "payment_method_differs",
+        )
+    if payment.status != PENDING:
+        return Created(payment, {"out_trade_no": payment.payment_id, "status": payment.status})
+    if payment.expires_at is not None and now > payment.expires_at:
+        raise Gone("this payment's quote has expired; ask for a new one", "quote_expired")
+    return Created(payment, checkout.order_for(payment, asked.payer_id, now))
 
 
 def close_superseded(current: Payment, now: datetime) -> int:

@@ -84,6 +84,7 @@ _REFUNDS = (
 )
 _REFUNDS += _LEDGER
 GATE, CHARGER, LOT = "gate", "charger", "lot"
+MERCHANT_TABLE = MerchantAccount.__name__
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,11 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "ChargerOcpp": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
     "SweepCharging": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
     "CheckBooks": Access(tuple(_ALL)),
+    # Pending WeChat Pay / Alipay orders past their expiry: asked at the provider, then booked (the
+    # visit, the journal, the waiting car let out) or closed.
+    "SweepPendingPayments": Access(
+        (*_DEVICES, *_PAYMENTS, *_PARKING, *_LEDGER, MERCHANT_TABLE), (GATE,), reads_pay_key=True
+    ),
     "DevicePresence": Access(tuple(_DEVICES), (GATE, CHARGER)),
     "SweepCommands": Access(("Device", "Command"), (GATE, CHARGER)),
     "IotDeadLetters": Access(("DeadLetter",), consumes_dead_letters=True),
@@ -123,7 +129,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "WorkflowExecute": Access(tuple(_WORKFLOWS)),
     # The refund machine's own tasks (the provider's answer is verified with its public key) and
     # the sweep that opens the automatic refunds of overpayments (and starts their executions).
-    "RefundPay": Access(tuple(_REFUNDS), reads_pay_key=True),
+    "RefundPay": Access((*_REFUNDS, MERCHANT_TABLE), reads_pay_key=True),
     "RefundFailed": Access(tuple(_REFUNDS)),
     "RefundRejected": Access(tuple(_REFUNDS)),
     "RefundNotify": Access(tuple(_REFUNDS)),
@@ -133,7 +139,6 @@ DEFAULT_ACCESS = Access(("DeadLetter",))
 # Where merchant accounts' keys may live (the only names payments.merchants accepts).
 MERCHANT_KEYS_SSM = MERCHANT_KEY_PREFIX[MERCHANT_SSM]
 MERCHANT_KEYS_SECRETS = MERCHANT_KEY_PREFIX[MERCHANT_SECRETS]
-MERCHANT_TABLE = MerchantAccount.__name__
 
 
 def _logical(name: str) -> str:
