@@ -42,6 +42,7 @@ SECRETS_MANAGER = "secretsmanager"
 KEY_STORES = (SSM, SECRETS_MANAGER)
 KEY_PREFIX = {SSM: "/parkcharge/merchants/", SECRETS_MANAGER: "parkcharge/merchants/"}
 NOTIFY_PATHS = {WECHAT: "/v1/pay/wechat/notify", ALIPAY: "/v1/pay/alipay/notify"}
+WECHAT_REFUND_NOTIFY_PATH = "/v1/pay/wechat/refund-notify"  # WeChat Pay's refund notifications
 
 
 class NoMerchantAccount(Conflict):
@@ -205,6 +206,11 @@ def _secret(store: str, name: str) -> str:
 def notify_url(provider: str) -> str | None:
     base = get_settings().notify_base_url
     return base.rstrip("/") + NOTIFY_PATHS[provider] if base else None
+
+
+def wechat_refund_notify_url() -> str | None:
+    base = get_settings().notify_base_url
+    return base.rstrip("/") + WECHAT_REFUND_NOTIFY_PATH if base else None
 
 
 def _identity(account: MerchantAccount) -> tuple[str, ...]:

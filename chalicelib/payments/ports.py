@@ -15,16 +15,21 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger.ports import PaymentFact, WalletFact
+from chalicelib.payments.channel import ProviderRefund as ProviderRefundNote
 from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, Payment, Wallet
-from chalicelib.payments.provider import ProviderRefund, ProviderRefused, ProviderUnavailable, refund
+from chalicelib.payments.provider import ProviderRefund, ProviderRefused, ProviderUnavailable
+from chalicelib.payments.refunding import refund, wechat_refund_notification
+from chalicelib.payments.sandbox import SignatureError
 from chalicelib.payments.wallet import WalletView, credit, debit, top_up, view
 from chalicelib.shared.db import get_or_none
 
 __all__ = [
     "PaymentRefundable",
     "ProviderRefund",
+    "ProviderRefundNote",
     "ProviderRefused",
     "ProviderUnavailable",
+    "SignatureError",
     "WalletView",
     "clear_overpayment",
     "complete_refund",
@@ -39,6 +44,7 @@ __all__ = [
     "top_up",
     "view",
     "wallet_facts",
+    "wechat_refund_notification",
 ]
 
 

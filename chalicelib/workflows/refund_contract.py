@@ -120,3 +120,13 @@ class PolicyOut(msgspec.Struct):
     finance_above_fen: Fen
     customer_service_for: list[str]
     finance_for: list[str]
+
+
+class RefundNotificationAnswer(msgspec.Struct):
+    """WeChat Pay's expected acknowledgement of a refund notification; `outcome`: applied (this
+    notification booked the refund) | already_applied | not_success (ABNORMAL / CLOSED: nothing
+    booked)."""
+
+    code: str
+    message: str
+    outcome: str

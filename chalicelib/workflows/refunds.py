@@ -395,10 +395,33 @@ def pay(refund_id: str, now: datetime) -> Refund:
             amount_fen=amount,
             total_fen=subject.facts.paid_fen,
         )
+    return _book(refund_id, provider_refund.provider_refund_id if provider_refund else None, now)
+
+
+def book_provider_refund(refund_id: str, provider_refund_id: str, now: datetime) -> tuple[Refund, bool]:
+    """The provider says it paid the refund back (WeChat Pay's REFUND.SUCCESS notification after a
+    PROCESSING answer): booked once, as `pay` books it (whichever comes first). A refund that had
+    failed (the provider answered PROCESSING until the machine gave up) is booked too: the money
+    went back. Answers the refund and whether this call booked it."""
+    refund = get(refund_id)
+    if refund.status == rules.REFUNDED:
+        return refund, False
+    if refund.status not in (rules.PAYING, rules.FAILED):
+        raise Conflict(f"a {refund.status} refund is not being paid", "refund_state")
+    booked = _book(refund_id, provider_refund_id, now, from_status=str(refund.status))
+    return booked, True
+
+
+def _book(
+    refund_id: str, provider_refund_id: str | None, now: datetime, from_status: str = rules.PAYING
+) -> Refund:
+    """The paid-back refund, its subject's counters, the money and the journal posting, in one
+    transaction conditional on the refund's status (so it is booked once)."""
     for _ in range(ATTEMPTS):
         refund = get(refund_id)
         if refund.status == rules.REFUNDED:
             return refund
+        amount = int(refund.amount_fen)
         details = dict(refund.details or {})
         done = {**_event(rules.REFUNDED, now), "note": f"{amount} fen by {refund.route}"}
         actions: list[Action] = [
@@ -408,11 +431,13 @@ def pay(refund_id: str, now: datetime) -> Refund:
             Refund.updated_at.set(now),
             Refund.events.set([*(refund.events or []), done]),
         ]
-        if provider_refund is not None:
-            actions.append(Refund.provider_refund_id.set(provider_refund.provider_refund_id))
+        if provider_refund_id is not None:
+            actions.append(Refund.provider_refund_id.set(provider_refund_id))
+        if from_status == rules.FAILED:
+            actions.append(Refund.failed_operator.remove())
         try:
             with transaction() as tx:
-                tx.update(refund, actions=actions, condition=Refund.status == rules.PAYING)
+                tx.update(refund, actions=actions, condition=Refund.status == from_status)
                 if refund.route == rules.WALLET:
                     seen = charging.session_refundable(str(refund.subject_id))
                     if seen is None:
