@@ -203,13 +203,27 @@ def _secret(store: str, name: str) -> str:
     return str(value)
 
 
+def notify_base() -> str | None:
+    """The public base URL the providers call back: PARKCHARGE_NOTIFY_BASE_URL, or the SSM
+    parameter the CDK stack writes with the API's URL."""
+    settings = get_settings()
+    if settings.notify_base_url or not settings.notify_base_url_param:
+        return settings.notify_base_url
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_parameter(
+        settings.notify_base_url_param, max_age=settings.provider_key_cache_seconds
+    )
+    return str(value) or None
+
+
 def notify_url(provider: str) -> str | None:
-    base = get_settings().notify_base_url
+    base = notify_base()
     return base.rstrip("/") + NOTIFY_PATHS[provider] if base else None
 
 
 def wechat_refund_notify_url() -> str | None:
-    base = get_settings().notify_base_url
+    base = notify_base()
     return base.rstrip("/") + WECHAT_REFUND_NOTIFY_PATH if base else None
 
 

@@ -29,6 +29,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as stepfunctions
 from cdk_nag import NagSuppressions
 from chalice.cdk import Chalice
@@ -139,6 +140,11 @@ DEFAULT_ACCESS = Access(("DeadLetter",))
 # Where merchant accounts' keys may live (the only names payments.merchants accepts).
 MERCHANT_KEYS_SSM = MERCHANT_KEY_PREFIX[MERCHANT_SSM]
 MERCHANT_KEYS_SECRETS = MERCHANT_KEY_PREFIX[MERCHANT_SECRETS]
+
+
+def notify_base_param_name(stage: str) -> str:
+    """The SSM parameter holding the providers' notify base URL (the API's URL)."""
+    return f"/parkcharge/{stage}/notify-base-url"
 
 
 def _logical(name: str) -> str:
@@ -315,6 +321,9 @@ class ParkchargeStack(cdk.Stack):
             f"{self.staff_pool.user_pool_id}/.well-known/jwks.json",
             "PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_PARAM": pay_key_param.value_as_string,
             "PARKCHARGE_SANDBOX_PAY_URL": pay_url.value_as_string,
+            # The providers' notify base: the API's own URL, read from the parameter the stack
+            # writes (a reference to the API in the functions' settings would be a cycle).
+            "PARKCHARGE_NOTIFY_BASE_URL_PARAM": notify_base_param_name(stage),
             "PARKCHARGE_IOT_DLQ": DEAD_LETTER_QUEUE,
             "POWERTOOLS_SERVICE_NAME": "parkcharge",
             "POWERTOOLS_METRICS_NAMESPACE": "parkcharge",
@@ -346,6 +355,7 @@ class ParkchargeStack(cdk.Stack):
         self._device_policy()
         self._alarms_and_dashboard()
         self._api_stage()
+        self._notify_base_url(stage)
         self._site_timeout_alarm()
         self._refund_alarm()
         self._ledger_check()
@@ -887,6 +897,14 @@ class ParkchargeStack(cdk.Stack):
                 )
                 accounts = self.tables[MERCHANT_TABLE].table_arn if MERCHANT_TABLE in access.tables else None
                 self._merchant_keys_policy(name, role, arn, accounts)
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["ssm:GetParameter"],
+                        resources=[
+                            f"{arn}:ssm:{self.region}:{self.account}:parameter{notify_base_param_name(stage)}"
+                        ],
+                    )
+                )
             if access.drives_workflows:
                 machines = list(self.machine_arns.values())
                 role.add_to_policy(
@@ -973,6 +991,20 @@ class ParkchargeStack(cdk.Stack):
                     "accounts table's own indexes).",
                 }
             ],
+        )
+
+    # --- the providers' notify base URL: the API's URL --------------------------------------------
+
+    def _notify_base_url(self, stage: str) -> None:
+        api = self.chalice.get_resource("RestAPI")
+        ssm.StringParameter(
+            self,
+            "NotifyBaseUrl",
+            parameter_name=notify_base_param_name(stage),
+            description="The base URL WeChat Pay and Alipay send notifications to (the API's)",
+            string_value=cdk.Fn.join(
+                "", ["https://", api.ref, ".execute-api.", self.region, ".", self.url_suffix, "/api"]
+            ),
         )
 
     # --- the API stage: throttling, access logs, errors with a code ------------------------------
