@@ -572,6 +572,9 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/v1/pay/alipay/notify"): "called by Alipay, authenticated by its RSA2 sign with the key of the "
     "app it names (tests/integration/payments/test_provider_callbacks.py); the order must be an Alipay order "
     "at a site of that app and seller, for its amount",
+    ("POST", "/v1/pay/wechat/refund-notify"): "called by WeChat Pay, authenticated by its signature with "
+    "the platform key its serial names (tests/integration/workflows/test_refund_channels.py); the refund "
+    "must be our WeChat refund of that number, for its amount",
     ("GET", "/v1/driver/wallet"): "the caller's own wallet, keyed by the token's subject; no id is taken "
     "from the request",
     ("POST", "/v1/ops/tariffs"): "creates a tariff of the caller's operator; references nothing",
