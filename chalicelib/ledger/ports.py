@@ -21,6 +21,7 @@ from chalicelib.ledger.domain.postings import (
     station_site,
     visit_closed,
     visit_subject,
+    wallet,
     wallet_top_up,
 )
 from chalicelib.ledger.domain.postings import lot_site as lot_site
@@ -59,5 +60,6 @@ __all__ = [
     "station_site",
     "visit_closed",
     "visit_subject",
+    "wallet",
     "wallet_top_up",
 ]

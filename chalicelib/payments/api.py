@@ -9,7 +9,7 @@ from chalice import Response
 
 from chalicelib.parking import ports as parking
 from chalicelib.payments import contract as c
-from chalicelib.payments import idempotency, orders, sweeper, views, wallet
+from chalicelib.payments import idempotency, orders, sweeper, views, wallet, wallet_flows
 from chalicelib.payments.provider import verify_sandbox
 from chalicelib.payments.sandbox import SignatureError
 from chalicelib.shared.auth import DRIVER, STAFF, Principal
@@ -42,6 +42,31 @@ def get_payment(request: Any, payment_id: str, *, me: Principal) -> Response:
     """A payment's status; a pending WeChat Pay / Alipay order is asked about at the provider
     first (booked when it is paid there), so a driver whose call timed out can ask."""
     return ok(views.payment(sweeper.refresh(orders.get_own(me.user_id, payment_id), now())))
+
+
+@routes.route(
+    "/v1/driver/wallet/top-ups",
+    "POST",
+    body=c.TopUpIn,
+    response=c.CreatedPaymentOut,
+    status=201,
+    errors=[400, 404, 409, 422, 503],
+    auth=DRIVER,
+)
+def top_up_wallet(request: Any, *, me: Principal, body: c.TopUpIn) -> Response:
+    """Top the wallet up through WeChat Pay or Alipay (paid into `lot_id`'s merchant account):
+    booked to the wallet when the provider's notification is applied. An `Idempotency-Key`
+    header makes a retry the same top-up."""
+    payment, order = wallet_flows.create_top_up(
+        me.user_id,
+        amount_fen=body.amount_fen,
+        method=body.method,
+        payer_id=body.payer_id,
+        lot_id=body.lot_id,
+        now=now(),
+        idempotency_key=idempotency.key_of(request.headers),
+    )
+    return ok({**views.payment(payment), "provider_order": order}, status=201)
 
 
 @routes.route("/v1/driver/wallet", "GET", response=c.WalletOut, auth=DRIVER)

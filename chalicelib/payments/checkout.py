@@ -14,7 +14,8 @@ from chalicelib.shared.errors import Invalid, Unprocessable
 from chalicelib.shared.timeutil import iso
 
 SANDBOX = "sandbox"
-METHODS = (*provider.METHODS, *channels.METHODS)
+WALLET = "wallet"  # the driver's balance (wallet_flows.py)
+METHODS = (*provider.METHODS, *channels.METHODS, WALLET)
 PAYER_NAMES = {merchants.WECHAT: "the payer's WeChat openid", merchants.ALIPAY: "the payer's Alipay buyer_id"}
 
 
@@ -39,7 +40,7 @@ def pending_shard(method: str) -> str | None:
 
 
 def description(payment: Payment) -> str:
-    return f"停车费 {payment.plate}"
+    return "钱包充值" if payment.purpose else f"停车费 {payment.plate}"
 
 
 def order_for(payment: Payment, payer_id: str | None, now: datetime) -> dict[str, Any]:

@@ -43,10 +43,20 @@ class PaymentOut(msgspec.Struct):
     provider_txn_id: str | None
     created_at: Timestamp | None
     paid_at: Timestamp | None
+    purpose: str | None  # None: a parking fee; wallet_top_up
 
 
 class CreatedPaymentOut(PaymentOut):
     provider_order: dict[str, Any]
+
+
+class TopUpIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A wallet top-up through WeChat Pay or Alipay, paid into `lot_id`'s merchant account."""
+
+    amount_fen: Fen
+    method: Annotated[str, msgspec.Meta(max_length=20)]
+    payer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    lot_id: Id
 
 
 class WalletOut(msgspec.Struct):

@@ -115,6 +115,7 @@ class Payment(Model):
     refunded_fen = NumberAttribute(default=0)
     refund_in_flight_fen = NumberAttribute(default=0)
     pending_shard = UnicodeAttribute(null=True)  # on the sweeper's index while unsettled (sweeper.py)
+    purpose = UnicodeAttribute(null=True)  # None: a parking fee; wallet_top_up (wallet_flows.py)
 
     by_lot = PaymentsByLot()
     by_visit = PaymentsByVisit()

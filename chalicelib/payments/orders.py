@@ -4,16 +4,19 @@ payments never reads parking's tables)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
-from chalicelib.payments import checkout, idempotency
+from chalicelib.payments import checkout, idempotency, wallet, wallet_flows
 from chalicelib.payments.contract import PaymentIn
 from chalicelib.payments.models import (
     BOOKED,
@@ -30,6 +33,7 @@ from chalicelib.shared.db import failed_condition, get_or_none, get_owned, trans
 from chalicelib.shared.errors import Conflict, Gone, NotFound, Unprocessable
 from chalicelib.shared.money import format_yuan
 from chalicelib.shared.settings import get_settings
+from chalicelib.shared.timeutil import iso
 
 
 @dataclass
@@ -76,6 +80,8 @@ def create(user_id: str, asked: PaymentIn, now: datetime, idempotency_key: str |
             "amount_mismatch",
         )
     checkout.check_site(method, quote.lot_id)
+    if method == checkout.WALLET:
+        wallet_flows.check_balance(user_id, amount_fen)
     payment = Payment(
         "p-" + quote.quote_id.removeprefix("q-"),
         quote_id=quote.quote_id,
@@ -102,7 +108,34 @@ def create(user_id: str, asked: PaymentIn, now: datetime, idempotency_key: str |
     if idempotency_key:
         idempotency.bind(user_id, idempotency_key, digest, payment.payment_id, now)
     close_superseded(payment, now)
+    if method == checkout.WALLET and payment.status == PENDING:
+        _pay_from_wallet(payment, now)
     return _replay(payment, asked, now)
+
+
+def _pay_from_wallet(payment: Payment, now: datetime) -> None:
+    """Booked at once, as a provider's notification is, with the wallet's debit in the same
+    transaction (and the waiting car let out). A balance spent meanwhile closes the payment."""
+    note = Notification(
+        out_trade_no=str(payment.payment_id),
+        transaction_id=f"wallet-{payment.payment_id}",
+        amount_fen=int(payment.amount_fen),
+        trade_state="SUCCESS",
+        success_time=iso(now),
+    )
+    user, amount = str(payment.user_id), int(payment.amount_fen)
+    try:
+        apply_notification(note, now, also=lambda tx: wallet.debit(tx, user, amount, now))
+    except Conflict as refused:
+        if refused.code != "insufficient_balance":
+            raise
+        with contextlib.suppress(UpdateError):
+            payment.update(
+                actions=[Payment.status.set(CLOSED), Payment.closed_at.set(now)],
+                condition=Payment.status == PENDING,
+            )
+        raise
+    payment.refresh(consistent_read=True)
 
 
 def _replay(payment: Payment, asked: PaymentIn, now: datetime) -> Created:
@@ -151,7 +184,9 @@ def of_lot(lot_id: str, limit: int = 500) -> list[Payment]:
     return list(Payment.by_lot.query(lot_id, scan_index_forward=False, limit=limit))
 
 
-def apply_notification(note: Notification, now: datetime) -> Applied:
+def apply_notification(
+    note: Notification, now: datetime, also: Callable[[TransactWrite], None] | None = None
+) -> Applied:
     """A provider's confirmed payment, booked exactly once with its journal posting. On time (the
     order pending, its quote valid and still the visit's payable one) it pays the quote and starts
     the grace window; otherwise (superseded, closed, expired) the money still counts for what the
@@ -168,6 +203,10 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
         return _already_applied(payment, now)
     if note.trade_state != "SUCCESS":
         return Applied(payment, applied=False, outcome=NOT_SUCCESS)
+    if payment.purpose == wallet_flows.TOP_UP:
+        booked = wallet_flows.book_top_up(payment, note, now)
+        payment.refresh(consistent_read=True)
+        return Applied(payment, applied=booked, outcome=APPLIED if booked else ALREADY_APPLIED)
     amount = int(payment.amount_fen)
     for _ in range(5):
         # orders created before they carried their quote's expiry: the quote's usual validity
@@ -218,10 +257,17 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
                         split=split,
                         at=now,
                         on_time=on_time,
+                        source=ledger.wallet(str(payment.user_id))
+                        if payment.provider == checkout.WALLET
+                        else None,
                     ),
                     owing.timezone,
                 )
+                if also is not None:
+                    also(tx)  # the last item (index 3): the wallet's debit of a fee paid from it
         except TransactWriteError as error:
+            if also is not None and failed_condition(error, index=3):
+                raise Conflict("the wallet no longer holds the fee", "insufficient_balance") from error
             if failed_condition(error, index=0) or failed_condition(error, index=2):
                 payment.refresh(consistent_read=True)
                 if payment.status in BOOKED:

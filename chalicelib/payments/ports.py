@@ -15,12 +15,14 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger.ports import PaymentFact, WalletFact
+from chalicelib.ledger.ports import wallet as wallet_account
 from chalicelib.payments.channel import ProviderRefund as ProviderRefundNote
 from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, Payment, Wallet
 from chalicelib.payments.provider import ProviderRefund, ProviderRefused, ProviderUnavailable
 from chalicelib.payments.refunding import refund, wechat_refund_notification
 from chalicelib.payments.sandbox import SignatureError
 from chalicelib.payments.wallet import WalletView, credit, debit, top_up, view
+from chalicelib.payments.wallet_flows import TOP_UP, WALLET
 from chalicelib.shared.db import get_or_none
 
 __all__ = [
@@ -55,14 +57,24 @@ def wallet_facts() -> Iterator[WalletFact]:
 
 
 def confirmed_payments() -> Iterator[PaymentFact]:
-    """Every payment a provider confirmed (the ledger's scheduled check)."""
+    """Every payment a provider confirmed, or the wallet paid (the ledger's scheduled check)."""
     for payment in Payment.scan(Payment.status.is_in(*BOOKED)):
         yield PaymentFact(
             str(payment.payment_id),
             str(payment.provider),
             int(payment.amount_fen),
             int(payment.refunded_fen or 0),
+            **_booking_of(payment),
         )
+
+
+def _booking_of(payment: Payment) -> dict[str, str]:
+    """Where a booking is other than `pay:<id>` from the provider's clearing (wallet_flows.py)."""
+    if payment.purpose == TOP_UP:
+        return {"booking_id": f"topup:{payment.payment_id}"}
+    if payment.provider == WALLET:
+        return {"source_account": wallet_account(str(payment.user_id))}
+    return {}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -203,7 +203,10 @@ def parking_payment(
     split: PaymentSplit,
     at: datetime,
     on_time: bool,
+    source: str | None = None,
 ) -> Posting | None:
+    """A parking fee paid: from the provider's clearing account, or `source` (the payer's wallet
+    account for a fee paid from the balance)."""
     amount = split.applied_fen + split.excess_fen
     return posting(
         f"pay:{payment_id}",
@@ -213,7 +216,7 @@ def parking_payment(
         subject=visit_subject(visit_id),
         operator_id=operator_id,
         pairs=[
-            (provider_clearing(provider), amount),
+            (source or provider_clearing(provider), amount),
             (visit(visit_id), -split.applied_fen),
             (refunds_payable(visit_subject(visit_id)), -split.excess_fen),
         ],
