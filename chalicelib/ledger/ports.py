@@ -23,6 +23,9 @@ from chalicelib.ledger.domain.postings import (
     visit_subject,
     wallet,
     wallet_top_up,
+    withdrawal_held,
+    withdrawal_paid,
+    withdrawal_released,
 )
 from chalicelib.ledger.domain.postings import lot_site as lot_site
 from chalicelib.ledger.journal import add, as_csv, as_json, get, of_site_day, of_subject
@@ -62,4 +65,7 @@ __all__ = [
     "visit_subject",
     "wallet",
     "wallet_top_up",
+    "withdrawal_held",
+    "withdrawal_paid",
+    "withdrawal_released",
 ]

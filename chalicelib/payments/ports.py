@@ -26,6 +26,7 @@ from chalicelib.payments.wallet_flows import TOP_UP, WALLET
 from chalicelib.shared.db import get_or_none
 
 __all__ = [
+    "TOP_UP",
     "PaymentRefundable",
     "ProviderRefund",
     "ProviderRefundNote",
@@ -33,6 +34,7 @@ __all__ = [
     "ProviderUnavailable",
     "SignatureError",
     "WalletView",
+    "booked_top_ups",
     "clear_overpayment",
     "complete_refund",
     "confirmed_payments",
@@ -97,6 +99,7 @@ class PaymentRefundable:
     in_flight_fen: int
     created_at: datetime
     overpaid_open: bool  # no automatic refund was opened for its excess yet
+    purpose: str | None = None  # None: a parking fee; wallet_top_up (withdrawn, not refunded as parking)
 
 
 def _refundable(p: Payment) -> PaymentRefundable:
@@ -115,7 +118,14 @@ def _refundable(p: Payment) -> PaymentRefundable:
         int(p.refund_in_flight_fen or 0),
         p.created_at,
         p.overpaid_shard is not None,
+        p.purpose,
     )
+
+
+def booked_top_ups(user_id: str, limit: int = 100) -> list[PaymentRefundable]:
+    """A driver's booked wallet top-ups, newest first (a withdrawal goes back through them)."""
+    found = Payment.by_visit.query(f"wallet:{user_id}", scan_index_forward=False, limit=limit)
+    return [_refundable(p) for p in found if p.purpose == TOP_UP and p.status in BOOKED]
 
 
 def payment_refundable(payment_id: str) -> PaymentRefundable | None:

@@ -25,7 +25,7 @@ from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import ports as payments
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
-from chalicelib.shared.errors import Conflict, NotFound, Unavailable
+from chalicelib.shared.errors import Conflict, NotFound, Unavailable, Unprocessable
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.observability import logger, metrics
 from chalicelib.shared.timeutil import iso
@@ -72,12 +72,12 @@ def _session(session_id: str) -> _Subject | None:
     return _Subject(facts, ledger.station_site(s.station_id), rules.WALLET, None, details, s)
 
 
-def _payment(payment_id: str) -> _Subject | None:
+def _payment(payment_id: str, kind: str = rules.PARKING_PAYMENT) -> _Subject | None:
     p = payments.payment_refundable(payment_id)
-    if p is None:
-        return None
+    if p is None or (p.purpose == payments.TOP_UP) != (kind == rules.WALLET_TOP_UP):
+        return None  # a top-up is withdrawn from the wallet, never refunded as a parking fee
     facts = rules.Subject(
-        rules.PARKING_PAYMENT,
+        kind,
         p.payment_id,
         p.user_id,
         parking.lot_operator(p.lot_id),
@@ -97,7 +97,7 @@ def _payment(payment_id: str) -> _Subject | None:
 
 
 def _load(kind: str, subject_id: str) -> _Subject | None:
-    return _session(subject_id) if kind == rules.CHARGING_SESSION else _payment(subject_id)
+    return _session(subject_id) if kind == rules.CHARGING_SESSION else _payment(subject_id, kind)
 
 
 def _missing(kind: str) -> NotFound:
@@ -207,6 +207,11 @@ def _open(
                     machine=MACHINE,
                     now=now,
                 )
+                if kind == rules.WALLET_TOP_UP:  # the withdrawn amount leaves the wallet now
+                    payments.debit(tx, facts.user_id, amount_fen, now)
+                    ledger.add(
+                        tx, ledger.withdrawal_held(rid, user_id=facts.user_id, amount_fen=amount_fen, at=now)
+                    )
         except TransactWriteError as error:
             if failed_condition(error, index=0):
                 existing = get_or_none(Refund, rid, consistent=True)
@@ -291,6 +296,44 @@ def open_on_complaint(
         now=now,
         owner=("operator_id", operator_id),
     )
+
+
+def withdraw(user_id: str, amount_fen: int, reason: str | None, now: datetime) -> list[Opened]:
+    """A driver withdraws part of the wallet's balance: paid back through the top-ups it came
+    from (newest first, each up to what is left of it), one refund per top-up, each reviewed and
+    paid by the refund workflow. Only money topped up through a provider can go back that way
+    (422 `amount_too_high` names how much can); the amount leaves the wallet when the refunds are
+    opened and comes back if a review rejects one."""
+    if amount_fen <= 0:
+        raise Unprocessable("a withdrawal is a positive amount of fen", "invalid_amount")
+    balance = payments.view(user_id).balance_fen
+    plan: list[tuple[str, int]] = []
+    left = min(amount_fen, balance)
+    for top_up in payments.booked_top_ups(user_id):
+        part = min(left, rules.refundable(top_up.amount_fen, top_up.refunded_fen, top_up.in_flight_fen))
+        if part > 0:
+            plan.append((top_up.payment_id, part))
+            left -= part
+    possible = sum(part for _, part in plan)
+    if possible < amount_fen:
+        raise Unprocessable(
+            f"at most {possible} fen can be withdrawn (the wallet's balance paid in through top-ups "
+            "that are not yet withdrawn)",
+            "amount_too_high",
+        )
+    return [
+        _open(
+            rules.WALLET_TOP_UP,
+            payment_id,
+            origin=rules.DRIVER,
+            amount_fen=part,
+            requested_by=user_id,
+            reason=reason or "wallet withdrawal",
+            now=now,
+            owner=("user_id", user_id),
+        )
+        for payment_id, part in plan
+    ]
 
 
 def overpayment_refund_id(payment_id: str) -> str:
@@ -385,7 +428,7 @@ def pay(refund_id: str, now: datetime) -> Refund:
     amount = int(refund.amount_fen)
     provider_refund = None
     if refund.route == rules.PROVIDER:
-        subject = _payment(str(refund.subject_id))
+        subject = _payment(str(refund.subject_id), str(refund.subject_kind))
         if subject is None or subject.facts.in_flight_fen < amount:
             raise Conflict("the payment no longer holds this refund's reservation", "refund_counters")
         provider_refund = payments.refund(
@@ -456,6 +499,19 @@ def _book(
                             at=now,
                         ),
                     )
+                elif refund.subject_kind == rules.WALLET_TOP_UP:
+                    payments.complete_refund(tx, str(refund.subject_id), amount)
+                    ledger.add(
+                        tx,
+                        ledger.withdrawal_paid(
+                            refund_id,
+                            payment_id=str(refund.subject_id),
+                            provider=str(refund.provider),
+                            user_id=str(refund.user_id),
+                            amount_fen=amount,
+                            at=now,
+                        ),
+                    )
                 else:
                     payments.complete_refund(tx, str(refund.subject_id), amount)
                     lot_plate, visit_id = str(details["lot_plate"]), str(details["visit_id"])
@@ -519,6 +575,12 @@ def reject(refund_id: str, now: datetime, reason: str = "", by: str = "") -> Ref
                     charging.release_refund(tx, seen, amount)
                 else:
                     payments.release_refund(tx, str(refund.subject_id), amount)
+                if refund.subject_kind == rules.WALLET_TOP_UP:  # the withdrawn amount back
+                    user = str(refund.user_id)
+                    payments.credit(tx, user, amount, now)
+                    ledger.add(
+                        tx, ledger.withdrawal_released(refund_id, user_id=user, amount_fen=amount, at=now)
+                    )
         except TransactWriteError:
             continue
         return get(refund_id)

@@ -320,6 +320,58 @@ def wallet_top_up(
     )
 
 
+def withdrawal_subject(refund_id: str) -> str:
+    return f"withdrawal:{refund_id}"
+
+
+def withdrawal_held(refund_id: str, *, user_id: str, amount_fen: int, at: datetime) -> Posting | None:
+    """A withdrawal opened: its amount leaves the wallet into an obligation to pay it back (so the
+    driver cannot spend it while it is reviewed and paid)."""
+    return posting(
+        f"withdraw:{refund_id}",
+        "wallet_withdrawal",
+        at,
+        site="wallet",
+        subject=f"wallet:{user_id}",
+        operator_id=None,
+        pairs=[(wallet(user_id), amount_fen), (refunds_payable(withdrawal_subject(refund_id)), -amount_fen)],
+        memo={"refund_id": refund_id},
+    )
+
+
+def withdrawal_released(refund_id: str, *, user_id: str, amount_fen: int, at: datetime) -> Posting | None:
+    """A rejected withdrawal: the amount back into the wallet."""
+    return posting(
+        f"withdraw-released:{refund_id}",
+        "wallet_withdrawal_released",
+        at,
+        site="wallet",
+        subject=f"wallet:{user_id}",
+        operator_id=None,
+        pairs=[(refunds_payable(withdrawal_subject(refund_id)), amount_fen), (wallet(user_id), -amount_fen)],
+        memo={"refund_id": refund_id},
+    )
+
+
+def withdrawal_paid(
+    refund_id: str, *, payment_id: str, provider: str, user_id: str, amount_fen: int, at: datetime
+) -> Posting | None:
+    """A withdrawal paid back through the provider of the top-up it goes back through."""
+    return posting(
+        refund_id_of(refund_id),
+        "refund",
+        at,
+        site="wallet",
+        subject=f"wallet:{user_id}",
+        operator_id=None,
+        pairs=[
+            (refunds_payable(withdrawal_subject(refund_id)), amount_fen),
+            (provider_clearing(provider), -amount_fen),
+        ],
+        memo={"refund_id": refund_id, "payment_id": payment_id, "route": "provider", "withdrawal": True},
+    )
+
+
 def refund_id_of(refund_id: str) -> str:
     """A refund's posting id: one posting per refund, however often its payment step runs."""
     return f"refund:{refund_id}"

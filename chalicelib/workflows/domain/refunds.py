@@ -24,6 +24,8 @@ from chalicelib.shared.errors import Conflict, Invalid, Unprocessable
 CHARGING_SESSION = "charging_session"
 PARKING_PAYMENT = "parking_payment"
 SUBJECT_KINDS = (CHARGING_SESSION, PARKING_PAYMENT)
+# a wallet withdrawal, paid back through one of the driver's top-ups (asked by the driver only)
+WALLET_TOP_UP = "wallet_top_up"
 
 # --- who asked -------------------------------------------------------------------------------
 
