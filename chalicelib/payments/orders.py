@@ -108,8 +108,6 @@ def create(user_id: str, asked: PaymentIn, now: datetime, idempotency_key: str |
     if idempotency_key:
         idempotency.bind(user_id, idempotency_key, digest, payment.payment_id, now)
     close_superseded(payment, now)
-    if method == checkout.WALLET and payment.status == PENDING:
-        _pay_from_wallet(payment, now)
     return _replay(payment, asked, now)
 
 
@@ -150,6 +148,9 @@ def _replay(payment: Payment, asked: PaymentIn, now: datetime) -> Created:
         return Created(payment, {"out_trade_no": payment.payment_id, "status": payment.status})
     if payment.expires_at is not None and now > payment.expires_at:
         raise Gone("this payment's quote has expired; ask for a new one", "quote_expired")
+    if payment.provider == checkout.WALLET:
+        _pay_from_wallet(payment, now)
+        return Created(payment, {"out_trade_no": payment.payment_id, "status": payment.status})
     return Created(payment, checkout.order_for(payment, asked.payer_id, now))
 
 

@@ -76,9 +76,9 @@ def create_top_up(
     payment = get_or_none(Payment, replayed, consistent=True) if replayed else None
     if payment is None:
         payment = _new_top_up(user_id, amount_fen, method, lot_id, now)
-        if idempotency_key:
-            idempotency.bind(user_id, idempotency_key, digest, payment.payment_id, now)
         payment.save(condition=Payment.payment_id.does_not_exist())
+        if idempotency_key:  # before the order is placed: a key bound meanwhile refuses it
+            idempotency.bind(user_id, idempotency_key, digest, payment.payment_id, now)
     if payment.status in BOOKED:
         return payment, {"out_trade_no": payment.payment_id, "status": payment.status}
     return payment, checkout.order_for(payment, payer_id, now)
