@@ -93,7 +93,9 @@ def _payment(payment_id: str, kind: str = rules.PARKING_PAYMENT) -> _Subject | N
         "visit_id": p.visit_id,
         "total_fen": p.amount_fen,
     }
-    return _Subject(facts, ledger.lot_site(p.lot_id), rules.PROVIDER, p.provider, details, p)
+    # a fee paid from the wallet goes back to the wallet; a provider's payment through the provider
+    route = rules.WALLET if p.provider == rules.WALLET else rules.PROVIDER
+    return _Subject(facts, ledger.lot_site(p.lot_id), route, p.provider, details, p)
 
 
 def _load(kind: str, subject_id: str) -> _Subject | None:
@@ -481,7 +483,7 @@ def _book(
         try:
             with transaction() as tx:
                 tx.update(refund, actions=actions, condition=Refund.status == from_status)
-                if refund.route == rules.WALLET:
+                if refund.subject_kind == rules.CHARGING_SESSION:
                     seen = charging.session_refundable(str(refund.subject_id))
                     if seen is None:
                         raise Conflict("the session is gone", "session_not_found")
@@ -519,6 +521,9 @@ def _book(
                     settled = min(obligation, amount)
                     if settled:
                         parking.settle_obligation(tx, lot_plate, visit_id, obligation, settled)
+                    to_wallet = refund.route == rules.WALLET  # a fee paid from the wallet
+                    if to_wallet:
+                        payments.credit(tx, str(refund.user_id), amount, now)
                     ledger.add(
                         tx,
                         ledger.parking_refund(
@@ -531,6 +536,7 @@ def _book(
                             amount_fen=amount,
                             from_obligation_fen=settled,
                             at=now,
+                            to_account=ledger.wallet(str(refund.user_id)) if to_wallet else None,
                         ),
                     )
         except TransactWriteError:
@@ -568,7 +574,7 @@ def reject(refund_id: str, now: datetime, reason: str = "", by: str = "") -> Ref
                     ],
                     condition=Refund.status == refund.status,
                 )
-                if refund.route == rules.WALLET:
+                if refund.subject_kind == rules.CHARGING_SESSION:
                     seen = charging.session_refundable(str(refund.subject_id))
                     if seen is None:
                         raise Conflict("the session is gone", "session_not_found")

@@ -155,8 +155,10 @@ def check(
     refunded_of: dict[str, int] = {}
     for posting in postings:
         if posting.kind == "refund" and "payment_id" in posting.memo:
-            paid_back = -sum(
-                line.amount_fen for line in posting.lines if p.kind_of(line.account) == p.PROVIDER_CLEARING
+            paid_back = -sum(  # through the provider, or to the wallet that paid the fee
+                line.amount_fen
+                for line in posting.lines
+                if p.kind_of(line.account) in (p.PROVIDER_CLEARING, p.WALLET)
             )
             key = str(posting.memo["payment_id"])
             refunded_of[key] = refunded_of.get(key, 0) + paid_back

@@ -412,10 +412,11 @@ def parking_refund(
     amount_fen: int,
     from_obligation_fen: int,
     at: datetime,
+    to_account: str | None = None,
 ) -> Posting | None:
-    """A parking payment paid back through its provider: first out of the visit's open refund
-    obligation (money it took beyond what was owed), the rest out of the operator's parking
-    revenue (contra-revenue)."""
+    """A parking payment paid back through its provider (or to `to_account`, the payer's wallet
+    for a fee paid from it): first out of the visit's open refund obligation (money it took
+    beyond what was owed), the rest out of the operator's parking revenue (contra-revenue)."""
     settled = max(0, min(_fen(from_obligation_fen), _fen(amount_fen)))
     return posting(
         refund_id_of(refund_id),
@@ -427,12 +428,12 @@ def parking_refund(
         pairs=[
             (refunds_payable(visit_subject(visit_id)), settled),
             (refunds(operator_id or "-", "parking"), amount_fen - settled),
-            (provider_clearing(provider), -amount_fen),
+            (to_account or provider_clearing(provider), -amount_fen),
         ],
         memo={
             "refund_id": refund_id,
             "payment_id": payment_id,
-            "route": "provider",
+            "route": "wallet" if to_account else "provider",
             "amount_fen": amount_fen,
             "from_obligation_fen": settled,
         },

@@ -15,9 +15,11 @@ from infra.local.fake_alipay import FakeAlipay
 from infra.local.fake_wechat import FakeWeChat
 from tests.integration.ledger.books import assert_books_hold
 from tests.integration.payments.conftest import fakes, provider_keys
+from tests.integration.payments.test_checkout import pay, quote_at_the_exit
 from tests.integration.payments.test_provider_callbacks import wechat_post
 from tests.integration.payments.test_wallet_flows import OPENING, balance, top_up
 from tests.integration.workflows.refund_support import CS, DRIVER, FIN, decide, machine, post
+from tests.support.iot import Recorder
 
 __all__ = ["fakes", "provider_keys"]
 FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
@@ -93,3 +95,22 @@ def test_a_rejected_withdrawal_comes_back_to_the_wallet(
     assert balance(client) == OPENING + 5000 and wx.refunds == {} and ali.refunds == {}
     assert json.dumps(client.http.get("/v1/driver/wallet", headers=DRIVER).json_body["status"]) == '"active"'
     assert_books_hold()
+
+
+def test_a_fee_paid_from_the_wallet_is_refunded_to_the_wallet(
+    client: Client, published: Recorder, machines: dict[str, str], fakes: tuple[FakeWeChat, FakeAlipay]
+) -> None:
+    quote = quote_at_the_exit(client)
+    payment_id = pay(client, quote, method="wallet").json_body["payment_id"]
+    assert balance(client) == OPENING - quote["due_fen"]
+    asked = post(client, f"/v1/driver/parking/payments/{payment_id}/refunds", DRIVER, {"amount_fen": 100})
+    assert asked.status_code == 202, asked.json_body
+    assert asked.json_body["route"] == "wallet"
+    assert reviewed(client, asked.json_body["refund_id"])["status"] == "refunded"
+    assert balance(client) == OPENING - quote["due_fen"] + 100
+    assert Payment.get(payment_id).refunded_fen == 100 and wx_untouched(fakes)
+    assert_books_hold()
+
+
+def wx_untouched(fakes: tuple[FakeWeChat, FakeAlipay]) -> bool:
+    return fakes[0].refunds == {} and fakes[1].refunds == {}
