@@ -22,7 +22,7 @@ from chalicelib.payments.provider import ProviderRefund, ProviderRefused, Provid
 from chalicelib.payments.refunding import refund, wechat_refund_notification
 from chalicelib.payments.sandbox import SignatureError
 from chalicelib.payments.wallet import WalletView, credit, debit, top_up, view
-from chalicelib.payments.wallet_flows import TOP_UP, WALLET
+from chalicelib.payments.wallet_flows import TOP_UP, WALLET, top_ups_key
 from chalicelib.shared.db import get_or_none
 
 __all__ = [
@@ -124,7 +124,7 @@ def _refundable(p: Payment) -> PaymentRefundable:
 
 def booked_top_ups(user_id: str, limit: int = 100) -> list[PaymentRefundable]:
     """A driver's booked wallet top-ups, newest first (a withdrawal goes back through them)."""
-    found = Payment.by_visit.query(f"wallet:{user_id}", scan_index_forward=False, limit=limit)
+    found = Payment.by_visit.query(top_ups_key(user_id), scan_index_forward=False, limit=limit)
     return [_refundable(p) for p in found if p.purpose == TOP_UP and p.status in BOOKED]
 
 

@@ -31,6 +31,11 @@ WALLET = "wallet"
 MAX_TOP_UP_FEN = 500_000  # 5000 yuan at a time
 
 
+def top_ups_key(user_id: str) -> str:
+    """A driver's top-ups stand on the by-visit index under this key."""
+    return f"wallet:{user_id}"
+
+
 def check_balance(user_id: str, amount_fen: int) -> None:
     """A fee paid from the balance needs an active wallet holding it (409 otherwise)."""
     mine = wallet.view(user_id)
@@ -92,7 +97,7 @@ def _new_top_up(user_id: str, amount_fen: int, method: str, lot_id: str, now: da
         user_id=user_id,
         lot_id=lot_id,
         lot_plate=f"wallet#{user_id}",
-        visit_id=f"wallet:{user_id}",  # the driver's top-ups, on the by-visit index
+        visit_id=top_ups_key(user_id),
         plate="",
         amount_fen=amount_fen,
         provider=method,

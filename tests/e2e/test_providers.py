@@ -9,9 +9,7 @@ refund workflow, reaches the fake, and WeChat's refund notification books it onc
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +21,13 @@ from infra.local.fake_wechat import notification_body, signed_headers
 from infra.local.simulator import GateDevice
 from tests.e2e.support import DEMO_LOT, DEMO_OPERATOR, EXIT_LANE, Api, Driver, Stack
 from tests.e2e.test_parking import _commands_since, _enter, _exit_with_fee, _opens, _quote, _visits
-from tests.e2e.test_refunds import _reads, _review, staff
+from tests.e2e.test_refunds import _reads, _review, _until, staff
 
 __all__ = ["staff"]
 
 pytestmark = pytest.mark.e2e
 
 DELIVERIES = 3
-DEADLINE = 45.0  # the refund machine's Pay retries back off 2 + 4 + 8 s (tests.e2e.test_refunds)
 
 
 def _provider_keys(stack: Stack) -> Path:
@@ -53,17 +50,6 @@ def _pay_with(driver: Driver, quote: dict[str, Any], method: str, payer_id: str)
     )  # a client's retry: the same payment
     assert retried.status_code == 201 and retried.json()["payment_id"] == created.json()["payment_id"]
     return dict(created.json())
-
-
-def _until(what: str, probe: Callable[[], Any], deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: not within {deadline:.0f} s")
-        time.sleep(0.25)
 
 
 def _refunds_processing(stack: Stack, on: bool) -> None:
