@@ -87,12 +87,14 @@ def test_a_rejected_withdrawal_comes_back_to_the_wallet(
     client: Client, machines: dict[str, str], fakes: tuple[FakeWeChat, FakeAlipay]
 ) -> None:
     wx, ali = fakes
-    topped_up(client, wx, ali)
+    wechat_id = top_up(client, 3000).json_body["payment_id"]
+    headers, body = wx.notification("TRANSACTION.SUCCESS", wx.mark_paid(wechat_id))
+    assert wechat_post(client, headers, body).status_code == 200
     [refund] = withdraw(client, 1000).json_body["refunds"]
-    assert balance(client) == OPENING + 4000
+    assert balance(client) == OPENING + 2000
     ended = reviewed(client, refund["refund_id"], "reject")
     assert ended["status"] == "rejected"
-    assert balance(client) == OPENING + 5000 and wx.refunds == {} and ali.refunds == {}
+    assert balance(client) == OPENING + 3000 and wx.refunds == {} and ali.refunds == {}
     assert json.dumps(client.http.get("/v1/driver/wallet", headers=DRIVER).json_body["status"]) == '"active"'
     assert_books_hold()
 
