@@ -25,7 +25,7 @@ from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import ports as payments
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
-from chalicelib.shared.errors import Conflict, NotFound, Unavailable, Unprocessable
+from chalicelib.shared.errors import Conflict, NotFound, Unavailable
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.observability import logger, metrics
 from chalicelib.shared.timeutil import iso
@@ -306,23 +306,12 @@ def withdraw(user_id: str, amount_fen: int, reason: str | None, now: datetime) -
     paid by the refund workflow. Only money topped up through a provider can go back that way
     (422 `amount_too_high` names how much can); the amount leaves the wallet when the refunds are
     opened and comes back if a review rejects one."""
-    if amount_fen <= 0:
-        raise Unprocessable("a withdrawal is a positive amount of fen", "invalid_amount")
     balance = payments.view(user_id).balance_fen
-    plan: list[tuple[str, int]] = []
-    left = min(amount_fen, balance)
-    for top_up in payments.booked_top_ups(user_id):
-        part = min(left, rules.refundable(top_up.amount_fen, top_up.refunded_fen, top_up.in_flight_fen))
-        if part > 0:
-            plan.append((top_up.payment_id, part))
-            left -= part
-    possible = sum(part for _, part in plan)
-    if possible < amount_fen:
-        raise Unprocessable(
-            f"at most {possible} fen can be withdrawn (the wallet's balance paid in through top-ups "
-            "that are not yet withdrawn)",
-            "amount_too_high",
-        )
+    top_ups = [
+        (t.payment_id, rules.refundable(t.amount_fen, t.refunded_fen, t.in_flight_fen))
+        for t in payments.booked_top_ups(user_id)
+    ]
+    plan = rules.withdrawal_plan(amount_fen, balance, top_ups)
     return [
         _open(
             rules.WALLET_TOP_UP,
