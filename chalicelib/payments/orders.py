@@ -204,6 +204,9 @@ def apply_notification(
         return _already_applied(payment, now)
     if note.trade_state != "SUCCESS":
         return Applied(payment, applied=False, outcome=NOT_SUCCESS)
+    if payment.provider == checkout.WALLET and also is None:
+        # no provider's notification books a fee paid from the wallet: only its own debit does
+        raise Conflict(f"order {payment.payment_id} is paid from the wallet", "provider_mismatch")
     if payment.purpose == wallet_flows.TOP_UP:
         booked = wallet_flows.book_top_up(payment, note, now)
         payment.refresh(consistent_read=True)

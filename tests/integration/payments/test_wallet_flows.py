@@ -11,7 +11,7 @@ from typing import Any
 from chalice.test import Client
 
 from chalicelib.ledger.models import JournalPosting
-from chalicelib.payments.models import CLOSED, PAID, Payment
+from chalicelib.payments.models import PAID, Payment
 from infra.local.fake_alipay import FakeAlipay
 from infra.local.fake_wechat import FakeWeChat
 from tests.integration.ledger.books import assert_books_hold
@@ -84,14 +84,22 @@ def test_a_parking_fee_paid_from_the_balance_opens_the_exit_once(
     assert_books_hold()
 
 
-def test_a_balance_short_of_the_fee_is_refused_and_nothing_moves(
+def test_a_short_balance_is_refused_and_no_provider_notification_books_a_wallet_payment(
     client: Client, published: Recorder, fakes: tuple[FakeWeChat, FakeAlipay]
 ) -> None:
-    from chalicelib.payments.models import Wallet
+    from chalicelib.payments.models import PENDING, Wallet
+    from tests.integration.payments.test_payments import notify
 
     Wallet.get("demo-driver").update(actions=[Wallet.balance_fen.set(1)])
     quote = quote_at_the_exit(client)
     refused = pay(client, quote, method="wallet")
     assert refused.status_code == 409 and refused.json_body["code"] == "insufficient_balance"
     assert balance(client) == 1 and published.commands(EXIT, "open_gate") == []
-    assert [p.status for p in Payment.scan()] in ([], [CLOSED])
+    assert list(Payment.scan()) == []  # refused before anything is written
+    # a pending wallet payment (made so in the table) and a genuine sandbox notification for it
+    pending = pay(client, quote).json_body["payment_id"]
+    Payment.get(pending).update(actions=[Payment.provider.set("wallet"), Payment.method.set("wallet")])
+    forged = notify(client, pending, quote["due_fen"])
+    assert forged.status_code == 409 and forged.json_body["code"] == "provider_mismatch"
+    assert Payment.get(pending).status == PENDING and balance(client) == 1
+    assert published.commands(EXIT, "open_gate") == []
