@@ -8,8 +8,8 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.parking import ports as parking
+from chalicelib.payments import checkout, idempotency, orders, sweeper, views, wallet, wallet_flows
 from chalicelib.payments import contract as c
-from chalicelib.payments import idempotency, orders, sweeper, views, wallet, wallet_flows
 from chalicelib.payments.provider import verify_sandbox
 from chalicelib.payments.sandbox import SignatureError
 from chalicelib.shared.auth import DRIVER, STAFF, Principal
@@ -96,7 +96,7 @@ def sandbox_notification(request: Any) -> Response:
         note = verify_sandbox(request.headers, body)
     except SignatureError as exc:
         return error_response(401, "bad_signature", str(exc))
-    result = orders.apply_notification(note, now())
+    result = orders.apply_notification(note, now(), provider=checkout.SANDBOX)  # never another's order
     message = {
         orders.APPLIED: "applied",
         orders.ALREADY_APPLIED: "already applied",

@@ -186,7 +186,10 @@ def of_lot(lot_id: str, limit: int = 500) -> list[Payment]:
 
 
 def apply_notification(
-    note: Notification, now: datetime, also: Callable[[TransactWrite], None] | None = None
+    note: Notification,
+    now: datetime,
+    also: Callable[[TransactWrite], None] | None = None,
+    provider: str | None = None,
 ) -> Applied:
     """A provider's confirmed payment, booked exactly once with its journal posting. On time (the
     order pending, its quote valid and still the visit's payable one) it pays the quote and starts
@@ -204,6 +207,8 @@ def apply_notification(
         return _already_applied(payment, now)
     if note.trade_state != "SUCCESS":
         return Applied(payment, applied=False, outcome=NOT_SUCCESS)
+    if provider is not None and payment.provider != provider:
+        raise Conflict(f"order {payment.payment_id} is not a {provider} payment", "provider_mismatch")
     if payment.provider == checkout.WALLET and also is None:
         # no provider's notification books a fee paid from the wallet: only its own debit does
         raise Conflict(f"order {payment.payment_id} is paid from the wallet", "provider_mismatch")

@@ -18,6 +18,7 @@ from chalicelib.payments.models import CLOSED, PAID, PENDING, Payment
 from chalicelib.shared import cache
 from infra.local.fake_alipay import FakeAlipay
 from infra.local.fake_wechat import FakeWeChat
+from tests.integration.payments.test_payments import notify
 from tests.support.iot import Recorder, capture, iot_event
 from tests.support.tokens import auth
 
@@ -65,6 +66,10 @@ def test_a_wechat_payment_answers_the_mini_programs_pay_bundle(
     bundle = answer["provider_order"]["pay_params"]
     assert bundle["package"] == f"prepay_id={order.prepay_id}" and bundle["signType"] == "RSA"
     assert set(bundle) == {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"}
+    # a notification another provider signed does not book it
+    sandbox = notify(client, answer["payment_id"], quote["due_fen"])
+    assert sandbox.status_code == 409 and sandbox.json_body["code"] == "provider_mismatch"
+    assert Payment.get(answer["payment_id"]).status == PENDING
 
 
 def test_a_provider_payment_needs_the_payer_and_the_sites_merchant_account(
