@@ -29,7 +29,7 @@ from chalicelib.shared.http import Routes, error_response, ok, register
 from chalicelib.shared.observability import logger
 from chalicelib.shared.settings import get_settings
 from chalicelib.workflows import api as workflows_api
-from chalicelib.workflows import refund_api
+from chalicelib.workflows import refund_api, refund_callbacks
 from chalicelib.workflows.blueprint import bp as workflows
 
 app = Chalice(app_name="parkcharge")
@@ -62,6 +62,7 @@ ROUTES = (
     charging_books.routes,
     workflows_api.routes,
     refund_api.routes,
+    refund_callbacks.routes,
 )
 
 

@@ -8,6 +8,7 @@ from pynamodb.models import Model
 from chalicelib.charging.models import MODELS as CHARGING
 from chalicelib.ledger.models import MODELS as LEDGER
 from chalicelib.parking.models import MODELS as PARKING
+from chalicelib.payments.idempotency import MODELS as PAYMENT_REQUESTS
 from chalicelib.payments.merchants import MODELS as MERCHANTS
 from chalicelib.payments.models import MODELS as PAYMENTS
 from chalicelib.platform.models import MODELS as PLATFORM
@@ -19,6 +20,7 @@ ALL_MODELS: list[type[Model]] = [
     *PARKING,
     *PAYMENTS,
     *MERCHANTS,
+    *PAYMENT_REQUESTS,
     *CHARGING,
     *LEDGER,
     *WORKFLOWS,

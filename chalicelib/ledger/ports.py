@@ -21,7 +21,11 @@ from chalicelib.ledger.domain.postings import (
     station_site,
     visit_closed,
     visit_subject,
+    wallet,
     wallet_top_up,
+    withdrawal_held,
+    withdrawal_paid,
+    withdrawal_released,
 )
 from chalicelib.ledger.domain.postings import lot_site as lot_site
 from chalicelib.ledger.journal import add, as_csv, as_json, get, of_site_day, of_subject
@@ -59,5 +63,9 @@ __all__ = [
     "station_site",
     "visit_closed",
     "visit_subject",
+    "wallet",
     "wallet_top_up",
+    "withdrawal_held",
+    "withdrawal_paid",
+    "withdrawal_released",
 ]

@@ -8,8 +8,8 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.parking import ports as parking
+from chalicelib.payments import checkout, idempotency, orders, sweeper, views, wallet, wallet_flows
 from chalicelib.payments import contract as c
-from chalicelib.payments import orders, views, wallet
 from chalicelib.payments.provider import verify_sandbox
 from chalicelib.payments.sandbox import SignatureError
 from chalicelib.shared.auth import DRIVER, STAFF, Principal
@@ -27,17 +27,46 @@ routes = Routes()
     body=c.PaymentIn,
     response=c.CreatedPaymentOut,
     status=201,
-    errors=[404, 409, 410, 422],
+    errors=[400, 404, 409, 410, 422, 503],
     auth=DRIVER,
 )
 def create_payment(request: Any, *, me: Principal, body: c.PaymentIn) -> Response:
-    created = orders.create(me.user_id, body, now())
+    """Pay a quote with `method` (sandbox, wechat, alipay; `payer_id`: the WeChat openid or
+    Alipay buyer_id). An `Idempotency-Key` header makes a retry the same payment."""
+    created = orders.create(me.user_id, body, now(), idempotency.key_of(request.headers))
     return ok({**views.payment(created.payment), "provider_order": created.provider_order}, status=201)
 
 
 @routes.route("/v1/driver/payments/{payment_id}", "GET", response=c.PaymentOut, errors=[404], auth=DRIVER)
 def get_payment(request: Any, payment_id: str, *, me: Principal) -> Response:
-    return ok(views.payment(orders.get_own(me.user_id, payment_id)))
+    """A payment's status; a pending WeChat Pay / Alipay order is asked about at the provider
+    first (booked when it is paid there), so a driver whose call timed out can ask."""
+    return ok(views.payment(sweeper.refresh(orders.get_own(me.user_id, payment_id), now())))
+
+
+@routes.route(
+    "/v1/driver/wallet/top-ups",
+    "POST",
+    body=c.TopUpIn,
+    response=c.CreatedPaymentOut,
+    status=201,
+    errors=[400, 404, 409, 422, 503],
+    auth=DRIVER,
+)
+def top_up_wallet(request: Any, *, me: Principal, body: c.TopUpIn) -> Response:
+    """Top the wallet up through WeChat Pay or Alipay (paid into `lot_id`'s merchant account):
+    booked to the wallet when the provider's notification is applied. An `Idempotency-Key`
+    header makes a retry the same top-up."""
+    payment, order = wallet_flows.create_top_up(
+        me.user_id,
+        amount_fen=body.amount_fen,
+        method=body.method,
+        payer_id=body.payer_id,
+        lot_id=body.lot_id,
+        now=now(),
+        idempotency_key=idempotency.key_of(request.headers),
+    )
+    return ok({**views.payment(payment), "provider_order": order}, status=201)
 
 
 @routes.route("/v1/driver/wallet", "GET", response=c.WalletOut, auth=DRIVER)
@@ -67,7 +96,7 @@ def sandbox_notification(request: Any) -> Response:
         note = verify_sandbox(request.headers, body)
     except SignatureError as exc:
         return error_response(401, "bad_signature", str(exc))
-    result = orders.apply_notification(note, now())
+    result = orders.apply_notification(note, now(), provider=checkout.SANDBOX)  # never another's order
     message = {
         orders.APPLIED: "applied",
         orders.ALREADY_APPLIED: "already applied",

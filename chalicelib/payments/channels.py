@@ -148,5 +148,12 @@ def refund(payment: Payment, refund_id: str, refund_fen: int, reason: str = "") 
     Alipay's out_request_no."""
     adapter = _adapter_for(payment)
     if isinstance(adapter, WeChatPayAdapter):
-        return adapter.refund(refund_id, str(payment.payment_id), refund_fen, int(payment.amount_fen), reason)
+        return adapter.refund(
+            refund_id,
+            str(payment.payment_id),
+            refund_fen,
+            int(payment.amount_fen),
+            reason,
+            notify_url=merchants.wechat_refund_notify_url(),
+        )
     return adapter.refund(refund_id, str(payment.payment_id), refund_fen, reason)

@@ -14,6 +14,8 @@ class PaymentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     quote_id: Id
     amount_fen: Fen
     method: Annotated[str, msgspec.Meta(max_length=20)] = "sandbox"
+    # who pays, as the provider knows the payer: WeChat Pay's openid, Alipay's buyer_id (2088…)
+    payer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
 
 
 class NotificationIn(msgspec.Struct, kw_only=True):
@@ -41,10 +43,20 @@ class PaymentOut(msgspec.Struct):
     provider_txn_id: str | None
     created_at: Timestamp | None
     paid_at: Timestamp | None
+    purpose: str | None  # None: a parking fee; wallet_top_up
 
 
 class CreatedPaymentOut(PaymentOut):
     provider_order: dict[str, Any]
+
+
+class TopUpIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A wallet top-up through WeChat Pay or Alipay, paid into `lot_id`'s merchant account."""
+
+    amount_fen: Fen
+    method: Annotated[str, msgspec.Meta(max_length=20)]
+    payer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    lot_id: Id
 
 
 class WalletOut(msgspec.Struct):

@@ -42,6 +42,7 @@ SECRETS_MANAGER = "secretsmanager"
 KEY_STORES = (SSM, SECRETS_MANAGER)
 KEY_PREFIX = {SSM: "/parkcharge/merchants/", SECRETS_MANAGER: "parkcharge/merchants/"}
 NOTIFY_PATHS = {WECHAT: "/v1/pay/wechat/notify", ALIPAY: "/v1/pay/alipay/notify"}
+WECHAT_REFUND_NOTIFY_PATH = "/v1/pay/wechat/refund-notify"  # WeChat Pay's refund notifications
 
 
 class NoMerchantAccount(Conflict):
@@ -202,9 +203,28 @@ def _secret(store: str, name: str) -> str:
     return str(value)
 
 
+def notify_base() -> str | None:
+    """The public base URL the providers call back: PARKCHARGE_NOTIFY_BASE_URL, or the SSM
+    parameter the CDK stack writes with the API's URL."""
+    settings = get_settings()
+    if settings.notify_base_url or not settings.notify_base_url_param:
+        return settings.notify_base_url
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_parameter(
+        settings.notify_base_url_param, max_age=settings.provider_key_cache_seconds
+    )
+    return str(value) or None
+
+
 def notify_url(provider: str) -> str | None:
-    base = get_settings().notify_base_url
+    base = notify_base()
     return base.rstrip("/") + NOTIFY_PATHS[provider] if base else None
+
+
+def wechat_refund_notify_url() -> str | None:
+    base = notify_base()
+    return base.rstrip("/") + WECHAT_REFUND_NOTIFY_PATH if base else None
 
 
 def _identity(account: MerchantAccount) -> tuple[str, ...]:

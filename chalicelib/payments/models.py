@@ -69,6 +69,21 @@ class OverpaidPayments(GlobalSecondaryIndex["Payment"]):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
+PENDING_SHARD = "open"
+
+
+class PendingPayments(GlobalSecondaryIndex["Payment"]):
+    """Orders placed at a real provider and not settled yet, by expiry (sparse: `pending_shard` is
+    set when the order is created and removed by the sweeper once it is booked or closed)."""
+
+    class Meta:
+        index_name = "pending_open"
+        projection = AllProjection()
+
+    pending_shard = UnicodeAttribute(hash_key=True)
+    expires_at = UTCDateTimeAttribute(range_key=True)
+
+
 class Payment(Model):
     class Meta(TableMeta):
         table_name = table_name_for("payments")
@@ -99,10 +114,13 @@ class Payment(Model):
     overpaid_shard = UnicodeAttribute(null=True)
     refunded_fen = NumberAttribute(default=0)
     refund_in_flight_fen = NumberAttribute(default=0)
+    pending_shard = UnicodeAttribute(null=True)  # on the sweeper's index while unsettled (sweeper.py)
+    purpose = UnicodeAttribute(null=True)  # None: a parking fee; wallet_top_up (wallet_flows.py)
 
     by_lot = PaymentsByLot()
     by_visit = PaymentsByVisit()
     overpaid_open = OverpaidPayments()
+    pending_open = PendingPayments()
 
 
 # ----------------------------------------------------------------------------------------------

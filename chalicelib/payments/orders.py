@@ -4,15 +4,19 @@ payments never reads parking's tables)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
-from chalicelib.payments import provider
+from chalicelib.payments import checkout, idempotency, wallet, wallet_flows
 from chalicelib.payments.contract import PaymentIn
 from chalicelib.payments.models import (
     BOOKED,
@@ -26,7 +30,7 @@ from chalicelib.payments.models import (
 from chalicelib.payments.sandbox import Notification
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.shared.db import failed_condition, get_or_none, get_owned, transaction
-from chalicelib.shared.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
+from chalicelib.shared.errors import Conflict, Gone, NotFound, Unprocessable
 from chalicelib.shared.money import format_yuan
 from chalicelib.shared.settings import get_settings
 from chalicelib.shared.timeutil import iso
@@ -53,10 +57,15 @@ class Applied:
     outcome: str = APPLIED
 
 
-def create(user_id: str, asked: PaymentIn, now: datetime) -> Created:
-    quote_id, amount_fen, method = asked.quote_id, asked.amount_fen, asked.method
-    if method not in provider.METHODS:
-        raise Invalid(f"method must be one of {', '.join(provider.METHODS)}", "unsupported_method")
+def create(user_id: str, asked: PaymentIn, now: datetime, idempotency_key: str | None = None) -> Created:
+    """A payment of the quote's exact amount with `asked.method`, and its order at the provider.
+    With an idempotency key, a retry of the same request is the same payment (idempotency.py)."""
+    quote_id, amount_fen = asked.quote_id, asked.amount_fen
+    method = checkout.check_method(asked.method, asked.payer_id)
+    digest = idempotency.digest_of(msgspec.structs.asdict(asked))
+    replayed = idempotency.replayed(user_id, idempotency_key, digest) if idempotency_key else None
+    if replayed is not None:
+        return _replay(get_own(user_id, replayed), asked, now)
     quote = parking.payable_quote(user_id, quote_id)
     if now > quote.expires_at:
         raise Gone("this quote has expired; ask for a new one", "quote_expired")
@@ -70,6 +79,9 @@ def create(user_id: str, asked: PaymentIn, now: datetime) -> Created:
             f"not {amount_fen} fen; pay exactly the quoted amount",
             "amount_mismatch",
         )
+    checkout.check_site(method, quote.lot_id)
+    if method == checkout.WALLET:
+        wallet_flows.check_balance(user_id, amount_fen)
     payment = Payment(
         "p-" + quote.quote_id.removeprefix("q-"),
         quote_id=quote.quote_id,
@@ -86,16 +98,60 @@ def create(user_id: str, asked: PaymentIn, now: datetime) -> Created:
         priced_until=quote.priced_until,
         created_at=now,
         expires_at=quote.expires_at,
+        pending_shard=checkout.pending_shard(method),
     )
     try:
         payment.save(condition=Payment.payment_id.does_not_exist())
     except PutError:
         # Asking again to pay the same quote gives the same payment.
         payment = Payment.get(payment.payment_id)
+    if idempotency_key:
+        idempotency.bind(user_id, idempotency_key, digest, payment.payment_id, now)
     close_superseded(payment, now)
-    order = provider.provider_order(payment.payment_id, amount_fen, f"停车费 {quote.plate}")
-    order["time_expire"] = iso(quote.expires_at)
-    return Created(payment, order)
+    return _replay(payment, asked, now)
+
+
+def _pay_from_wallet(payment: Payment, now: datetime) -> None:
+    """Booked at once, as a provider's notification is, with the wallet's debit in the same
+    transaction (and the waiting car let out). A balance spent meanwhile closes the payment."""
+    note = Notification(
+        out_trade_no=str(payment.payment_id),
+        transaction_id=f"wallet-{payment.payment_id}",
+        amount_fen=int(payment.amount_fen),
+        trade_state="SUCCESS",
+        success_time=iso(now),
+    )
+    user, amount = str(payment.user_id), int(payment.amount_fen)
+    try:
+        apply_notification(note, now, also=lambda tx: wallet.debit(tx, user, amount, now))
+    except Conflict as refused:
+        if refused.code != "insufficient_balance":
+            raise
+        with contextlib.suppress(UpdateError):
+            payment.update(
+                actions=[Payment.status.set(CLOSED), Payment.closed_at.set(now)],
+                condition=Payment.status == PENDING,
+            )
+        raise
+    payment.refresh(consistent_read=True)
+
+
+def _replay(payment: Payment, asked: PaymentIn, now: datetime) -> Created:
+    """The payment with its order at the provider (asked again: the provider answers the same
+    order); a payment no longer pending has no order to pay."""
+    if payment.method != asked.method:
+        raise Conflict(
+            f"this quote is being paid with {payment.method}; ask a new quote to pay with {asked.method}",
+            "payment_method_differs",
+        )
+    if payment.status != PENDING:
+        return Created(payment, {"out_trade_no": payment.payment_id, "status": payment.status})
+    if payment.expires_at is not None and now > payment.expires_at:
+        raise Gone("this payment's quote has expired; ask for a new one", "quote_expired")
+    if payment.provider == checkout.WALLET:
+        _pay_from_wallet(payment, now)
+        return Created(payment, {"out_trade_no": payment.payment_id, "status": payment.status})
+    return Created(payment, checkout.order_for(payment, asked.payer_id, now))
 
 
 def close_superseded(current: Payment, now: datetime) -> int:
@@ -129,7 +185,12 @@ def of_lot(lot_id: str, limit: int = 500) -> list[Payment]:
     return list(Payment.by_lot.query(lot_id, scan_index_forward=False, limit=limit))
 
 
-def apply_notification(note: Notification, now: datetime) -> Applied:
+def apply_notification(
+    note: Notification,
+    now: datetime,
+    also: Callable[[TransactWrite], None] | None = None,
+    provider: str | None = None,
+) -> Applied:
     """A provider's confirmed payment, booked exactly once with its journal posting. On time (the
     order pending, its quote valid and still the visit's payable one) it pays the quote and starts
     the grace window; otherwise (superseded, closed, expired) the money still counts for what the
@@ -146,6 +207,15 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
         return _already_applied(payment, now)
     if note.trade_state != "SUCCESS":
         return Applied(payment, applied=False, outcome=NOT_SUCCESS)
+    if provider is not None and payment.provider != provider:
+        raise Conflict(f"order {payment.payment_id} is not a {provider} payment", "provider_mismatch")
+    if payment.provider == checkout.WALLET and also is None:
+        # no provider's notification books a fee paid from the wallet: only its own debit does
+        raise Conflict(f"order {payment.payment_id} is paid from the wallet", "provider_mismatch")
+    if payment.purpose == wallet_flows.TOP_UP:
+        booked = wallet_flows.book_top_up(payment, note, now)
+        payment.refresh(consistent_read=True)
+        return Applied(payment, applied=booked, outcome=APPLIED if booked else ALREADY_APPLIED)
     amount = int(payment.amount_fen)
     for _ in range(5):
         # orders created before they carried their quote's expiry: the quote's usual validity
@@ -196,10 +266,17 @@ def apply_notification(note: Notification, now: datetime) -> Applied:
                         split=split,
                         at=now,
                         on_time=on_time,
+                        source=ledger.wallet(str(payment.user_id))
+                        if payment.provider == checkout.WALLET
+                        else None,
                     ),
                     owing.timezone,
                 )
+                if also is not None:
+                    also(tx)  # the last item (index 3): the wallet's debit of a fee paid from it
         except TransactWriteError as error:
+            if also is not None and failed_condition(error, index=3):
+                raise Conflict("the wallet no longer holds the fee", "insufficient_balance") from error
             if failed_condition(error, index=0) or failed_condition(error, index=2):
                 payment.refresh(consistent_read=True)
                 if payment.status in BOOKED:

@@ -15,17 +15,26 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger.ports import PaymentFact, WalletFact
+from chalicelib.ledger.ports import wallet as wallet_account
+from chalicelib.payments.channel import ProviderRefund as ProviderRefundNote
 from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, Payment, Wallet
-from chalicelib.payments.provider import ProviderRefund, ProviderRefused, ProviderUnavailable, refund
+from chalicelib.payments.provider import ProviderRefund, ProviderRefused, ProviderUnavailable
+from chalicelib.payments.refunding import refund, wechat_refund_notification
+from chalicelib.payments.sandbox import SignatureError
 from chalicelib.payments.wallet import WalletView, credit, debit, top_up, view
+from chalicelib.payments.wallet_flows import TOP_UP, WALLET, top_ups_key
 from chalicelib.shared.db import get_or_none
 
 __all__ = [
+    "TOP_UP",
     "PaymentRefundable",
     "ProviderRefund",
+    "ProviderRefundNote",
     "ProviderRefused",
     "ProviderUnavailable",
+    "SignatureError",
     "WalletView",
+    "booked_top_ups",
     "clear_overpayment",
     "complete_refund",
     "confirmed_payments",
@@ -39,6 +48,7 @@ __all__ = [
     "top_up",
     "view",
     "wallet_facts",
+    "wechat_refund_notification",
 ]
 
 
@@ -49,14 +59,24 @@ def wallet_facts() -> Iterator[WalletFact]:
 
 
 def confirmed_payments() -> Iterator[PaymentFact]:
-    """Every payment a provider confirmed (the ledger's scheduled check)."""
+    """Every payment a provider confirmed, or the wallet paid (the ledger's scheduled check)."""
     for payment in Payment.scan(Payment.status.is_in(*BOOKED)):
         yield PaymentFact(
             str(payment.payment_id),
             str(payment.provider),
             int(payment.amount_fen),
             int(payment.refunded_fen or 0),
+            **_booking_of(payment),
         )
+
+
+def _booking_of(payment: Payment) -> dict[str, str]:
+    """Where a booking is other than `pay:<id>` from the provider's clearing (wallet_flows.py)."""
+    if payment.purpose == TOP_UP:
+        return {"booking_id": f"topup:{payment.payment_id}"}
+    if payment.provider == WALLET:
+        return {"source_account": wallet_account(str(payment.user_id))}
+    return {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,6 +99,7 @@ class PaymentRefundable:
     in_flight_fen: int
     created_at: datetime
     overpaid_open: bool  # no automatic refund was opened for its excess yet
+    purpose: str | None = None  # None: a parking fee; wallet_top_up (withdrawn, not refunded as parking)
 
 
 def _refundable(p: Payment) -> PaymentRefundable:
@@ -97,7 +118,14 @@ def _refundable(p: Payment) -> PaymentRefundable:
         int(p.refund_in_flight_fen or 0),
         p.created_at,
         p.overpaid_shard is not None,
+        p.purpose,
     )
+
+
+def booked_top_ups(user_id: str, limit: int = 100) -> list[PaymentRefundable]:
+    """A driver's booked wallet top-ups, newest first (a withdrawal goes back through them)."""
+    found = Payment.by_visit.query(top_ups_key(user_id), scan_index_forward=False, limit=limit)
+    return [_refundable(p) for p in found if p.purpose == TOP_UP and p.status in BOOKED]
 
 
 def payment_refundable(payment_id: str) -> PaymentRefundable | None:

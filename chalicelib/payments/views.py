@@ -27,4 +27,5 @@ def payment(item: Payment) -> dict[str, Any]:
         "applied_fen": int(item.applied_fen) if item.applied_fen is not None else None,
         "excess_fen": int(item.excess_fen) if item.excess_fen is not None else None,
         "on_time": item.on_time,
+        "purpose": item.purpose,
     }

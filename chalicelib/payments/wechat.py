@@ -247,10 +247,17 @@ class WeChatPayAdapter:
         self._call("close", lambda: self._client.close(out_trade_no=out_trade_no))
 
     def refund(
-        self, out_refund_no: str, out_trade_no: str, refund_fen: int, total_fen: int, reason: str = ""
+        self,
+        out_refund_no: str,
+        out_trade_no: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str = "",
+        notify_url: str | None = None,
     ) -> ProviderRefund:
         """Ask for a refund. `out_refund_no` is our refund id: asking again with it is the same
-        refund at the gateway (never a second one)."""
+        refund at the gateway (never a second one). Its notification goes to `notify_url` (the
+        refund notify route; by default the adapter's)."""
         answer = self._json(
             "refund",
             lambda: self._client.refund(
@@ -258,7 +265,7 @@ class WeChatPayAdapter:
                 amount={"refund": refund_fen, "total": total_fen, "currency": CURRENCY},
                 out_trade_no=out_trade_no,
                 reason=reason or None,
-                notify_url=self.notify_url,
+                notify_url=notify_url or self.notify_url,
             ),
         )
         return _refund(_decode(json.dumps({"mchid": self.account.mchid, **answer}), _Refund))

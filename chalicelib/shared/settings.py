@@ -47,6 +47,7 @@ class Settings:
     wechat_gateway_url: str
     alipay_gateway_url: str
     notify_base_url: str | None
+    notify_base_url_param: str | None  # an SSM parameter holding it (the CDK stack writes the API's URL)
     provider_key_cache_seconds: int
     # Caching and business defaults.
     config_cache_seconds: int
@@ -110,6 +111,7 @@ def get_settings() -> Settings:
         wechat_gateway_url=env("PARKCHARGE_WECHAT_GATEWAY_URL") or "https://api.mch.weixin.qq.com",
         alipay_gateway_url=env("PARKCHARGE_ALIPAY_GATEWAY_URL") or "https://openapi.alipay.com/gateway.do",
         notify_base_url=env("PARKCHARGE_NOTIFY_BASE_URL") or None,
+        notify_base_url_param=env("PARKCHARGE_NOTIFY_BASE_URL_PARAM") or None,
         provider_key_cache_seconds=_int("PARKCHARGE_PROVIDER_KEY_CACHE_SECONDS", 300),
         config_cache_seconds=_int("PARKCHARGE_CONFIG_CACHE_SECONDS", 30),
         quote_ttl_minutes=_int("PARKCHARGE_QUOTE_TTL_MINUTES", 15),

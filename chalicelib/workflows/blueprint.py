@@ -52,9 +52,10 @@ def workflow_execute(event: Any, context: Any) -> dict[str, Any]:
 
 from chalice import Rate  # noqa: E402
 
-from chalicelib.workflows import refund_api, refund_tasks  # noqa: E402
+from chalicelib.workflows import refund_api, refund_callbacks, refund_tasks  # noqa: E402
 
 http.register(bp, refund_api.routes)
+http.register(bp, refund_callbacks.routes)
 
 
 @bp.lambda_function(name="refund_pay")

@@ -109,6 +109,23 @@ def ask_payment_refund(request: Any, payment_id: str, *, me: Principal, body: c.
     return ok(detail(opened.refund, opened.refundable_fen), status=202)
 
 
+@routes.route(
+    "/v1/driver/wallet/withdrawals",
+    "POST",
+    body=c.WithdrawalIn,
+    response=c.WithdrawalOut,
+    status=202,
+    errors=[409, 422],
+    auth=DRIVER,
+)
+def withdraw_wallet(request: Any, *, me: Principal, body: c.WithdrawalIn) -> Response:
+    """Withdraw part of my wallet's balance: paid back through the top-ups it came from (one
+    refund per top-up, reviewed and paid by the refund workflow); the amount leaves the wallet
+    now and comes back if a review rejects it."""
+    opened = refunds.withdraw(me.user_id, body.amount_fen, body.reason, now())
+    return ok({"amount_fen": body.amount_fen, "refunds": [detail(o.refund) for o in opened]}, status=202)
+
+
 @routes.route("/v1/driver/refunds", "GET", response=c.RefundsOut, auth=DRIVER)
 def my_refunds(request: Any, *, me: Principal) -> Response:
     """My refunds, newest first."""

@@ -12,6 +12,8 @@ Reason = Annotated[str, msgspec.Meta(max_length=500, description="why (shown to 
 RequiredReason = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"\S")]
 RefundStatus = Literal["requested", "reviewing", "paying", "refunded", "rejected", "failed"]
 SubjectKind = Literal["charging_session", "parking_payment"]
+# what a refund shows it refunds: also a wallet withdrawal's top-up (opened by the driver only)
+ShownSubjectKind = Literal["charging_session", "parking_payment", "wallet_top_up"]
 Origin = Literal["driver", "complaint", "overpayment"]
 
 
@@ -74,7 +76,7 @@ class Notice(msgspec.Struct):
 class RefundOut(msgspec.Struct):
     refund_id: str
     status: RefundStatus
-    subject_kind: SubjectKind
+    subject_kind: ShownSubjectKind
     subject_id: str
     origin: Origin
     amount_fen: Fen
@@ -94,7 +96,7 @@ class RefundOut(msgspec.Struct):
 class RefundSummary(msgspec.Struct):
     refund_id: str
     status: RefundStatus
-    subject_kind: SubjectKind
+    subject_kind: ShownSubjectKind
     subject_id: str
     origin: Origin
     user_id: str
@@ -120,3 +122,25 @@ class PolicyOut(msgspec.Struct):
     finance_above_fen: Fen
     customer_service_for: list[str]
     finance_for: list[str]
+
+
+class RefundNotificationAnswer(msgspec.Struct):
+    """WeChat Pay's expected acknowledgement of a refund notification; `outcome`: applied (this
+    notification booked the refund) | already_applied | not_success (ABNORMAL / CLOSED: nothing
+    booked)."""
+
+    code: str
+    message: str
+    outcome: str
+
+
+class WithdrawalIn(Strict):
+    """Withdraw part of the wallet's balance, back through the top-ups it came from."""
+
+    amount_fen: PositiveFen
+    reason: Reason | None = None
+
+
+class WithdrawalOut(msgspec.Struct):
+    amount_fen: Fen
+    refunds: list[RefundOut]  # one per top-up it goes back through

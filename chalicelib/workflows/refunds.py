@@ -72,12 +72,12 @@ def _session(session_id: str) -> _Subject | None:
     return _Subject(facts, ledger.station_site(s.station_id), rules.WALLET, None, details, s)
 
 
-def _payment(payment_id: str) -> _Subject | None:
+def _payment(payment_id: str, kind: str = rules.PARKING_PAYMENT) -> _Subject | None:
     p = payments.payment_refundable(payment_id)
-    if p is None:
-        return None
+    if p is None or (p.purpose == payments.TOP_UP) != (kind == rules.WALLET_TOP_UP):
+        return None  # a top-up is withdrawn from the wallet, never refunded as a parking fee
     facts = rules.Subject(
-        rules.PARKING_PAYMENT,
+        kind,
         p.payment_id,
         p.user_id,
         parking.lot_operator(p.lot_id),
@@ -93,11 +93,13 @@ def _payment(payment_id: str) -> _Subject | None:
         "visit_id": p.visit_id,
         "total_fen": p.amount_fen,
     }
-    return _Subject(facts, ledger.lot_site(p.lot_id), rules.PROVIDER, p.provider, details, p)
+    # a fee paid from the wallet goes back to the wallet; a provider's payment through the provider
+    route = rules.WALLET if p.provider == rules.WALLET else rules.PROVIDER
+    return _Subject(facts, ledger.lot_site(p.lot_id), route, p.provider, details, p)
 
 
 def _load(kind: str, subject_id: str) -> _Subject | None:
-    return _session(subject_id) if kind == rules.CHARGING_SESSION else _payment(subject_id)
+    return _session(subject_id) if kind == rules.CHARGING_SESSION else _payment(subject_id, kind)
 
 
 def _missing(kind: str) -> NotFound:
@@ -207,6 +209,11 @@ def _open(
                     machine=MACHINE,
                     now=now,
                 )
+                if kind == rules.WALLET_TOP_UP:  # the withdrawn amount leaves the wallet now
+                    payments.debit(tx, facts.user_id, amount_fen, now)
+                    ledger.add(
+                        tx, ledger.withdrawal_held(rid, user_id=facts.user_id, amount_fen=amount_fen, at=now)
+                    )
         except TransactWriteError as error:
             if failed_condition(error, index=0):
                 existing = get_or_none(Refund, rid, consistent=True)
@@ -291,6 +298,33 @@ def open_on_complaint(
         now=now,
         owner=("operator_id", operator_id),
     )
+
+
+def withdraw(user_id: str, amount_fen: int, reason: str | None, now: datetime) -> list[Opened]:
+    """A driver withdraws part of the wallet's balance: paid back through the top-ups it came
+    from (newest first, each up to what is left of it), one refund per top-up, each reviewed and
+    paid by the refund workflow. Only money topped up through a provider can go back that way
+    (422 `amount_too_high` names how much can); the amount leaves the wallet when the refunds are
+    opened and comes back if a review rejects one."""
+    balance = payments.view(user_id).balance_fen
+    top_ups = [
+        (t.payment_id, rules.refundable(t.amount_fen, t.refunded_fen, t.in_flight_fen))
+        for t in payments.booked_top_ups(user_id)
+    ]
+    plan = rules.withdrawal_plan(amount_fen, balance, top_ups)
+    return [
+        _open(
+            rules.WALLET_TOP_UP,
+            payment_id,
+            origin=rules.DRIVER,
+            amount_fen=part,
+            requested_by=user_id,
+            reason=reason or "wallet withdrawal",
+            now=now,
+            owner=("user_id", user_id),
+        )
+        for payment_id, part in plan
+    ]
 
 
 def overpayment_refund_id(payment_id: str) -> str:
@@ -385,7 +419,7 @@ def pay(refund_id: str, now: datetime) -> Refund:
     amount = int(refund.amount_fen)
     provider_refund = None
     if refund.route == rules.PROVIDER:
-        subject = _payment(str(refund.subject_id))
+        subject = _payment(str(refund.subject_id), str(refund.subject_kind))
         if subject is None or subject.facts.in_flight_fen < amount:
             raise Conflict("the payment no longer holds this refund's reservation", "refund_counters")
         provider_refund = payments.refund(
@@ -395,10 +429,33 @@ def pay(refund_id: str, now: datetime) -> Refund:
             amount_fen=amount,
             total_fen=subject.facts.paid_fen,
         )
+    return _book(refund_id, provider_refund.provider_refund_id if provider_refund else None, now)
+
+
+def book_provider_refund(refund_id: str, provider_refund_id: str, now: datetime) -> tuple[Refund, bool]:
+    """The provider says it paid the refund back (WeChat Pay's REFUND.SUCCESS notification after a
+    PROCESSING answer): booked once, as `pay` books it (whichever comes first). A refund that had
+    failed (the provider answered PROCESSING until the machine gave up) is booked too: the money
+    went back. Answers the refund and whether this call booked it."""
+    refund = get(refund_id)
+    if refund.status == rules.REFUNDED:
+        return refund, False
+    if refund.status not in (rules.PAYING, rules.FAILED):
+        raise Conflict(f"a {refund.status} refund is not being paid", "refund_state")
+    booked = _book(refund_id, provider_refund_id, now, from_status=str(refund.status))
+    return booked, True
+
+
+def _book(
+    refund_id: str, provider_refund_id: str | None, now: datetime, from_status: str = rules.PAYING
+) -> Refund:
+    """The paid-back refund, its subject's counters, the money and the journal posting, in one
+    transaction conditional on the refund's status (so it is booked once)."""
     for _ in range(ATTEMPTS):
         refund = get(refund_id)
         if refund.status == rules.REFUNDED:
             return refund
+        amount = int(refund.amount_fen)
         details = dict(refund.details or {})
         done = {**_event(rules.REFUNDED, now), "note": f"{amount} fen by {refund.route}"}
         actions: list[Action] = [
@@ -408,12 +465,14 @@ def pay(refund_id: str, now: datetime) -> Refund:
             Refund.updated_at.set(now),
             Refund.events.set([*(refund.events or []), done]),
         ]
-        if provider_refund is not None:
-            actions.append(Refund.provider_refund_id.set(provider_refund.provider_refund_id))
+        if provider_refund_id is not None:
+            actions.append(Refund.provider_refund_id.set(provider_refund_id))
+        if from_status == rules.FAILED:
+            actions.append(Refund.failed_operator.remove())
         try:
             with transaction() as tx:
-                tx.update(refund, actions=actions, condition=Refund.status == rules.PAYING)
-                if refund.route == rules.WALLET:
+                tx.update(refund, actions=actions, condition=Refund.status == from_status)
+                if refund.subject_kind == rules.CHARGING_SESSION:
                     seen = charging.session_refundable(str(refund.subject_id))
                     if seen is None:
                         raise Conflict("the session is gone", "session_not_found")
@@ -431,6 +490,19 @@ def pay(refund_id: str, now: datetime) -> Refund:
                             at=now,
                         ),
                     )
+                elif refund.subject_kind == rules.WALLET_TOP_UP:
+                    payments.complete_refund(tx, str(refund.subject_id), amount)
+                    ledger.add(
+                        tx,
+                        ledger.withdrawal_paid(
+                            refund_id,
+                            payment_id=str(refund.subject_id),
+                            provider=str(refund.provider),
+                            user_id=str(refund.user_id),
+                            amount_fen=amount,
+                            at=now,
+                        ),
+                    )
                 else:
                     payments.complete_refund(tx, str(refund.subject_id), amount)
                     lot_plate, visit_id = str(details["lot_plate"]), str(details["visit_id"])
@@ -438,6 +510,9 @@ def pay(refund_id: str, now: datetime) -> Refund:
                     settled = min(obligation, amount)
                     if settled:
                         parking.settle_obligation(tx, lot_plate, visit_id, obligation, settled)
+                    to_wallet = refund.route == rules.WALLET  # a fee paid from the wallet
+                    if to_wallet:
+                        payments.credit(tx, str(refund.user_id), amount, now)
                     ledger.add(
                         tx,
                         ledger.parking_refund(
@@ -450,6 +525,7 @@ def pay(refund_id: str, now: datetime) -> Refund:
                             amount_fen=amount,
                             from_obligation_fen=settled,
                             at=now,
+                            to_account=ledger.wallet(str(refund.user_id)) if to_wallet else None,
                         ),
                     )
         except TransactWriteError:
@@ -487,13 +563,19 @@ def reject(refund_id: str, now: datetime, reason: str = "", by: str = "") -> Ref
                     ],
                     condition=Refund.status == refund.status,
                 )
-                if refund.route == rules.WALLET:
+                if refund.subject_kind == rules.CHARGING_SESSION:
                     seen = charging.session_refundable(str(refund.subject_id))
                     if seen is None:
                         raise Conflict("the session is gone", "session_not_found")
                     charging.release_refund(tx, seen, amount)
                 else:
                     payments.release_refund(tx, str(refund.subject_id), amount)
+                if refund.subject_kind == rules.WALLET_TOP_UP:  # the withdrawn amount back
+                    user = str(refund.user_id)
+                    payments.credit(tx, user, amount, now)
+                    ledger.add(
+                        tx, ledger.withdrawal_released(refund_id, user_id=user, amount_fen=amount, at=now)
+                    )
         except TransactWriteError:
             continue
         return get(refund_id)

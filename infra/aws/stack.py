@@ -29,6 +29,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as stepfunctions
 from cdk_nag import NagSuppressions
 from chalice.cdk import Chalice
@@ -84,6 +85,7 @@ _REFUNDS = (
 )
 _REFUNDS += _LEDGER
 GATE, CHARGER, LOT = "gate", "charger", "lot"
+MERCHANT_TABLE = MerchantAccount.__name__
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,11 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "ChargerOcpp": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
     "SweepCharging": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
     "CheckBooks": Access(tuple(_ALL)),
+    # Pending WeChat Pay / Alipay orders past their expiry: asked at the provider, then booked (the
+    # visit, the journal, the waiting car let out) or closed.
+    "SweepPendingPayments": Access(
+        (*_DEVICES, *_PAYMENTS, *_PARKING, *_LEDGER, MERCHANT_TABLE), (GATE,), reads_pay_key=True
+    ),
     "DevicePresence": Access(tuple(_DEVICES), (GATE, CHARGER)),
     "SweepCommands": Access(("Device", "Command"), (GATE, CHARGER)),
     "IotDeadLetters": Access(("DeadLetter",), consumes_dead_letters=True),
@@ -123,7 +130,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "WorkflowExecute": Access(tuple(_WORKFLOWS)),
     # The refund machine's own tasks (the provider's answer is verified with its public key) and
     # the sweep that opens the automatic refunds of overpayments (and starts their executions).
-    "RefundPay": Access(tuple(_REFUNDS), reads_pay_key=True),
+    "RefundPay": Access((*_REFUNDS, MERCHANT_TABLE), reads_pay_key=True),
     "RefundFailed": Access(tuple(_REFUNDS)),
     "RefundRejected": Access(tuple(_REFUNDS)),
     "RefundNotify": Access(tuple(_REFUNDS)),
@@ -133,7 +140,11 @@ DEFAULT_ACCESS = Access(("DeadLetter",))
 # Where merchant accounts' keys may live (the only names payments.merchants accepts).
 MERCHANT_KEYS_SSM = MERCHANT_KEY_PREFIX[MERCHANT_SSM]
 MERCHANT_KEYS_SECRETS = MERCHANT_KEY_PREFIX[MERCHANT_SECRETS]
-MERCHANT_TABLE = MerchantAccount.__name__
+
+
+def notify_base_param_name(stage: str) -> str:
+    """The SSM parameter holding the providers' notify base URL (the API's URL)."""
+    return f"/parkcharge/{stage}/notify-base-url"
 
 
 def _logical(name: str) -> str:
@@ -310,6 +321,9 @@ class ParkchargeStack(cdk.Stack):
             f"{self.staff_pool.user_pool_id}/.well-known/jwks.json",
             "PARKCHARGE_SANDBOX_PAY_PUBLIC_KEY_PARAM": pay_key_param.value_as_string,
             "PARKCHARGE_SANDBOX_PAY_URL": pay_url.value_as_string,
+            # The providers' notify base: the API's own URL, read from the parameter the stack
+            # writes (a reference to the API in the functions' settings would be a cycle).
+            "PARKCHARGE_NOTIFY_BASE_URL_PARAM": notify_base_param_name(stage),
             "PARKCHARGE_IOT_DLQ": DEAD_LETTER_QUEUE,
             "POWERTOOLS_SERVICE_NAME": "parkcharge",
             "POWERTOOLS_METRICS_NAMESPACE": "parkcharge",
@@ -341,6 +355,7 @@ class ParkchargeStack(cdk.Stack):
         self._device_policy()
         self._alarms_and_dashboard()
         self._api_stage()
+        self._notify_base_url(stage)
         self._site_timeout_alarm()
         self._refund_alarm()
         self._ledger_check()
@@ -882,6 +897,14 @@ class ParkchargeStack(cdk.Stack):
                 )
                 accounts = self.tables[MERCHANT_TABLE].table_arn if MERCHANT_TABLE in access.tables else None
                 self._merchant_keys_policy(name, role, arn, accounts)
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["ssm:GetParameter"],
+                        resources=[
+                            f"{arn}:ssm:{self.region}:{self.account}:parameter{notify_base_param_name(stage)}"
+                        ],
+                    )
+                )
             if access.drives_workflows:
                 machines = list(self.machine_arns.values())
                 role.add_to_policy(
@@ -968,6 +991,20 @@ class ParkchargeStack(cdk.Stack):
                     "accounts table's own indexes).",
                 }
             ],
+        )
+
+    # --- the providers' notify base URL: the API's URL --------------------------------------------
+
+    def _notify_base_url(self, stage: str) -> None:
+        api = self.chalice.get_resource("RestAPI")
+        ssm.StringParameter(
+            self,
+            "NotifyBaseUrl",
+            parameter_name=notify_base_param_name(stage),
+            description="The base URL WeChat Pay and Alipay send notifications to (the API's)",
+            string_value=cdk.Fn.join(
+                "", ["https://", api.ref, ".execute-api.", self.region, ".", self.url_suffix, "/api"]
+            ),
         )
 
     # --- the API stage: throttling, access logs, errors with a code ------------------------------

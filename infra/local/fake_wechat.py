@@ -164,6 +164,9 @@ class FakeWeChat:
     port: int = 0
     orders: dict[str, _Order] = field(default_factory=dict)
     refunds: dict[str, _Refund] = field(default_factory=dict)
+    # As WeChat Pay mostly does: a refund answers PROCESSING until it is settled (its REFUND.SUCCESS
+    # notification, `settle_refund`); False (default): it answers SUCCESS at once.
+    refunds_processing: bool = False
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -250,6 +253,10 @@ class FakeWeChat:
             return Reply(200, b'{"status":"ok"}', {})
         if route == "/fake/pay" and method == "POST":
             return self._control_pay(body)
+        if route == "/fake/refunds" and method == "POST":
+            return self._control_refunds(body)
+        if route == "/fake/refund/settle" and method == "POST":
+            return self._control_settle(body)
         if route == "/v3/billdownload/file":
             return self._bill_file(query.get("token", ""))
         why = self._authorized(method, path, headers, body)
@@ -394,6 +401,37 @@ class FakeWeChat:
             return Reply(400, json.dumps({"code": "PARAM_ERROR", "message": str(exc)}).encode(), {})
         return Reply(200, json.dumps(result).encode(), {})
 
+    def settle_refund(self, out_refund_no: str, deliveries: int = 1) -> list[int]:
+        """A processing refund succeeds, and its notification is delivered."""
+        with self._lock:
+            self.refunds[out_refund_no].status = "SUCCESS"
+        return self.refund_notification(out_refund_no, deliveries)
+
+    def _control_refunds(self, raw: bytes) -> Reply:
+        """`{"processing": true}`: refunds answer PROCESSING until settled."""
+        try:
+            self.refunds_processing = bool(json.loads(raw or b"{}")["processing"])
+        except (ValueError, KeyError, TypeError) as exc:
+            return Reply(400, json.dumps({"code": "PARAM_ERROR", "message": str(exc)}).encode(), {})
+        return Reply(200, json.dumps({"processing": self.refunds_processing}).encode(), {})
+
+    def _control_settle(self, raw: bytes) -> Reply:
+        """`{"out_refund_no", "deliveries"}`: the refund succeeds; its notification is delivered
+        (404 while no such refund was asked)."""
+        try:
+            data = json.loads(raw or b"{}")
+            no, deliveries = str(data["out_refund_no"]), data.get("deliveries", 1)
+            if not isinstance(deliveries, int) or not 1 <= deliveries <= MAX_DELIVERIES:
+                raise ValueError(f"deliveries must be 1..{MAX_DELIVERIES}")
+        except (ValueError, KeyError, TypeError) as exc:
+            return Reply(400, json.dumps({"code": "PARAM_ERROR", "message": str(exc)}).encode(), {})
+        if no not in self.refunds:
+            return Reply(404, json.dumps({"code": "RESOURCE_NOT_EXISTS", "message": no}).encode(), {})
+        notified = self.settle_refund(no, deliveries)
+        return Reply(
+            200, json.dumps({"refund_id": self.refunds[no].refund_id, "notified": notified}).encode(), {}
+        )
+
     def _refund_view(self, refund: _Refund) -> dict[str, Any]:
         return {
             "refund_id": refund.refund_id,
@@ -446,6 +484,7 @@ class FakeWeChat:
             total=order.total,
             created_at=datetime.now(UTC),
             notify_url=str(data.get("notify_url") or ""),
+            status="PROCESSING" if self.refunds_processing else "SUCCESS",
         )
         self.refunds[number] = refund
         order.refunded += refund_fen
@@ -454,6 +493,16 @@ class FakeWeChat:
 
     def refund_notification(self, out_refund_no: str, deliveries: int = 1) -> list[int]:
         """Deliver the refund's REFUND.SUCCESS notification to the notify_url it was asked with."""
+        _headers, body = self.refund_note(out_refund_no)
+        return deliver(
+            self.refunds[out_refund_no].notify_url,
+            body.encode(),
+            lambda: {"Content-Type": "application/json", **self._signed_for_delivery(body)},
+            deliveries,
+        )
+
+    def refund_note(self, out_refund_no: str) -> tuple[dict[str, str], str]:
+        """The refund's REFUND.SUCCESS notification (headers, body), signed and encrypted."""
         with self._lock:
             refund = self.refunds[out_refund_no]
             view = self._refund_view(refund)
@@ -469,12 +518,7 @@ class FakeWeChat:
             "amount": {k: view["amount"][k] for k in ("total", "refund", "payer_total", "payer_refund")},
         }
         body = notification_body(self.merchant.apiv3_key, "REFUND.SUCCESS", resource, "退款成功")
-        return deliver(
-            refund.notify_url,
-            body.encode(),
-            lambda: {"Content-Type": "application/json", **self._signed_for_delivery(body)},
-            deliveries,
-        )
+        return {"Content-Type": "application/json", **self._signed_for_delivery(body)}, body
 
     # -- the daily statement (交易账单)
 

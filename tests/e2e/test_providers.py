@@ -1,31 +1,29 @@
-"""WeChat Pay and Alipay end to end through the local stack: a driver's parking fee paid at the
-provider's fake, whose signed notification (WeChat: encrypted resource) reaches the stack's
-notify route over HTTP three times; it is booked once (one journal posting, the visit paid once)
-and the car waiting at the exit is let out once. A forged notification posted to the stack is
-refused and books nothing.
-
-Drivers cannot choose WeChat Pay or Alipay when creating a payment yet (a later change calls
-`channels.provider_order` there). Until then the test does what that change will: it makes the
-driver's pending payment a WeChat / Alipay one in the stack's table and places its order at the
-fake through the demo lot's merchant account (the keys the stack generated)."""
+"""WeChat Pay and Alipay end to end through the local stack: a driver creates a payment of a
+parking fee with WeChat Pay / Alipay through the API (the stack places the order at the
+provider's fake through the demo lot's merchant account and answers the mini-program's pay
+bundle), pays at the fake, whose signed notification (WeChat: encrypted resource) reaches the
+stack's notify route over HTTP three times; it is booked once (one journal posting, the visit
+paid once) and the car waiting at the exit is let out once. A forged notification posted to the
+stack is refused and books nothing. A parking refund of the WeChat payment runs through the
+refund workflow, reaches the fake, and WeChat's refund notification books it once."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
-from chalicelib.payments.alipay import AlipayAccount, AlipayAdapter
-from chalicelib.payments.wechat import WeChatAccount, WeChatPayAdapter
 from infra.local import keys as local_keys
 from infra.local.fake_wechat import notification_body, signed_headers
 from infra.local.simulator import GateDevice
 from tests.e2e.support import DEMO_LOT, DEMO_OPERATOR, EXIT_LANE, Api, Driver, Stack
 from tests.e2e.test_parking import _commands_since, _enter, _exit_with_fee, _opens, _quote, _visits
+from tests.e2e.test_refunds import _reads, _review, _until, staff
+
+__all__ = ["staff"]
 
 pytestmark = pytest.mark.e2e
 
@@ -36,47 +34,44 @@ def _provider_keys(stack: Stack) -> Path:
     return stack.keys.directory / "providers"
 
 
-def _pending_payment_with(stack: Stack, driver: Driver, quote: dict[str, Any], provider: str) -> str:
-    created = driver.api.post(
-        "/v1/driver/payments", {"quote_id": quote["quote_id"], "amount_fen": quote["due_fen"]}
-    )
+def _pay_with(driver: Driver, quote: dict[str, Any], method: str, payer_id: str) -> dict[str, Any]:
+    body = {
+        "quote_id": quote["quote_id"],
+        "amount_fen": quote["due_fen"],
+        "method": method,
+        "payer_id": payer_id,
+    }
+    key = {"Idempotency-Key": f"e2e-{uuid.uuid4().hex}"}
+    url = driver.api.base + "/v1/driver/payments"
+    created = driver.api.session.post(url, json=body, headers=key, timeout=15)
     assert created.status_code == 201, created.text
-    payment_id = str(created.json()["payment_id"])
-    dynamodb = boto3.client("dynamodb", endpoint_url=stack.aws_endpoint_url, region_name="us-east-1")
-    dynamodb.update_item(
-        TableName="parkcharge-local-payments",
-        Key={"payment_id": {"S": payment_id}},
-        UpdateExpression="SET #p = :p, #m = :p",
-        ConditionExpression="#s = :pending",
-        ExpressionAttributeNames={"#p": "provider", "#m": "method", "#s": "status"},
-        ExpressionAttributeValues={":p": {"S": provider}, ":pending": {"S": "pending"}},
+    retried = driver.api.session.post(
+        url, json=body, headers=key, timeout=15
+    )  # a client's retry: the same payment
+    assert retried.status_code == 201 and retried.json()["payment_id"] == created.json()["payment_id"]
+    return dict(created.json())
+
+
+def _refunds_processing(stack: Stack, on: bool) -> None:
+    answer = requests.post(f"{stack.wechat}/fake/refunds", json={"processing": on}, timeout=10)
+    assert answer.status_code == 200, answer.text
+
+
+def _settle(stack: Stack, refund_id: str) -> dict[str, Any] | None:
+    """The fake's refund of that number succeeds and is notified (None while it was not asked)."""
+    answer = requests.post(
+        f"{stack.wechat}/fake/refund/settle",
+        json={"out_refund_no": refund_id, "deliveries": DELIVERIES},
+        timeout=60,
     )
-    return payment_id
+    return dict(answer.json()) if answer.status_code == 200 else None
 
 
-def _wechat(stack: Stack) -> WeChatPayAdapter:
-    keys = _provider_keys(stack) / "wechat"
-    account = WeChatAccount(
-        mchid=local_keys.WECHAT_MCHID,
-        appid=local_keys.WECHAT_APPID,
-        merchant_serial_no=local_keys.WECHAT_MERCHANT_SERIAL,
-        public_key_id=local_keys.WECHAT_PUBLIC_KEY_ID,
-        private_key=(keys / "merchant.pem").read_text(),
-        public_key=(keys / "platform.pub.pem").read_text(),
-        apiv3_key=(keys / "apiv3.key").read_text().strip(),
-    )
-    return WeChatPayAdapter(account, gateway_url=stack.wechat, notify_url=stack.api + "/v1/pay/wechat/notify")
-
-
-def _alipay(stack: Stack) -> AlipayAdapter:
-    keys = _provider_keys(stack) / "alipay"
-    account = AlipayAccount(
-        app_id=local_keys.ALIPAY_APP_ID,
-        seller_id=local_keys.ALIPAY_SELLER_ID,
-        private_key=(keys / "app.pem").read_text(),
-        alipay_public_key=(keys / "alipay.pub.pem").read_text(),
-    )
-    return AlipayAdapter(account, gateway_url=stack.alipay, notify_url=stack.api + "/v1/pay/alipay/notify")
+def _postings(stack: Stack, visit_id: str) -> list[dict[str, Any]]:
+    staff = Api(stack.api, stack.token("demo-staff", ["staff"], operator_id=DEMO_OPERATOR))
+    postings = staff.get(f"/v1/ops/lots/{DEMO_LOT}/visits/{visit_id}/postings")
+    assert postings.status_code == 200, postings.text
+    return list(postings.json()["postings"])
 
 
 def _booked_once(
@@ -88,27 +83,21 @@ def _booked_once(
     [visit] = _visits(driver.api, driver.plate)
     assert visit["status"] == "exited" and visit["paid_fen"] == due
     assert len([c for c in _commands_since(exit_gate, since) if _opens(EXIT_LANE, visit_id)(c)]) == 1
-    staff = Api(stack.api, stack.token("demo-staff", ["staff"], operator_id=DEMO_OPERATOR))
-    postings = staff.get(f"/v1/ops/lots/{DEMO_LOT}/visits/{visit_id}/postings")
-    assert postings.status_code == 200, postings.text
-    paid = [p for p in postings.json()["postings"] if payment_id in str(p.get("posting_id"))]
-    assert len(paid) == 1, postings.json()
+    paid = [p for p in _postings(stack, visit_id) if p.get("posting_id") == f"pay:{payment_id}"]
+    assert len(paid) == 1, paid
     return dict(mine)
 
 
-def test_a_parking_fee_paid_with_wechat_pay_is_booked_once_from_three_notifications(
-    stack: Stack, entry: GateDevice, exit_gate: GateDevice, driver: Driver
+def test_a_parking_fee_paid_with_wechat_pay_is_booked_once_and_refunded_through_the_workflow(
+    stack: Stack, entry: GateDevice, exit_gate: GateDevice, driver: Driver, staff: dict[str, Api]
 ) -> None:
     visit_id = _enter(entry, driver.plate)
     since, _display = _exit_with_fee(exit_gate, driver.plate)
     quote = _quote(driver.api, driver.plate)
-    payment_id = _pending_payment_with(stack, driver, quote, "wechat")
-    wxpay = _wechat(stack)
-    now = datetime.now(UTC)
-    order = wxpay.mini_program_order(
-        payment_id, quote["due_fen"], "停车费", "o-e2e-openid", now + timedelta(minutes=10), now
-    )
-    assert order["pay_params"]["package"] == f"prepay_id={order['prepay_id']}"
+    created = _pay_with(driver, quote, "wechat", "o-e2e-openid")
+    payment_id = created["payment_id"]
+    bundle = created["provider_order"]["pay_params"]
+    assert bundle["package"] == f"prepay_id={created['provider_order']['prepay_id']}" and bundle["paySign"]
 
     # A forged notification (signed with the merchant's key, not the platform's) books nothing.
     resource = {
@@ -142,6 +131,23 @@ def test_a_parking_fee_paid_with_wechat_pay_is_booked_once_from_three_notificati
     mine = _booked_once(stack, driver, exit_gate, since, visit_id, payment_id, quote["due_fen"])
     assert mine["provider"] == "wechat" and mine["provider_txn_id"] == paid.json()["transaction_id"]
 
+    # A refund through the workflow: asked at the fake, which answers PROCESSING (as WeChat Pay
+    # mostly does) until its REFUND.SUCCESS notification, delivered three times, books it once.
+    _refunds_processing(stack, True)
+    try:
+        asked = driver.api.post(f"/v1/driver/parking/payments/{payment_id}/refunds", {"amount_fen": 100})
+        assert asked.status_code == 202, asked.text
+        refund_id = asked.json()["refund_id"]
+        _review(staff, refund_id)
+        settled = _until("the refund reaches the fake", lambda: _settle(stack, refund_id))
+    finally:
+        _refunds_processing(stack, False)
+    assert settled["notified"] == [200] * DELIVERIES
+    shown = _until("the driver reads refunded", _reads(driver.api, refund_id, "refunded"))
+    assert shown["refunded_fen"] == 100
+    refunds = [p for p in _postings(stack, visit_id) if p.get("posting_id") == f"refund:{refund_id}"]
+    assert len(refunds) == 1, refunds
+
 
 def test_a_parking_fee_paid_with_alipay_is_booked_once_from_three_notifications(
     stack: Stack, entry: GateDevice, exit_gate: GateDevice, driver: Driver
@@ -149,11 +155,9 @@ def test_a_parking_fee_paid_with_alipay_is_booked_once_from_three_notifications(
     visit_id = _enter(entry, driver.plate)
     since, _display = _exit_with_fee(exit_gate, driver.plate)
     quote = _quote(driver.api, driver.plate)
-    payment_id = _pending_payment_with(stack, driver, quote, "alipay")
-    ali = _alipay(stack)
-    order = ali.mini_program_order(
-        payment_id, quote["due_fen"], "停车费", "2088002000000001", datetime.now(UTC) + timedelta(minutes=10)
-    )
+    created = _pay_with(driver, quote, "alipay", "2088002000000001")
+    payment_id = created["payment_id"]
+    order = created["provider_order"]
 
     forged = requests.post(
         stack.api + "/v1/pay/alipay/notify",

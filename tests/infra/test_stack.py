@@ -222,3 +222,23 @@ def test_merchant_keys_are_read_only_under_their_prefixes_by_functions_that_take
         statements = policy["PolicyDocument"]["Statement"]
         keys = json.dumps([s["Resource"] for s in statements if s["Action"] != actions[0]])
         assert ":parameter/parkcharge/merchants/*" in keys and ":secret:parkcharge/merchants/*" in keys
+
+
+def test_the_refund_task_and_the_sweeper_read_merchant_accounts_and_the_notify_base_is_the_apis_url(
+    synthesized: tuple[Any, dict[str, Any], Path],
+) -> None:
+    template = synthesized[1]
+    functions = resources(template, "AWS::Serverless::Function")
+    role_of = {name: f["Properties"]["Role"]["Fn::GetAtt"][0] for name, f in functions.items()}
+    merchant_readers = {
+        p["Properties"]["Roles"][0]["Ref"]
+        for p in resources(template, "AWS::IAM::ManagedPolicy").values()
+        if "dynamodb:GetItem" in json.dumps(p["Properties"]["PolicyDocument"]["Statement"])
+    }
+    assert {role_of["RefundPay"], role_of["SweepPendingPayments"], role_of["APIHandler"]} <= merchant_readers
+    [param] = resources(template, "AWS::SSM::Parameter").values()
+    value = json.dumps(param["Properties"]["Value"])
+    assert "execute-api" in value and '"Ref": "RestAPI"' in value
+    for function in functions.values():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert env["PARKCHARGE_NOTIFY_BASE_URL_PARAM"] == param["Properties"]["Name"]

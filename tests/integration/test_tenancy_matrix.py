@@ -572,6 +572,15 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/v1/pay/alipay/notify"): "called by Alipay, authenticated by its RSA2 sign with the key of the "
     "app it names (tests/integration/payments/test_provider_callbacks.py); the order must be an Alipay order "
     "at a site of that app and seller, for its amount",
+    ("POST", "/v1/pay/wechat/refund-notify"): "called by WeChat Pay, authenticated by its signature with "
+    "the platform key its serial names (tests/integration/workflows/test_refund_channels.py); the refund "
+    "must be our WeChat refund of that number, for its amount",
+    ("POST", "/v1/driver/wallet/top-ups"): "tops up the caller's own wallet (the token's subject); lot_id "
+    "names the public site whose merchant account takes the money, as any driver may pay at any lot "
+    "(tests/integration/payments/test_wallet_flows.py)",
+    ("POST", "/v1/driver/wallet/withdrawals"): "withdraws from the caller's own wallet through the caller's "
+    "own top-ups (found by the token's subject); no id is taken from the request "
+    "(tests/integration/workflows/test_wallet_withdrawal.py)",
     ("GET", "/v1/driver/wallet"): "the caller's own wallet, keyed by the token's subject; no id is taken "
     "from the request",
     ("POST", "/v1/ops/tariffs"): "creates a tariff of the caller's operator; references nothing",

@@ -39,6 +39,10 @@ class PaymentFact:
     provider: str
     amount_fen: int
     refunded_fen: int = 0
+    # where its booking took the money from and the booking's id, when not a provider's clearing
+    # account and `pay:<id>` (a parking fee paid from the wallet; a wallet top-up's `topup:<id>`)
+    source_account: str = ""
+    booking_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,8 +155,10 @@ def check(
     refunded_of: dict[str, int] = {}
     for posting in postings:
         if posting.kind == "refund" and "payment_id" in posting.memo:
-            paid_back = -sum(
-                line.amount_fen for line in posting.lines if p.kind_of(line.account) == p.PROVIDER_CLEARING
+            paid_back = -sum(  # through the provider, or to the wallet that paid the fee
+                line.amount_fen
+                for line in posting.lines
+                if p.kind_of(line.account) in (p.PROVIDER_CLEARING, p.WALLET)
             )
             key = str(posting.memo["payment_id"])
             refunded_of[key] = refunded_of.get(key, 0) + paid_back
@@ -172,8 +178,9 @@ def check(
                     f"refunded {payment.refunded_fen}, journal {back}",
                 )
             )
-        booking = by_id.get(f"pay:{payment.payment_id}")
-        booked = booking.amount_on(p.provider_clearing(payment.provider)) if booking is not None else 0
+        booking = by_id.get(payment.booking_id or f"pay:{payment.payment_id}")
+        source = payment.source_account or p.provider_clearing(payment.provider)
+        booked = booking.amount_on(source) if booking is not None else 0
         if booked != payment.amount_fen:
             breaches.append(
                 Breach(

@@ -203,7 +203,10 @@ def parking_payment(
     split: PaymentSplit,
     at: datetime,
     on_time: bool,
+    source: str | None = None,
 ) -> Posting | None:
+    """A parking fee paid: from the provider's clearing account, or `source` (the payer's wallet
+    account for a fee paid from the balance)."""
     amount = split.applied_fen + split.excess_fen
     return posting(
         f"pay:{payment_id}",
@@ -213,7 +216,7 @@ def parking_payment(
         subject=visit_subject(visit_id),
         operator_id=operator_id,
         pairs=[
-            (provider_clearing(provider), amount),
+            (source or provider_clearing(provider), amount),
             (visit(visit_id), -split.applied_fen),
             (refunds_payable(visit_subject(visit_id)), -split.excess_fen),
         ],
@@ -317,6 +320,58 @@ def wallet_top_up(
     )
 
 
+def withdrawal_subject(refund_id: str) -> str:
+    return f"withdrawal:{refund_id}"
+
+
+def withdrawal_held(refund_id: str, *, user_id: str, amount_fen: int, at: datetime) -> Posting | None:
+    """A withdrawal opened: its amount leaves the wallet into an obligation to pay it back (so the
+    driver cannot spend it while it is reviewed and paid)."""
+    return posting(
+        f"withdraw:{refund_id}",
+        "wallet_withdrawal",
+        at,
+        site="wallet",
+        subject=f"wallet:{user_id}",
+        operator_id=None,
+        pairs=[(wallet(user_id), amount_fen), (refunds_payable(withdrawal_subject(refund_id)), -amount_fen)],
+        memo={"refund_id": refund_id},
+    )
+
+
+def withdrawal_released(refund_id: str, *, user_id: str, amount_fen: int, at: datetime) -> Posting | None:
+    """A rejected withdrawal: the amount back into the wallet."""
+    return posting(
+        f"withdraw-released:{refund_id}",
+        "wallet_withdrawal_released",
+        at,
+        site="wallet",
+        subject=f"wallet:{user_id}",
+        operator_id=None,
+        pairs=[(refunds_payable(withdrawal_subject(refund_id)), amount_fen), (wallet(user_id), -amount_fen)],
+        memo={"refund_id": refund_id},
+    )
+
+
+def withdrawal_paid(
+    refund_id: str, *, payment_id: str, provider: str, user_id: str, amount_fen: int, at: datetime
+) -> Posting | None:
+    """A withdrawal paid back through the provider of the top-up it goes back through."""
+    return posting(
+        refund_id_of(refund_id),
+        "refund",
+        at,
+        site="wallet",
+        subject=f"wallet:{user_id}",
+        operator_id=None,
+        pairs=[
+            (refunds_payable(withdrawal_subject(refund_id)), amount_fen),
+            (provider_clearing(provider), -amount_fen),
+        ],
+        memo={"refund_id": refund_id, "payment_id": payment_id, "route": "provider", "withdrawal": True},
+    )
+
+
 def refund_id_of(refund_id: str) -> str:
     """A refund's posting id: one posting per refund, however often its payment step runs."""
     return f"refund:{refund_id}"
@@ -357,10 +412,11 @@ def parking_refund(
     amount_fen: int,
     from_obligation_fen: int,
     at: datetime,
+    to_account: str | None = None,
 ) -> Posting | None:
-    """A parking payment paid back through its provider: first out of the visit's open refund
-    obligation (money it took beyond what was owed), the rest out of the operator's parking
-    revenue (contra-revenue)."""
+    """A parking payment paid back through its provider (or to `to_account`, the payer's wallet
+    for a fee paid from it): first out of the visit's open refund obligation (money it took
+    beyond what was owed), the rest out of the operator's parking revenue (contra-revenue)."""
     settled = max(0, min(_fen(from_obligation_fen), _fen(amount_fen)))
     return posting(
         refund_id_of(refund_id),
@@ -372,12 +428,12 @@ def parking_refund(
         pairs=[
             (refunds_payable(visit_subject(visit_id)), settled),
             (refunds(operator_id or "-", "parking"), amount_fen - settled),
-            (provider_clearing(provider), -amount_fen),
+            (to_account or provider_clearing(provider), -amount_fen),
         ],
         memo={
             "refund_id": refund_id,
             "payment_id": payment_id,
-            "route": "provider",
+            "route": "wallet" if to_account else "provider",
             "amount_fen": amount_fen,
             "from_obligation_fen": settled,
         },

@@ -24,6 +24,8 @@ from chalicelib.shared.errors import Conflict, Invalid, Unprocessable
 CHARGING_SESSION = "charging_session"
 PARKING_PAYMENT = "parking_payment"
 SUBJECT_KINDS = (CHARGING_SESSION, PARKING_PAYMENT)
+# a wallet withdrawal, paid back through one of the driver's top-ups (asked by the driver only)
+WALLET_TOP_UP = "wallet_top_up"
 
 # --- who asked -------------------------------------------------------------------------------
 
@@ -84,6 +86,31 @@ def session_paid(state: str, total_fen: int, prepaid_fen: int) -> int:
     """A charging session's refundable base: its prepaid amount, only once it is completed with a
     total above zero (nothing otherwise)."""
     return int(prepaid_fen) if state == "completed" and int(total_fen) > 0 else 0
+
+
+def withdrawal_plan(
+    amount_fen: int, balance_fen: int, top_ups: list[tuple[str, int]]
+) -> list[tuple[str, int]]:
+    """How a wallet withdrawal goes back: through the top-ups in the order given (newest first),
+    each up to what is left of it (`top_ups`: (id, refundable fen)), never beyond the balance.
+    Refused (422 `amount_too_high`, naming how much can go back) when they cannot cover it."""
+    if amount_fen <= 0:
+        raise Unprocessable("a withdrawal is a positive amount of fen", "invalid_amount")
+    plan: list[tuple[str, int]] = []
+    left = min(int(amount_fen), max(0, int(balance_fen)))
+    for top_up_id, refundable_fen in top_ups:
+        part = min(left, max(0, int(refundable_fen)))
+        if part > 0:
+            plan.append((top_up_id, part))
+            left -= part
+    possible = sum(part for _, part in plan)
+    if possible < amount_fen:
+        raise Unprocessable(
+            f"at most {possible} fen can be withdrawn (the wallet's balance paid in through top-ups "
+            "that are not yet withdrawn)",
+            "amount_too_high",
+        )
+    return plan
 
 
 @dataclass(frozen=True)

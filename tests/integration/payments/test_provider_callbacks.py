@@ -3,9 +3,8 @@ loopback: a driver's parking fee paid at the fake is notified three times and bo
 journal posting), and the car waiting at the exit is let out; a tampered, re-signed, stale or
 wrong-amount notification is refused and books nothing.
 
-Payment creation does not offer WeChat Pay / Alipay to drivers yet (a later change wires
-`channels.provider_order` into it): the test makes the driver's pending payment a WeChat / Alipay
-one and places its order at the fake through the site's merchant account, as that will."""
+The driver's payment is created through the API with the method and the payer's identity, which
+places the order at the fake through the site's merchant account."""
 
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ from chalice.test import Client
 from chalicelib.ledger.models import JournalPosting
 from chalicelib.parking import devices as handlers
 from chalicelib.parking.models import EXITED, Visit
-from chalicelib.payments import channels, merchants
+from chalicelib.payments import merchants
 from chalicelib.payments.models import PAID, PENDING, Payment
 from infra.local.fake_alipay import FakeAlipay, rsa2_sign, signed_text
 from infra.local.fake_wechat import FakeWeChat, signed_headers
@@ -46,24 +45,22 @@ def waiting_at_the_exit_with_a_payment(client: Client, provider: str) -> Payment
         "payment_required"
     )
     quote = client.http.post("/v1/driver/quotes", body=json.dumps({"plate": PLATE}), headers=auth()).json_body
+    payer = "o-openid" if provider == merchants.WECHAT else "2088002000000001"
     created = client.http.post(
         "/v1/driver/payments",
-        body=json.dumps({"quote_id": quote["quote_id"], "amount_fen": quote["due_fen"]}),
+        body=json.dumps(
+            {
+                "quote_id": quote["quote_id"],
+                "amount_fen": quote["due_fen"],
+                "method": provider,
+                "payer_id": payer,
+            }
+        ),
         headers=auth(),
-    ).json_body
-    payment = Payment.get(created["payment_id"])
-    payment.update(actions=[Payment.provider.set(provider), Payment.method.set(provider)])
-    channels.provider_order(
-        provider,
-        site_kind=merchants.LOT,
-        site_id=str(payment.lot_id),
-        out_trade_no=str(payment.payment_id),
-        amount_fen=int(payment.amount_fen),
-        description=f"停车费 {PLATE}",
-        payer_id="o-openid" if provider == merchants.WECHAT else "2088002000000001",
-        expires_at=payment.expires_at or now(),
-        now=now(),
     )
+    assert created.status_code == 201, created.body
+    payment = Payment.get(created.json_body["payment_id"])
+    assert (payment.provider, payment.method) == (provider, provider)
     return payment
 
 

@@ -192,3 +192,32 @@ def test_the_check_sees_a_payment_refunded_beyond_what_it_took() -> None:
     assert {b.rule for b in invariants.check([x for x in (pay,) if x], payments=[fine])} == set()
     mismatch = invariants.PaymentFact("p-1", "sandbox", 1000, 0)
     assert "payment_refund_mismatch" in {b.rule for b in invariants.check(journal, payments=[mismatch])}
+
+
+@given(amount=st.integers(1, 1_000_000), rejected=st.booleans())
+def test_a_withdrawal_leaves_the_wallet_once_and_ends_at_the_provider_or_back_in_the_wallet(
+    amount: int, rejected: bool
+) -> None:
+    held = p.withdrawal_held("rf-1", user_id="u", amount_fen=amount, at=AT)
+    end = (
+        p.withdrawal_released("rf-1", user_id="u", amount_fen=amount, at=AT)
+        if rejected
+        else p.withdrawal_paid(
+            "rf-1", payment_id="t-1", provider="wechat", user_id="u", amount_fen=amount, at=AT
+        )
+    )
+    assert held is not None and end is not None
+    totals = p.balances([held, end])
+    assert totals.get(p.refunds_payable(p.withdrawal_subject("rf-1")), 0) == 0  # nothing left owed
+    assert totals.get(p.wallet("u"), 0) == (0 if rejected else amount)  # the wallet paid it, or not
+    assert totals.get(p.provider_clearing("wechat"), 0) == (0 if rejected else -amount)
+    fact = invariants.PaymentFact("t-1", "wechat", amount, 0 if rejected else amount, booking_id="topup:t-1")
+    top_up = p.wallet_top_up(
+        "t-1", user_id="u", source=p.provider_clearing("wechat"), amount_fen=amount, at=AT
+    )
+    assert top_up is not None
+    wallet_balance = amount if rejected else 0
+    breaches = invariants.check(
+        [top_up, held, end], wallets=[invariants.WalletFact("u", wallet_balance)], payments=[fact]
+    )
+    assert breaches == []

@@ -114,3 +114,28 @@ def test_states() -> None:
 def test_what_the_requester_reads() -> None:
     assert "38.00 yuan has been paid back" in rules.notification_text(rules.REFUNDED, 3800, 3800)
     assert "declined: not our fault" in rules.notification_text(rules.REJECTED, 3800, 0, "not our fault")
+
+
+@given(
+    amount=st.integers(1, 100_000),
+    balance=st.integers(0, 100_000),
+    top_ups=st.lists(st.integers(0, 50_000), max_size=5),
+)
+def test_a_withdrawal_goes_back_through_the_newest_top_ups_never_beyond_them_or_the_balance(
+    amount: int, balance: int, top_ups: list[int]
+) -> None:
+    named = [(f"t-{i}", left) for i, left in enumerate(top_ups)]
+    possible = min(balance, sum(top_ups))
+    if amount > possible:
+        with pytest.raises(Unprocessable, match=f"at most {possible} fen"):
+            rules.withdrawal_plan(amount, balance, named)
+        return
+    plan = rules.withdrawal_plan(amount, balance, named)
+    assert sum(part for _, part in plan) == amount  # exactly the amount, in integer fen
+    left = dict(named)
+    assert all(0 < part <= left[top_up] for top_up, part in plan)
+    # newest first: a top-up is used only once every newer one is used up
+    used = [top_up for top_up, _ in plan]
+    for top_up, part in plan[:-1]:
+        assert part == left[top_up]
+    assert used == sorted(used, key=lambda t: int(t.split("-")[1]))

@@ -1,0 +1,64 @@
+"""How a driver's payment is paid: the methods a payment can be created with, the site's merchant
+account checked before anything is written, and the order at the provider with what the
+mini-program needs to pay it (WeChat Pay: the signed `wx.requestPayment` bundle; Alipay: the
+`trade_no` for `my.tradePay`; the sandbox: the order number)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.payments import channels, merchants, provider
+from chalicelib.payments.models import PENDING_SHARD, Payment
+from chalicelib.shared.errors import Invalid, Unprocessable
+from chalicelib.shared.timeutil import iso
+
+SANDBOX = "sandbox"
+WALLET = "wallet"  # the driver's balance (wallet_flows.py)
+METHODS = (*provider.METHODS, *channels.METHODS, WALLET)
+PAYER_NAMES = {merchants.WECHAT: "the payer's WeChat openid", merchants.ALIPAY: "the payer's Alipay buyer_id"}
+
+
+def check_method(method: str, payer_id: str | None) -> str:
+    """The method, known, with the payer a provider needs (422 `payer_required`)."""
+    if method not in METHODS:
+        raise Invalid(f"method must be one of {', '.join(METHODS)}", "unsupported_method")
+    if method in channels.METHODS and not payer_id:
+        raise Unprocessable(f"a {method} payment needs payer_id: {PAYER_NAMES[method]}", "payer_required")
+    return method
+
+
+def check_site(method: str, lot_id: str) -> None:
+    """A site without a merchant account for the method refuses (409 `no_merchant_account`)."""
+    if method in channels.METHODS:
+        channels.require_account(method, merchants.LOT, lot_id)
+
+
+def pending_shard(method: str) -> str | None:
+    """Orders at a real provider go on the sweeper's index (the sandbox has no query API)."""
+    return PENDING_SHARD if method in channels.METHODS else None
+
+
+def description(payment: Payment) -> str:
+    return "钱包充值" if payment.purpose else f"停车费 {payment.plate}"
+
+
+def order_for(payment: Payment, payer_id: str | None, now: datetime) -> dict[str, Any]:
+    """The payment's order at its provider. Asking again for the same payment is the same order
+    (same order number, amount and expiry: each provider answers with the order it has)."""
+    expires_at = payment.expires_at or now
+    if payment.provider == SANDBOX:
+        order = provider.provider_order(payment.payment_id, int(payment.amount_fen), description(payment))
+    else:
+        order = channels.provider_order(
+            str(payment.provider),
+            site_kind=merchants.LOT,
+            site_id=str(payment.lot_id),
+            out_trade_no=str(payment.payment_id),
+            amount_fen=int(payment.amount_fen),
+            description=description(payment),
+            payer_id=str(payer_id),
+            expires_at=expires_at,
+            now=now,
+        )
+    return {**order, "time_expire": iso(expires_at)}
