@@ -17,6 +17,7 @@ from chalicelib.charging.blueprint import bp as charging
 from chalicelib.ledger.blueprint import bp as ledger
 from chalicelib.parking import api as parking_api
 from chalicelib.parking import books_api as parking_books
+from chalicelib.parking import booth_api as parking_booth
 from chalicelib.parking import ops_api as parking_ops
 from chalicelib.parking.blueprint import bp as parking
 from chalicelib.payments import api as payments_api
@@ -56,6 +57,7 @@ ROUTES = (
     parking_api.routes,
     parking_books.routes,
     parking_ops.routes,
+    parking_booth.routes,
     payments_api.routes,
     payments_callbacks.routes,
     charging_api.routes,

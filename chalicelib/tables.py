@@ -8,6 +8,7 @@ from pynamodb.models import Model
 from chalicelib.charging.models import MODELS as CHARGING
 from chalicelib.ledger.models import MODELS as LEDGER
 from chalicelib.parking.models import MODELS as PARKING
+from chalicelib.parking.shifts import MODELS as SHIFTS
 from chalicelib.payments.merchants import MODELS as MERCHANTS
 from chalicelib.payments.models import MODELS as PAYMENTS
 from chalicelib.platform.models import MODELS as PLATFORM
@@ -17,6 +18,7 @@ from chalicelib.workflows.refund_models import MODELS as REFUNDS
 ALL_MODELS: list[type[Model]] = [
     *PLATFORM,
     *PARKING,
+    *SHIFTS,
     *PAYMENTS,
     *MERCHANTS,
     *CHARGING,

@@ -402,6 +402,19 @@ MATRIX: dict[tuple[str, str], Builder] = {
         Probe("POST", f"/v1/ops/lots/{t.lot}/visits/{t.visit}/close", "staff", {"reason": "x"}),
         Probe("POST", f"/v1/ops/lots/{me.lot}/visits/{t.visit}/close", "staff", {"reason": "x"}),
     ],
+    # parking: the booth (shifts and the cash threshold)
+    ("POST", "/v1/ops/lots/{lot_id}/shifts"): lambda me, t: [
+        Probe("POST", f"/v1/ops/lots/{t.lot}/shifts", "staff")
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/shifts/current/close"): lambda me, t: [
+        Probe("POST", f"/v1/ops/lots/{t.lot}/shifts/current/close", "staff")
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/shifts"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/shifts", "staff")
+    ],
+    ("PUT", "/v1/ops/lots/{lot_id}/booth-policy"): lambda me, t: [
+        Probe("PUT", f"/v1/ops/lots/{t.lot}/booth-policy", "staff", {"confirm_above_fen": 1})
+    ],
     # payments
     ("POST", "/v1/driver/payments"): lambda me, t: [
         Probe("POST", "/v1/driver/payments", "driver", {"quote_id": t.quote, "amount_fen": t.due_fen})

@@ -203,7 +203,9 @@ def parking_payment(
     split: PaymentSplit,
     at: datetime,
     on_time: bool,
+    memo: dict[str, Any] | None = None,
 ) -> Posting | None:
+    """`memo`: what else the payment records (its source and method, a cash payment's shift)."""
     amount = split.applied_fen + split.excess_fen
     return posting(
         f"pay:{payment_id}",
@@ -217,7 +219,7 @@ def parking_payment(
             (visit(visit_id), -split.applied_fen),
             (refunds_payable(visit_subject(visit_id)), -split.excess_fen),
         ],
-        memo={"payment_id": payment_id, "on_time": on_time, "excess_fen": split.excess_fen},
+        memo={**(memo or {}), "payment_id": payment_id, "on_time": on_time, "excess_fen": split.excess_fen},
     )
 
 
