@@ -22,6 +22,7 @@ from chalicelib.parking import ops_api as parking_ops
 from chalicelib.parking.blueprint import bp as parking
 from chalicelib.payments import api as payments_api
 from chalicelib.payments import callbacks as payments_callbacks
+from chalicelib.payments import recon_api as payments_recon
 from chalicelib.payments.blueprint import bp as payments
 from chalicelib.platform import api as platform_api
 from chalicelib.platform.blueprint import bp as platform
@@ -60,6 +61,7 @@ ROUTES = (
     parking_booth.routes,
     payments_api.routes,
     payments_callbacks.routes,
+    payments_recon.routes,
     charging_api.routes,
     charging_books.routes,
     workflows_api.routes,

@@ -113,6 +113,9 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "ChargerOcpp": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
     "SweepCharging": Access(tuple(_DEVICES + _CHARGING + _PAYMENTS + _PARKING + _LEDGER), (CHARGER,)),
     "CheckBooks": Access(tuple(_ALL)),
+    # The daily reconciliation: the accounts (scanned), their statements through their keys, the
+    # journal's days, the differences it stores.
+    "ReconcileYesterday": Access(("MerchantAccount", "JournalPosting", "Difference"), reads_pay_key=True),
     "DevicePresence": Access(tuple(_DEVICES), (GATE, CHARGER)),
     "SweepCommands": Access(("Device", "Command"), (GATE, CHARGER)),
     "IotDeadLetters": Access(("DeadLetter",), consumes_dead_letters=True),
@@ -344,6 +347,7 @@ class ParkchargeStack(cdk.Stack):
         self._site_timeout_alarm()
         self._refund_alarm()
         self._ledger_check()
+        self._reconciliation()
         self._state_machines(stage)
         self._alarm_notifications()  # last: every alarm of the stack gets the topic as its action
         cdk.CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
@@ -503,6 +507,12 @@ class ParkchargeStack(cdk.Stack):
             "DevicePolicy",
             policy_name="parkcharge-device",
             policy_document={"Version": "2012-10-17", "Statement": statements},
+        )
+
+    def _reconciliation(self) -> None:
+        """The daily reconciliation lists the merchant accounts (a scan of that small table)."""
+        self.roles["ReconcileYesterday"].add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[self.tables[MERCHANT_TABLE].table_arn])
         )
 
     def _ledger_check(self) -> None:
