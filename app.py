@@ -22,6 +22,7 @@ from chalicelib.parking import ops_api as parking_ops
 from chalicelib.parking.blueprint import bp as parking
 from chalicelib.payments import api as payments_api
 from chalicelib.payments import callbacks as payments_callbacks
+from chalicelib.payments import prestore_api as payments_prestore
 from chalicelib.payments import recon_api as payments_recon
 from chalicelib.payments.blueprint import bp as payments
 from chalicelib.platform import api as platform_api
@@ -62,6 +63,7 @@ ROUTES = (
     payments_api.routes,
     payments_callbacks.routes,
     payments_recon.routes,
+    payments_prestore.routes,
     charging_api.routes,
     charging_books.routes,
     workflows_api.routes,

@@ -11,6 +11,7 @@ from chalicelib.parking.models import MODELS as PARKING
 from chalicelib.parking.shifts import MODELS as SHIFTS
 from chalicelib.payments.merchants import MODELS as MERCHANTS
 from chalicelib.payments.models import MODELS as PAYMENTS
+from chalicelib.payments.prestore import MODELS as PRESTORE
 from chalicelib.payments.reconcile import MODELS as RECONCILIATION
 from chalicelib.platform.models import MODELS as PLATFORM
 from chalicelib.workflows.models import MODELS as WORKFLOWS
@@ -23,6 +24,7 @@ ALL_MODELS: list[type[Model]] = [
     *PAYMENTS,
     *MERCHANTS,
     *RECONCILIATION,
+    *PRESTORE,
     *CHARGING,
     *LEDGER,
     *WORKFLOWS,

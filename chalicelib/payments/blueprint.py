@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Blueprint, Cron
 
-from chalicelib.payments import api, callbacks, recon_api, reconcile
+from chalicelib.payments import api, callbacks, prestore_api, recon_api, reconcile
 from chalicelib.shared import http
 from chalicelib.shared.clock import now
 from chalicelib.shared.observability import logger, metrics, metrics_flushed
@@ -16,6 +16,7 @@ bp = Blueprint(__name__)
 http.register(bp, api.routes)
 http.register(bp, callbacks.routes)
 http.register(bp, recon_api.routes)
+http.register(bp, prestore_api.routes)
 
 
 @bp.schedule(Cron(0, 3, "*", "*", "?", "*"))

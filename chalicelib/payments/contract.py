@@ -3,7 +3,7 @@ notification body."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -124,3 +124,33 @@ class DayRecordsOut(msgspec.Struct):
     lot_id: str
     day: str
     payments: list[PaymentRecordOut]
+
+
+class PrestoreIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    plate: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=32, description="a plate number, e.g. 粤B12345")
+    ]
+    amount_fen: Fen
+    mode: Literal["deposit", "set"] = "deposit"
+
+
+class PrestoreOut(msgspec.Struct):
+    lot_id: str
+    plate: str
+    balance_fen: Fen
+    auto_pay: bool
+    no_sense: bool
+
+
+class PlatePayIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    plate: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=32, description="a plate number, e.g. 粤B12345")
+    ]
+    auto_pay: bool = False  # pay an exit's fee from the plate's prestore at that lot
+    no_sense: bool = False  # no-sense pay: the barrier opens, the bank debits after the exit
+
+
+class PlatePayOut(msgspec.Struct):
+    plate: str
+    auto_pay: bool
+    no_sense: bool

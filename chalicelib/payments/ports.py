@@ -16,11 +16,14 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger.ports import PaymentFact, WalletFact
 from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, Payment, Wallet
+from chalicelib.payments.prestore import FundsDebit
+from chalicelib.payments.prestore import at_exit as exit_funds
 from chalicelib.payments.provider import ProviderRefund, ProviderRefused, ProviderUnavailable, refund
 from chalicelib.payments.wallet import WalletView, credit, debit, top_up, view
 from chalicelib.shared.db import get_or_none
 
 __all__ = [
+    "FundsDebit",
     "PaymentRefundable",
     "ProviderRefund",
     "ProviderRefused",
@@ -31,6 +34,7 @@ __all__ = [
     "confirmed_payments",
     "credit",
     "debit",
+    "exit_funds",
     "open_overpayments",
     "payment_refundable",
     "refund",

@@ -104,7 +104,8 @@ class Access:
 # later gets only the dead-letter table until it is listed here.
 FUNCTION_ACCESS: dict[str, Access] = {
     "APIHandler": Access(tuple(_ALL), (GATE, CHARGER, LOT), reads_pay_key=True, drives_workflows=True),
-    "GateCapture": Access(tuple(_DEVICES + _PARKING + _LEDGER), (GATE, LOT)),
+    # (an exit with a fee due may pay from the plate's prestore: payments' plate funds)
+    "GateCapture": Access(tuple(_DEVICES + _PARKING + _LEDGER + ["PlateFunds"]), (GATE, LOT)),
     "LotOccupancy": Access(("Lot", "Occupancy"), (LOT,)),
     "RecountOccupancy": Access(("Lot", "Visit", "Occupancy"), (LOT,)),
     "GateAck": Access(tuple(_DEVICES), (GATE,)),

@@ -442,6 +442,12 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ("GET", "/v1/ops/lots/{lot_id}/payments"): lambda me, t: [
         Probe("GET", f"/v1/ops/lots/{t.lot}/payments", "staff")
     ],
+    ("PUT", "/v1/ops/lots/{lot_id}/prestore"): lambda me, t: [
+        Probe("PUT", f"/v1/ops/lots/{t.lot}/prestore", "staff", {"plate": t.plate, "amount_fen": 1})
+    ],
+    ("PUT", "/v1/driver/plate-pay"): lambda me, t: [
+        Probe("PUT", "/v1/driver/plate-pay", "driver", {"plate": t.plate, "auto_pay": True})
+    ],
     ("GET", "/v1/ops/lots/{lot_id}/payment-records"): lambda me, t: [
         Probe("GET", f"/v1/ops/lots/{t.lot}/payment-records?day=2026-11-30", "staff")
     ],
