@@ -3,7 +3,7 @@ planted lost notification, amount change or statement gap gives exactly its diff
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.payments import reconcile
@@ -14,6 +14,7 @@ amounts = st.dictionaries(
 )
 
 
+@settings(max_examples=40)
 @given(day=amounts, data=st.data())
 def test_exactly_the_planted_differences_are_listed(day: dict[str, int], data: st.DataObject) -> None:
     ids = sorted(day)
