@@ -58,7 +58,7 @@ DEAD_LETTER_QUEUE = "parkcharge-iot-dead-letters"
 
 # Tables holding money or what money is computed from: deletion protection on (and, like every
 # table, point-in-time recovery).
-MONEY_TABLES = ("Payment", "Wallet", "ChargingSession", "Visit", "Quote")
+MONEY_TABLES = ("Payment", "Wallet", "ChargingSession", "Visit", "Quote", "PlateFunds", "CashierShift")
 LOG_RETENTION = logs.RetentionDays.SIX_MONTHS
 # API stage throttling (per stage, all methods): steady requests per second and burst.
 API_RATE_LIMIT = 200
