@@ -8,9 +8,9 @@ bank; either way the payment is written in the exit's own transaction (`FundsDeb
 barrier opens. A car that paid in the lot owes nothing at the exit and is never asked about.
 
 Round trips: a lot where no plate has prestore, while no plate has no-sense on, costs the exit
-nothing (a flag per lot, cached in the container like the lot's configuration: a first deposit at
-a lot is seen by other containers within `PARKCHARGE_CONFIG_CACHE_SECONDS`); otherwise one
-consistent Query of the plate's items.
+nothing (a flag per lot, cached in the container like the lot's configuration, read with one
+BatchGetItem on a cold cache: a first deposit at a lot is seen by other containers within
+`PARKCHARGE_CONFIG_CACHE_SECONDS`); otherwise one consistent Query of the plate's items.
 
 Table `plate_funds`, one partition per plate:
 - `scope = "plate"`: the owner's settings (auto_pay, no_sense, user_id);
