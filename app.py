@@ -17,10 +17,13 @@ from chalicelib.charging.blueprint import bp as charging
 from chalicelib.ledger.blueprint import bp as ledger
 from chalicelib.parking import api as parking_api
 from chalicelib.parking import books_api as parking_books
+from chalicelib.parking import booth_api as parking_booth
 from chalicelib.parking import ops_api as parking_ops
 from chalicelib.parking.blueprint import bp as parking
 from chalicelib.payments import api as payments_api
 from chalicelib.payments import callbacks as payments_callbacks
+from chalicelib.payments import prestore_api as payments_prestore
+from chalicelib.payments import recon_api as payments_recon
 from chalicelib.payments.blueprint import bp as payments
 from chalicelib.platform import api as platform_api
 from chalicelib.platform.blueprint import bp as platform
@@ -56,8 +59,11 @@ ROUTES = (
     parking_api.routes,
     parking_books.routes,
     parking_ops.routes,
+    parking_booth.routes,
     payments_api.routes,
     payments_callbacks.routes,
+    payments_recon.routes,
+    payments_prestore.routes,
     charging_api.routes,
     charging_books.routes,
     workflows_api.routes,

@@ -8,9 +8,12 @@ from pynamodb.models import Model
 from chalicelib.charging.models import MODELS as CHARGING
 from chalicelib.ledger.models import MODELS as LEDGER
 from chalicelib.parking.models import MODELS as PARKING
+from chalicelib.parking.shifts import MODELS as SHIFTS
 from chalicelib.payments.idempotency import MODELS as PAYMENT_REQUESTS
 from chalicelib.payments.merchants import MODELS as MERCHANTS
 from chalicelib.payments.models import MODELS as PAYMENTS
+from chalicelib.payments.prestore import MODELS as PRESTORE
+from chalicelib.payments.reconcile import MODELS as RECONCILIATION
 from chalicelib.platform.models import MODELS as PLATFORM
 from chalicelib.workflows.models import MODELS as WORKFLOWS
 from chalicelib.workflows.refund_models import MODELS as REFUNDS
@@ -18,9 +21,12 @@ from chalicelib.workflows.refund_models import MODELS as REFUNDS
 ALL_MODELS: list[type[Model]] = [
     *PLATFORM,
     *PARKING,
+    *SHIFTS,
     *PAYMENTS,
     *MERCHANTS,
     *PAYMENT_REQUESTS,
+    *RECONCILIATION,
+    *PRESTORE,
     *CHARGING,
     *LEDGER,
     *WORKFLOWS,

@@ -108,7 +108,69 @@ class CorrectionIn(Strict):
 
 
 class CashIn(Strict):
-    amount_fen: Annotated[int, msgspec.Meta(ge=1, le=100_000_000, description="cash taken, in fen")]
+    """Cash at the booth: what is kept (`amount_fen`), what was handed over (`tendered_fen`), or
+    both; without `amount_fen` the booth keeps what the visit owes and gives the rest as change.
+    Above the lot's threshold the cashier sends it again with `confirmed: true`."""
+
+    amount_fen: Annotated[int, msgspec.Meta(ge=1, le=100_000_000, description="cash kept, in fen")] | None = (
+        None
+    )
+    tendered_fen: (
+        Annotated[int, msgspec.Meta(ge=1, le=100_000_000, description="cash handed over, in fen")] | None
+    ) = None
+    confirmed: bool = False
+
+
+class CashOut(msgspec.Struct):
+    """A cash payment at the booth: the gate's part as for any staff action, and the till's."""
+
+    action: str
+    visit_id: str | None
+    result: str | None
+    due_fen: Fen
+    commands: list[SentCommandOut]
+    shift_id: str
+    tendered_fen: Fen
+    amount_fen: Fen
+    change_fen: Fen
+
+
+class BoothPolicyIn(Strict):
+    confirm_above_fen: Fen
+
+
+class BoothPolicyOut(msgspec.Struct):
+    lot_id: str
+    confirm_above_fen: Fen
+
+
+class ShiftReleasesOut(msgspec.Struct):
+    count: Count
+    cash_fen: Fen
+    waived_fen: Fen
+
+
+class ShiftOut(msgspec.Struct):
+    """A cashier's shift and what it took (so far while open; at the close once closed)."""
+
+    shift_id: str
+    lot_id: str
+    cashier_id: str
+    status: str
+    opened_at: Timestamp
+    closed_at: Timestamp | None
+    payments: Count
+    cash_fen: Fen
+    tendered_fen: Fen
+    change_fen: Fen
+    by_method: dict[str, Fen]
+    total_cash_fen: Fen
+    abnormal_releases: ShiftReleasesOut
+
+
+class ShiftsOut(msgspec.Struct):
+    lot_id: str
+    shifts: list[ShiftOut]
 
 
 class CloseIn(Strict):

@@ -46,6 +46,7 @@ from chalicelib.parking.models import (
     new_record,
 )
 from chalicelib.parking.pricing import ExitPricing
+from chalicelib.payments import ports as payments
 from chalicelib.platform import commands, inbox, registry
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.platform.envelope import InvalidMessage
@@ -258,6 +259,11 @@ def decide_exit(
     too, with their record and audit entry added by `also` to the same transaction."""
     priced = pricing.exit_decision(visit, lot, now, earlier)
     decision = priced.decision
+    # A fee due may be paid here from the plate's prestore (auto-pay) or by no-sense pay, in this
+    # exit's transaction (payments decides; a lot without such plates costs no round trip).
+    funds = payments.exit_funds(lot.lot_id, visit.plate, decision.due_fen, now) if decision.due_fen else None
+    if funds is not None:
+        decision = gate.ExitDecision(True, decision.fee, 0, (visit.plate, funds.display, "一路顺风"))
     outgoing: list[OutgoingCommand] = []
     if decision.open_gate:
         outgoing.append(gate_commands.open_gate(capture.device_id, lane_id, visit.visit_id, now))
@@ -275,7 +281,10 @@ def decide_exit(
         if also is not None:
             also(tx)
         if decision.open_gate:
-            close(tx, visit, lot, priced, earlier, lane_id, capture.device_id, now)
+            paid_now = funds.amount_fen if funds is not None else 0
+            close(tx, visit, lot, priced, earlier, lane_id, capture.device_id, now, paid_now_fen=paid_now)
+            if funds is not None:
+                funds.add(tx, visit.visit_id, lot.operator_id, lot.timezone)
             return
         tx.update(
             visit,
@@ -317,10 +326,12 @@ def close(
     device_id: str,
     now: datetime,
     extra_condition: Any = None,
+    paid_now_fen: int = 0,
 ) -> None:
     """The visit leaves: closed once (on its status and on the paid amount it was priced with, so
     a payment landing meanwhile makes the exit decide again), with its journal posting (fee as
-    revenue, discounts and waivers, anything paid beyond the fee as a refund obligation)."""
+    revenue, discounts and waivers, anything paid beyond the fee as a refund obligation).
+    `paid_now_fen`: paid at this exit from the plate's funds (its posting is the caller's)."""
     fee = priced.decision.fee
     paid = int(visit.paid_fen)
     discount = int(visit.discount_fen) + priced.discount_fen
@@ -330,11 +341,13 @@ def close(
         operator_id=lot.operator_id,
         total_fen=fee.total_fen,
         discount_fen=discount,
-        paid_fen=paid,
+        paid_fen=paid + paid_now_fen,
         at=now,
     )
     excess = posting.memo["excess_fen"] if posting is not None else 0
     actions = close_actions(fee, visit.lot_id, lane_id, device_id, now)
+    if paid_now_fen:
+        actions.append(Visit.paid_fen.add(paid_now_fen))
     total = pricing.cycle_total(visit, lot, fee, earlier)
     if total is not None:
         actions.append(Visit.cycle_total_fen.set(total))

@@ -53,6 +53,8 @@ class Lot(Model):
     # Holidays as the lot's local dates, "YYYY-MM-DD".
     holidays: ListAttribute[str] = ListAttribute(default=list)
     updated_at = UTCDateTimeAttribute()
+    # Cash at the booth above this needs the cashier's confirmation (docs/booth.md); unset: the default.
+    cash_confirm_above_fen = NumberAttribute(null=True)
 
     by_operator = LotsByOperator()
 

@@ -19,9 +19,9 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
-from chalicelib.parking import config, gate, gate_commands, lots, occupancy, pricing
+from chalicelib.parking import config, gate, gate_commands, lots, occupancy, pricing, shifts
+from chalicelib.parking.domain import booth, plates
 from chalicelib.parking.domain import gate as rules
-from chalicelib.parking.domain import plates
 from chalicelib.parking.messages import Capture
 from chalicelib.parking.models import (
     CLOSED,
@@ -55,6 +55,8 @@ class Done:
     result: str | None = None  # the gate's decision at an exit: exited | payment_required
     due_fen: int = 0
     commands: list[OutgoingCommand] = field(default_factory=list)
+    cash: booth.CashTaken | None = None  # cash at the booth: handed over, kept, change
+    shift_id: str | None = None  # the cashier's shift the money went into
 
 
 @dataclass(frozen=True)
@@ -348,14 +350,43 @@ def _correct_entry(
 # --- money at the booth ----------------------------------------------------------------------
 
 
-def take_cash(staff: Staff, lot_id: str, visit_id: str, amount_fen: int, now: datetime) -> Done:
-    """Cash a cashier takes for a visit (收费员收费): a payment in the journal (provider "cash");
-    a car waiting at an exit with nothing left to pay is let out, as after any payment."""
-    lot = _lot(staff, lot_id)
+def take_cash(
+    staff: Staff,
+    lot_id: str,
+    visit_id: str,
+    now: datetime,
+    *,
+    amount_fen: int | None = None,
+    tendered_fen: int | None = None,
+    confirmed: bool = False,
+) -> Done:
+    """Cash a cashier takes for a visit (收费员收费), in their open shift at the lot (409
+    `no_open_shift` without one): what was handed over, what is kept and the change
+    (`domain.booth.take`); an amount above the lot's threshold only when `confirmed` (409
+    `confirmation_required`, nothing written). The kept cash is a payment in the journal
+    (provider "cash", with its shift) and in the shift's totals, in one transaction; a car waiting
+    at an exit with nothing left to pay is let out, as after any payment."""
+    lot_item = lots.own(staff.operator_id, lot_id)
+    lot = config.lot(lot_id)
+    if lot is None:
+        raise NotFound("no such lot", "lot_not_found")
     for attempt in range(ATTEMPTS):
         visit = _inside(visit_by_id(lot_id, visit_id))
+        shift = shifts.require_open(lot_id, staff.user_id)
         priced = pricing.exit_decision(visit, lot, now, _earlier(visit))
-        split = ledger.split_payment(amount_fen, priced.decision.due_fen)
+        try:
+            taken = booth.take(priced.decision.due_fen, tendered_fen, amount_fen)
+        except booth.BadTender as error:
+            raise Invalid(str(error), "invalid_cash") from error
+        threshold = lot_item.cash_confirm_above_fen
+        limit = int(threshold) if threshold is not None else None
+        if booth.needs_confirmation(taken.kept_fen, limit) and not confirmed:
+            raise Conflict(
+                f"{taken.kept_fen} fen is above this lot's cash threshold: send it again with "
+                '"confirmed": true to take it',
+                "confirmation_required",
+            )
+        split = ledger.PaymentSplit(taken.applied_fen, taken.excess_fen)
         action_id = sortable_id("cash", now)
         posting = ledger.parking_payment(
             action_id,
@@ -366,7 +397,16 @@ def take_cash(staff: Staff, lot_id: str, visit_id: str, amount_fen: int, now: da
             split=split,
             at=now,
             on_time=True,
+            memo={
+                "source": "staff",
+                "method": CASH,
+                "who": staff.user_id,
+                "shift_id": shift.shift_id,
+                "tendered_fen": taken.tendered_fen,
+                "change_fen": taken.change_fen,
+            },
         )
+        delta = booth.ShiftTotals().plus_payment(taken).minus(booth.ShiftTotals())
         paid = int(visit.paid_fen)
         try:
             with transaction() as tx:
@@ -375,13 +415,14 @@ def take_cash(staff: Staff, lot_id: str, visit_id: str, amount_fen: int, now: da
                     actions=[
                         Visit.paid_fen.add(split.applied_fen),
                         Visit.overpaid_fen.add(split.excess_fen),
-                        Visit.cash_fen.add(amount_fen),
+                        Visit.cash_fen.add(taken.kept_fen),
                         Visit.paid_at.set(now),
                         Visit.priced_until.set(now),
                     ],
                     condition=(Visit.status == INSIDE) & (Visit.paid_fen == paid),
                 )
                 ledger.add(tx, posting, lot.timezone)
+                shifts.add(tx, shift, delta)
                 audit.add(
                     tx,
                     staff.user_id,
@@ -390,16 +431,30 @@ def take_cash(staff: Staff, lot_id: str, visit_id: str, amount_fen: int, now: da
                     visit.visit_id,
                     "cash_payment",
                     _audited(visit),
-                    {**_audited(visit), "paid_fen": paid + split.applied_fen, "cash_fen": amount_fen},
+                    {
+                        **_audited(visit),
+                        "paid_fen": paid + split.applied_fen,
+                        "cash_fen": taken.kept_fen,
+                        "tendered_fen": taken.tendered_fen,
+                        "change_fen": taken.change_fen,
+                        "shift_id": shift.shift_id,
+                    },
                     None,
                     now,
                 )
         except TransactWriteError as error:
             if failed_condition(error) and attempt + 1 < ATTEMPTS:
                 continue
-            raise Conflict("the visit changed meanwhile; try again", "visit_changed") from error
+            raise Conflict("the visit or the shift changed meanwhile; try again", "visit_changed") from error
         released = gate.release_waiting_car(visit.lot_plate, visit.visit_id, now)
-        return Done("cash_payment", visit.visit_id, "exited" if released else None, commands=released)
+        return Done(
+            "cash_payment",
+            visit.visit_id,
+            "exited" if released else None,
+            commands=released,
+            cash=taken,
+            shift_id=shift.shift_id,
+        )
     raise AssertionError("unreachable")
 
 
@@ -431,8 +486,17 @@ def release(
         elif plate:
             recent = pricing.earlier_visits(lot_id, plates.normalize(plate), limit=1)
             visit = recent[0] if recent and recent[0].status == INSIDE else None
+        # Cash taken in a release goes into the cashier's open shift (required then); a release
+        # without cash is counted in the actor's shift when one is open.
+        shift = (
+            shifts.require_open(lot_id, staff.user_id)
+            if amount_fen
+            else shifts.current(lot_id, staff.user_id)
+        )
         try:
-            return _release_once(staff, lot, lane_id, device_id, visit, plate, amount_fen, reason, kind, now)
+            return _release_once(
+                staff, lot, lane_id, device_id, visit, plate, amount_fen, reason, kind, now, shift
+            )
         except TransactWriteError as error:
             if failed_condition(error) and attempt + 1 < ATTEMPTS:
                 continue
@@ -451,6 +515,7 @@ def _release_once(
     reason: str,
     kind: str,
     now: datetime,
+    shift: shifts.CashierShift | None = None,
 ) -> Done:
     action_id = sortable_id("op", now)
     writes: list[Callable[[TransactWrite], object]] = []
@@ -516,6 +581,13 @@ def _release_once(
         split=ledger.PaymentSplit(split.applied_fen, split.excess_fen),
         at=now,
         on_time=True,
+        memo={
+            "source": "staff",
+            "method": CASH,
+            "who": staff.user_id,
+            "shift_id": shift.shift_id if shift is not None else None,
+            "release": kind,
+        },
     )
     closed = ledger.visit_closed(
         target.visit_id,
@@ -542,6 +614,7 @@ def _release_once(
         "waived_fen": split.waived_fen,
         "synthesised_entry": synthesised,
         "correlation_id": outgoing[0].correlation_id,
+        "shift_id": shift.shift_id if shift is not None else None,
     }
     after = {
         "plate": plate,
@@ -557,6 +630,9 @@ def _release_once(
             part(tx)
         ledger.add(tx, cash, lot.timezone)
         ledger.add(tx, closed, lot.timezone)
+        if shift is not None:
+            sums = booth.ShiftTotals().plus_release(amount_fen, split.waived_fen)
+            shifts.add(tx, shift, sums.minus(booth.ShiftTotals()))
         tx.save(
             new_record(
                 lot.lot_id,
@@ -605,7 +681,9 @@ def _release_once(
 
     counted = occupancy.transact(lot.lot_id, lot.capacity, delta, now, write)
     _publish(outgoing, lot.lot_id, counted, now)
-    return Done(kind, target.visit_id, "released", commands=outgoing)
+    return Done(
+        kind, target.visit_id, "released", commands=outgoing, shift_id=shift.shift_id if shift else None
+    )
 
 
 def open_lane(

@@ -28,23 +28,25 @@ def _staff(me: Principal) -> ops.Staff:
 
 
 def _done(done: ops.Done) -> Response:
-    return ok(
-        {
-            "action": done.action,
-            "visit_id": done.visit_id,
-            "result": done.result,
-            "due_fen": done.due_fen,
-            "commands": [
-                {
-                    "correlation_id": cmd.correlation_id,
-                    "device_id": cmd.device_id,
-                    "command": cmd.command,
-                    "message": cmd.message,
-                }
-                for cmd in done.commands
-            ],
-        }
-    )
+    return ok(_done_body(done))
+
+
+def _done_body(done: ops.Done) -> dict[str, Any]:
+    return {
+        "action": done.action,
+        "visit_id": done.visit_id,
+        "result": done.result,
+        "due_fen": done.due_fen,
+        "commands": [
+            {
+                "correlation_id": cmd.correlation_id,
+                "device_id": cmd.device_id,
+                "command": cmd.command,
+                "message": cmd.message,
+            }
+            for cmd in done.commands
+        ],
+    }
 
 
 @routes.route(
@@ -108,11 +110,36 @@ def correct(request: Any, lot_id: str, lane_id: str, *, me: Principal, body: c.C
 
 
 @routes.route(
-    f"{VISIT}/cash", "POST", body=c.CashIn, response=c.OpsOut, errors=[404, 409], auth=STAFF, roles=(CASHIER,)
+    f"{VISIT}/cash",
+    "POST",
+    body=c.CashIn,
+    response=c.CashOut,
+    errors=[404, 409],
+    auth=STAFF,
+    roles=(CASHIER,),
 )
 def cash(request: Any, lot_id: str, visit_id: str, *, me: Principal, body: c.CashIn) -> Response:
-    """Cash taken at the booth; a car waiting at an exit with nothing left to pay is let out."""
-    return _done(ops.take_cash(_staff(me), lot_id, visit_id, body.amount_fen, now()))
+    """Cash taken at the booth in the cashier's open shift (docs/booth.md); a car waiting at an exit
+    with nothing left to pay is let out."""
+    done = ops.take_cash(
+        _staff(me),
+        lot_id,
+        visit_id,
+        now(),
+        amount_fen=body.amount_fen,
+        tendered_fen=body.tendered_fen,
+        confirmed=body.confirmed,
+    )
+    assert done.cash is not None
+    return ok(
+        {
+            **_done_body(done),
+            "shift_id": done.shift_id,
+            "tendered_fen": done.cash.tendered_fen,
+            "amount_fen": done.cash.kept_fen,
+            "change_fen": done.cash.change_fen,
+        }
+    )
 
 
 @routes.route(

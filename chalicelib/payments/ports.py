@@ -18,6 +18,8 @@ from chalicelib.ledger.ports import PaymentFact, WalletFact
 from chalicelib.ledger.ports import wallet as wallet_account
 from chalicelib.payments.channel import ProviderRefund as ProviderRefundNote
 from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, Payment, Wallet
+from chalicelib.payments.prestore import FundsDebit
+from chalicelib.payments.prestore import at_exit as exit_funds
 from chalicelib.payments.provider import ProviderRefund, ProviderRefused, ProviderUnavailable
 from chalicelib.payments.refunding import refund, wechat_refund_notification
 from chalicelib.payments.sandbox import SignatureError
@@ -27,6 +29,7 @@ from chalicelib.shared.db import get_or_none
 
 __all__ = [
     "TOP_UP",
+    "FundsDebit",
     "PaymentRefundable",
     "ProviderRefund",
     "ProviderRefundNote",
@@ -40,6 +43,7 @@ __all__ = [
     "confirmed_payments",
     "credit",
     "debit",
+    "exit_funds",
     "open_overpayments",
     "payment_refundable",
     "refund",

@@ -59,7 +59,7 @@ DEAD_LETTER_QUEUE = "parkcharge-iot-dead-letters"
 
 # Tables holding money or what money is computed from: deletion protection on (and, like every
 # table, point-in-time recovery).
-MONEY_TABLES = ("Payment", "Wallet", "ChargingSession", "Visit", "Quote")
+MONEY_TABLES = ("Payment", "Wallet", "ChargingSession", "Visit", "Quote", "PlateFunds", "CashierShift")
 LOG_RETENTION = logs.RetentionDays.SIX_MONTHS
 # API stage throttling (per stage, all methods): steady requests per second and burst.
 API_RATE_LIMIT = 200
@@ -106,7 +106,8 @@ class Access:
 # later gets only the dead-letter table until it is listed here.
 FUNCTION_ACCESS: dict[str, Access] = {
     "APIHandler": Access(tuple(_ALL), (GATE, CHARGER, LOT), reads_pay_key=True, drives_workflows=True),
-    "GateCapture": Access(tuple(_DEVICES + _PARKING + _LEDGER), (GATE, LOT)),
+    # (an exit with a fee due may pay from the plate's prestore: payments' plate funds)
+    "GateCapture": Access(tuple(_DEVICES + _PARKING + _LEDGER + ["PlateFunds"]), (GATE, LOT)),
     "LotOccupancy": Access(("Lot", "Occupancy"), (LOT,)),
     "RecountOccupancy": Access(("Lot", "Visit", "Occupancy"), (LOT,)),
     "GateAck": Access(tuple(_DEVICES), (GATE,)),
@@ -120,6 +121,9 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "SweepPendingPayments": Access(
         (*_DEVICES, *_PAYMENTS, *_PARKING, *_LEDGER, MERCHANT_TABLE), (GATE,), reads_pay_key=True
     ),
+    # The daily reconciliation: the accounts (scanned), their statements through their keys, the
+    # journal's days, the differences it stores.
+    "ReconcileYesterday": Access(("MerchantAccount", "JournalPosting", "Difference"), reads_pay_key=True),
     "DevicePresence": Access(tuple(_DEVICES), (GATE, CHARGER)),
     "SweepCommands": Access(("Device", "Command"), (GATE, CHARGER)),
     "IotDeadLetters": Access(("DeadLetter",), consumes_dead_letters=True),
@@ -359,6 +363,7 @@ class ParkchargeStack(cdk.Stack):
         self._site_timeout_alarm()
         self._refund_alarm()
         self._ledger_check()
+        self._reconciliation()
         self._state_machines(stage)
         self._alarm_notifications()  # last: every alarm of the stack gets the topic as its action
         cdk.CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
@@ -518,6 +523,12 @@ class ParkchargeStack(cdk.Stack):
             "DevicePolicy",
             policy_name="parkcharge-device",
             policy_document={"Version": "2012-10-17", "Statement": statements},
+        )
+
+    def _reconciliation(self) -> None:
+        """The daily reconciliation lists the merchant accounts (a scan of that small table)."""
+        self.roles["ReconcileYesterday"].add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[self.tables[MERCHANT_TABLE].table_arn])
         )
 
     def _ledger_check(self) -> None:

@@ -29,9 +29,12 @@ GUIDANCE_WITHIN = 10.0
 
 @pytest.fixture(scope="module")
 def cashier(stack: Stack) -> Api:
-    return Api(
+    api = Api(
         stack.api, stack.token(f"e2e-cashier-{uuid.uuid4().hex[:6]}", ["staff", "cashier"], DEMO_OPERATOR)
     )
+    opened = api.post(f"/v1/ops/lots/{DEMO_LOT}/shifts", {})  # cash is taken in an open shift
+    assert opened.status_code == 201, opened.text
+    return api
 
 
 class GuidanceScreen:

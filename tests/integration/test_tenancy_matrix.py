@@ -402,6 +402,19 @@ MATRIX: dict[tuple[str, str], Builder] = {
         Probe("POST", f"/v1/ops/lots/{t.lot}/visits/{t.visit}/close", "staff", {"reason": "x"}),
         Probe("POST", f"/v1/ops/lots/{me.lot}/visits/{t.visit}/close", "staff", {"reason": "x"}),
     ],
+    # parking: the booth (shifts and the cash threshold)
+    ("POST", "/v1/ops/lots/{lot_id}/shifts"): lambda me, t: [
+        Probe("POST", f"/v1/ops/lots/{t.lot}/shifts", "staff")
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/shifts/current/close"): lambda me, t: [
+        Probe("POST", f"/v1/ops/lots/{t.lot}/shifts/current/close", "staff")
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/shifts"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/shifts", "staff")
+    ],
+    ("PUT", "/v1/ops/lots/{lot_id}/booth-policy"): lambda me, t: [
+        Probe("PUT", f"/v1/ops/lots/{t.lot}/booth-policy", "staff", {"confirm_above_fen": 1})
+    ],
     # payments
     ("POST", "/v1/driver/payments"): lambda me, t: [
         Probe("POST", "/v1/driver/payments", "driver", {"quote_id": t.quote, "amount_fen": t.due_fen})
@@ -428,6 +441,23 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ],
     ("GET", "/v1/ops/lots/{lot_id}/payments"): lambda me, t: [
         Probe("GET", f"/v1/ops/lots/{t.lot}/payments", "staff")
+    ],
+    ("PUT", "/v1/ops/lots/{lot_id}/prestore"): lambda me, t: [
+        Probe("PUT", f"/v1/ops/lots/{t.lot}/prestore", "staff", {"plate": t.plate, "amount_fen": 1})
+    ],
+    ("PUT", "/v1/driver/plate-pay"): lambda me, t: [
+        Probe("PUT", "/v1/driver/plate-pay", "driver", {"plate": t.plate, "auto_pay": True})
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/payment-records"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/payment-records?day=2026-11-30", "staff")
+    ],
+    ("POST", "/v1/ops/reconciliation/{day}/differences/{difference_id}/resolve"): lambda me, t: [
+        Probe(
+            "POST",
+            f"/v1/ops/reconciliation/2026-11-30/differences/{_difference(t)}/resolve",
+            "staff",
+            {"reason": "x"},
+        )
     ],
     # charging: drivers
     ("POST", "/v1/driver/charging/sessions"): lambda me, t: [
@@ -531,6 +561,26 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ],
 }
 
+
+def _difference(side: Side) -> str:
+    """A reconciliation difference at the side's operator (what the daily run stores), open."""
+    from chalicelib.payments.reconcile import Difference
+
+    difference_id = f"wechat:p-tenancy-{side.name}"
+    Difference(
+        "2026-11-30",
+        difference_id,
+        operator_id=side.operator,
+        provider="wechat",
+        merchant_id="1900000109",
+        kind="provider_only",
+        out_trade_no=f"p-tenancy-{side.name}",
+        provider_fen=100,
+        found_at=now(),
+    ).save()
+    return difference_id
+
+
 # Routes that need a staff role and take no id of another tenant: probed for the role only
 # (`test_role_gated_routes_refuse_staff_without_the_role`).
 ROLE_ONLY: dict[tuple[str, str], Builder] = {
@@ -541,6 +591,9 @@ ROLE_ONLY: dict[tuple[str, str], Builder] = {
         )
     ],
     ("GET", "/v1/ops/refunds"): lambda me, t: [Probe("GET", "/v1/ops/refunds?status=failed", "staff")],
+    ("GET", "/v1/ops/reconciliation/{day}/differences"): lambda me, t: [
+        Probe("GET", "/v1/ops/reconciliation/2026-11-30/differences", "staff")
+    ],
     ("PUT", "/v1/ops/refund-policy"): lambda me, t: [
         Probe("PUT", "/v1/ops/refund-policy", "staff", {"finance_above_fen": 1000})
     ],
@@ -593,6 +646,9 @@ EXEMPT: dict[tuple[str, str], str] = {
     "role-gated: ROLE_ONLY",
     ("PUT", "/v1/ops/flows/{kind}"): "saves the caller's operator's template for a kind (kinds are "
     "global); role-gated: ROLE_ONLY",
+    ("GET", "/v1/ops/reconciliation/{day}/differences"): "the day's differences at the caller's "
+    "operator's merchant accounts, filtered by the token's operator (a day is not a tenant's id; "
+    "tests/integration/payments/test_reconciliation.py); role-gated: ROLE_ONLY",
     ("GET", "/v1/ops/refund-policy"): "the caller's operator's refund policy, keyed by the token's operator; "
     "no id is taken from the request",
     ("PUT", "/v1/ops/refund-policy"): "sets the caller's operator's refund policy, keyed by the token's "

@@ -29,6 +29,7 @@ DISCOUNTS = "discounts"  # an operator's discounts and waivers (contra-revenue)
 REFUNDS_PAYABLE = "refunds_payable"  # money taken beyond what was owed: to be paid back
 REFUNDS = "refunds"  # an operator's refunds of money it had earned, per business (contra-revenue)
 OPENING = "opening"  # balances that existed before the journal (opening entries)
+PRESTORE = "prestore"  # money a third party deposited for a plate at a lot (we owe it to the plate)
 
 ACCOUNT_KINDS = (
     PROVIDER_CLEARING,
@@ -40,6 +41,7 @@ ACCOUNT_KINDS = (
     REFUNDS_PAYABLE,
     REFUNDS,
     OPENING,
+    PRESTORE,
 )
 
 
@@ -87,6 +89,10 @@ def refunds(operator_id: str, business: str) -> str:
 
 def opening(source: str) -> str:
     return account(OPENING, source)
+
+
+def prestore(lot_id: str, plate: str) -> str:
+    return account(PRESTORE, lot_id, plate)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,9 +210,11 @@ def parking_payment(
     at: datetime,
     on_time: bool,
     source: str | None = None,
+    memo: dict[str, Any] | None = None,
 ) -> Posting | None:
     """A parking fee paid: from the provider's clearing account, or `source` (the payer's wallet
-    account for a fee paid from the balance)."""
+    account for a fee paid from the balance). `memo`: what else the payment records (its source
+    and method, a cash payment's shift)."""
     amount = split.applied_fen + split.excess_fen
     return posting(
         f"pay:{payment_id}",
@@ -220,7 +228,7 @@ def parking_payment(
             (visit(visit_id), -split.applied_fen),
             (refunds_payable(visit_subject(visit_id)), -split.excess_fen),
         ],
-        memo={"payment_id": payment_id, "on_time": on_time, "excess_fen": split.excess_fen},
+        memo={**(memo or {}), "payment_id": payment_id, "on_time": on_time, "excess_fen": split.excess_fen},
     )
 
 
@@ -437,4 +445,54 @@ def parking_refund(
             "amount_fen": amount_fen,
             "from_obligation_fen": settled,
         },
+    )
+
+
+def prestore_deposit(
+    reference: str,
+    *,
+    lot_id: str,
+    plate: str,
+    operator_id: str | None,
+    delta_fen: int,
+    at: datetime,
+    source: str,
+) -> Posting | None:
+    """A third party's prestore for a plate at a lot, deposited (`delta_fen` > 0) or overwritten
+    with a lower amount (< 0: the difference goes back to the third party). The money is held
+    for the plate (a liability) until an exit takes a fee from it."""
+    return posting(
+        f"prestore:{reference}",
+        "prestore_deposit",
+        at,
+        site=lot_site(lot_id),
+        subject=f"prestore:{lot_id}:{plate}",
+        operator_id=operator_id,
+        pairs=[(provider_clearing(source), _fen(delta_fen)), (prestore(lot_id, plate), -delta_fen)],
+        memo={"reference": reference, "plate": plate, "delta_fen": delta_fen},
+    )
+
+
+def prestore_payment(
+    payment_id: str,
+    *,
+    lot_id: str,
+    plate: str,
+    operator_id: str | None,
+    visit_id: str,
+    amount_fen: int,
+    at: datetime,
+    memo: dict[str, Any] | None = None,
+) -> Posting | None:
+    """A visit's fee taken from the plate's prestore at the exit (auto-pay): a parking payment
+    whose money was already held for the plate."""
+    return posting(
+        f"pay:{payment_id}",
+        "parking_payment",
+        at,
+        site=lot_site(lot_id),
+        subject=visit_subject(visit_id),
+        operator_id=operator_id,
+        pairs=[(prestore(lot_id, plate), amount_fen), (visit(visit_id), -amount_fen)],
+        memo={**(memo or {}), "payment_id": payment_id, "on_time": True, "excess_fen": 0},
     )

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
+import pytest
 from chalice.test import Client
 
 from chalicelib.ledger import checks
@@ -31,6 +32,13 @@ def enter(plate: str, at: datetime) -> dict[str, Any]:
 
 def leave(plate: str, at: datetime) -> dict[str, Any]:
     return handlers.on_capture(iot_event(EXIT, "capture", capture(EXIT, "out", plate)), at)
+
+
+@pytest.fixture(autouse=True)
+def shift(client: Client) -> None:
+    """Cash is taken in the cashier's open shift (docs/booth.md)."""
+    opened = client.http.post("/v1/ops/lots/demo-lot/shifts", headers=CASHIER)
+    assert opened.status_code == 201, opened.body
 
 
 def post(client: Client, path: str, body: dict[str, Any], headers: dict[str, str] = CASHIER) -> Any:

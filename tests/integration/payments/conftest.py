@@ -24,7 +24,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def provider_keys(tmp_path_factory: pytest.TempPathFactory) -> local_keys.ProviderKeys:
     return local_keys.ensure_provider_keys(tmp_path_factory.mktemp("provider-keys"))
 
