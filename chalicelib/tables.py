@@ -35,7 +35,36 @@ ALL_MODELS: list[type[Model]] = [
 
 
 def create_all_tables() -> None:
-    """Create every table that does not exist yet (local stack and tests)."""
+    """Create every table that does not exist yet, and every index a kept table lacks (the local
+    stack's state outlives code that adds an index; tests). In AWS the CDK stack owns tables."""
     for model in ALL_MODELS:
         if not model.exists():
             model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
+        else:
+            add_missing_indexes(model)
+
+
+def add_missing_indexes(model: type[Model]) -> list[str]:
+    """Create the model's global secondary indexes its table does not have yet."""
+    connection = model._get_connection()
+    have = {index["IndexName"] for index in connection.describe_table().get("GlobalSecondaryIndexes", [])}
+    schema = model._get_schema()
+    added = []
+    for index in schema["global_secondary_indexes"]:
+        if index["index_name"] in have:
+            continue
+        connection.connection.client.update_table(
+            TableName=model.Meta.table_name,
+            AttributeDefinitions=index["attribute_definitions"],
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": index["index_name"],
+                        "KeySchema": index["key_schema"],
+                        "Projection": index["projection"],
+                    }
+                }
+            ],
+        )
+        added.append(index["index_name"])
+    return added
