@@ -3,19 +3,23 @@ parking fee with WeChat Pay / Alipay through the API (the stack places the order
 provider's fake through the demo lot's merchant account and answers the mini-program's pay
 bundle), pays at the fake, whose signed notification (WeChat: encrypted resource) reaches the
 stack's notify route over HTTP three times; it is booked once (one journal posting, the visit
-paid once) and the car waiting at the exit is let out once. A forged notification posted to the
-stack is refused and books nothing. A parking refund of the WeChat payment runs through the
+paid once) and the car waiting at the exit is let out once. Before that, notifications posted to
+the stack tampered with, signed with another key, stale or for a wrong amount are refused and book
+nothing. A parking refund of the WeChat payment runs through the
 refund workflow, reaches the fake, and WeChat's refund notification books it once."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from infra.local import fake_alipay
 from infra.local import keys as local_keys
 from infra.local.fake_wechat import notification_body, signed_headers
 from infra.local.simulator import GateDevice
@@ -28,6 +32,14 @@ __all__ = ["staff"]
 pytestmark = pytest.mark.e2e
 
 DELIVERIES = 3
+# A notification that is not the provider's own, unchanged and fresh is unauthenticated; a
+# genuine one for another amount than the order's is refused as such.
+REFUSED = [
+    ("tampered", 401, "bad_signature"),
+    ("another key", 401, "bad_signature"),
+    ("stale", 401, "bad_signature"),
+    ("wrong amount", 409, "amount_mismatch"),
+]
 
 
 def _provider_keys(stack: Stack) -> Path:
@@ -88,6 +100,90 @@ def _booked_once(
     return dict(mine)
 
 
+def _wechat_post(stack: Stack, body: str, headers: dict[str, str]) -> requests.Response:
+    return requests.post(
+        stack.api + "/v1/pay/wechat/notify",
+        data=body.encode(),
+        headers={"Content-Type": "application/json", **headers},
+        timeout=10,
+    )
+
+
+def _wechat_refusals(stack: Stack, payment_id: str, due: int) -> list[tuple[str, int, str | None]]:
+    """Tampered, signed with the merchant's key instead of the platform's, stale, wrong amount."""
+    keys = _provider_keys(stack) / "wechat"
+    apiv3 = (keys / "apiv3.key").read_text().strip()
+    platform, merchant = (keys / "platform.pem").read_bytes(), (keys / "merchant.pem").read_bytes()
+
+    def body(amount: int) -> str:
+        resource = {
+            "appid": local_keys.WECHAT_APPID,
+            "mchid": local_keys.WECHAT_MCHID,
+            "out_trade_no": payment_id,
+            "transaction_id": "4200000000refused",
+            "trade_state": "SUCCESS",
+            "amount": {"total": amount, "currency": "CNY"},
+        }
+        return notification_body(apiv3, "TRANSACTION.SUCCESS", resource, "支付成功")
+
+    genuine, other = body(due), body(due - 1)
+    key_id = local_keys.WECHAT_PUBLIC_KEY_ID
+    attempts = {
+        "tampered": (other, signed_headers(platform, key_id, genuine)),
+        "another key": (genuine, signed_headers(merchant, key_id, genuine)),
+        "stale": (genuine, signed_headers(platform, key_id, genuine, timestamp=int(time.time()) - 600)),
+        "wrong amount": (other, signed_headers(platform, key_id, other)),
+    }
+    answers = []
+    for name, (text, headers) in attempts.items():
+        answer = _wechat_post(stack, text, headers)
+        answers.append((name, answer.status_code, answer.json().get("code")))
+    return answers
+
+
+def _alipay_refusals(
+    stack: Stack, payment_id: str, trade_no: str, due: int
+) -> list[tuple[str, int, str | None]]:
+    keys = _provider_keys(stack) / "alipay"
+    alipay, app = (keys / "alipay.pem").read_bytes(), (keys / "app.pem").read_bytes()
+    now = datetime.now(UTC)
+
+    def fields(fen: int, at: datetime) -> dict[str, str]:
+        return {
+            "notify_time": fake_alipay.china_time(at),
+            "notify_type": "trade_status_sync",
+            "notify_id": uuid.uuid4().hex,
+            "app_id": local_keys.ALIPAY_APP_ID,
+            "charset": "utf-8",
+            "version": "1.0",
+            "trade_no": trade_no,
+            "out_trade_no": payment_id,
+            "seller_id": local_keys.ALIPAY_SELLER_ID,
+            "trade_status": "TRADE_SUCCESS",
+            "total_amount": f"{fen // 100}.{fen % 100:02d}",
+        }
+
+    genuine = fake_alipay.notification_form(alipay, fields(due, now))
+    attempts = {
+        "tampered": genuine.replace("TRADE_SUCCESS", "TRADE_FINISHED"),
+        "another key": fake_alipay.notification_form(app, fields(due, now)),
+        "stale": fake_alipay.notification_form(alipay, fields(due, now - timedelta(days=2))),
+        "wrong amount": fake_alipay.notification_form(alipay, fields(due - 1, now)),
+    }
+    answers = []
+    for name, text in attempts.items():
+        answer = requests.post(
+            stack.api + "/v1/pay/alipay/notify",
+            data=text,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=10,
+        )
+        answers.append(
+            (name, answer.status_code, answer.json().get("code") if answer.text.startswith("{") else None)
+        )
+    return answers
+
+
 def test_a_parking_fee_paid_with_wechat_pay_is_booked_once_and_refunded_through_the_workflow(
     stack: Stack, entry: GateDevice, exit_gate: GateDevice, driver: Driver, staff: dict[str, Api]
 ) -> None:
@@ -99,29 +195,12 @@ def test_a_parking_fee_paid_with_wechat_pay_is_booked_once_and_refunded_through_
     bundle = created["provider_order"]["pay_params"]
     assert bundle["package"] == f"prepay_id={created['provider_order']['prepay_id']}" and bundle["paySign"]
 
-    # A forged notification (signed with the merchant's key, not the platform's) books nothing.
-    resource = {
-        "appid": local_keys.WECHAT_APPID,
-        "mchid": local_keys.WECHAT_MCHID,
-        "out_trade_no": payment_id,
-        "transaction_id": "4200000000forged",
-        "trade_state": "SUCCESS",
-        "amount": {"total": quote["due_fen"], "currency": "CNY"},
-    }
-    apiv3 = (_provider_keys(stack) / "wechat" / "apiv3.key").read_text().strip()
-    body = notification_body(apiv3, "TRANSACTION.SUCCESS", resource, "支付成功")
-    merchant_key = (_provider_keys(stack) / "wechat" / "merchant.pem").read_bytes()
-    forged = requests.post(
-        stack.api + "/v1/pay/wechat/notify",
-        data=body.encode(),
-        headers={
-            "Content-Type": "application/json",
-            **signed_headers(merchant_key, local_keys.WECHAT_PUBLIC_KEY_ID, body),
-        },
-        timeout=10,
-    )
-    assert forged.status_code == 401 and forged.json()["code"] == "bad_signature"
+    # Tampered, signed with another key, stale, wrong amount: each refused, nothing booked.
+    refused = _wechat_refusals(stack, payment_id, quote["due_fen"])
+    assert refused == REFUSED, refused
     assert driver.api.get(f"/v1/driver/payments/{payment_id}").json()["status"] == "pending"
+    [still] = _visits(driver.api, driver.plate)
+    assert still["status"] == "inside" and still["paid_fen"] == 0  # nothing booked
 
     paid = requests.post(
         f"{stack.wechat}/fake/pay", json={"out_trade_no": payment_id, "deliveries": DELIVERIES}, timeout=60
@@ -159,13 +238,11 @@ def test_a_parking_fee_paid_with_alipay_is_booked_once_from_three_notifications(
     payment_id = created["payment_id"]
     order = created["provider_order"]
 
-    forged = requests.post(
-        stack.api + "/v1/pay/alipay/notify",
-        data=f"app_id={local_keys.ALIPAY_APP_ID}&out_trade_no={payment_id}&total_amount=0.01&sign_type=RSA2&sign=AAAA",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        timeout=10,
-    )
-    assert forged.status_code == 401 and forged.json()["code"] == "bad_signature"
+    refused = _alipay_refusals(stack, payment_id, order["trade_no"], quote["due_fen"])
+    assert refused == REFUSED, refused
+    assert driver.api.get(f"/v1/driver/payments/{payment_id}").json()["status"] == "pending"
+    [still] = _visits(driver.api, driver.plate)
+    assert still["status"] == "inside" and still["paid_fen"] == 0  # nothing booked
 
     paid = requests.post(
         stack.alipay.removesuffix("/gateway.do") + "/fake/pay",
