@@ -217,6 +217,7 @@ def apply_notification(
         payment.refresh(consistent_read=True)
         return Applied(payment, applied=booked, outcome=APPLIED if booked else ALREADY_APPLIED)
     amount = int(payment.amount_fen)
+    with_coupons = True  # the merchant coupons of the payment's quote, while none was used meanwhile
     for _ in range(5):
         # orders created before they carried their quote's expiry: the quote's usual validity
         expires = payment.expires_at or payment.created_at + timedelta(
@@ -230,7 +231,8 @@ def apply_notification(
             and owing.quote_id in (None, payment.quote_id)
         )
         if on_time:
-            owing = parking.visit_owing(payment.lot_plate, payment.visit_id, payment.priced_until)
+            quote = payment.quote_id if with_coupons else None
+            owing = parking.visit_owing(payment.lot_plate, payment.visit_id, payment.priced_until, quote, now)
         split = ledger.split_payment(amount, owing.owed_fen)
         try:
             with transaction() as tx:
@@ -274,6 +276,7 @@ def apply_notification(
                 )
                 if also is not None:
                     also(tx)  # the last item (index 3): the wallet's debit of a fee paid from it
+                parking.use_visit_coupons(tx, payment.lot_plate, owing, payment.payment_id, now)
         except TransactWriteError as error:
             if also is not None and failed_condition(error, index=3):
                 raise Conflict("the wallet no longer holds the fee", "insufficient_balance") from error
@@ -284,6 +287,9 @@ def apply_notification(
                 continue  # closed meanwhile: book it as late
             if failed_condition(error, index=1):
                 continue  # another payment or the exit changed the visit: split again
+            if failed_condition(error):
+                with_coupons = False  # a coupon of the quote was used meanwhile: pay without it
+                continue
             raise
         payment.refresh(consistent_read=True)
         return Applied(
