@@ -217,7 +217,6 @@ def apply_notification(
         payment.refresh(consistent_read=True)
         return Applied(payment, applied=booked, outcome=APPLIED if booked else ALREADY_APPLIED)
     amount = int(payment.amount_fen)
-    with_coupons = True  # the merchant coupons of the payment's quote, while none was used meanwhile
     for _ in range(5):
         # orders created before they carried their quote's expiry: the quote's usual validity
         expires = payment.expires_at or payment.created_at + timedelta(
@@ -231,8 +230,10 @@ def apply_notification(
             and owing.quote_id in (None, payment.quote_id)
         )
         if on_time:
-            quote = payment.quote_id if with_coupons else None
-            owing = parking.visit_owing(payment.lot_plate, payment.visit_id, payment.priced_until, quote, now)
+            # with the merchant coupons its quote chose, those still unused (re-read on every try)
+            owing = parking.visit_owing(
+                payment.lot_plate, payment.visit_id, payment.priced_until, payment.quote_id, now
+            )
         split = ledger.split_payment(amount, owing.owed_fen)
         try:
             with transaction() as tx:
@@ -288,8 +289,7 @@ def apply_notification(
             if failed_condition(error, index=1):
                 continue  # another payment or the exit changed the visit: split again
             if failed_condition(error):
-                with_coupons = False  # a coupon of the quote was used meanwhile: pay without it
-                continue
+                continue  # a coupon of the quote was used meanwhile: priced again without it
             raise
         payment.refresh(consistent_read=True)
         return Applied(
