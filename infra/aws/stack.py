@@ -803,7 +803,9 @@ class ParkchargeStack(cdk.Stack):
                 },
             ],
         )
-        for group in ("staff", "cashier", "customer_service", "finance", "ops_admin"):
+        # `merchant`: merchant staff (docs/coupons.md), created by an administrator like staff; which
+        # merchant a person belongs to is the app's record, not a claim.
+        for group in ("staff", "cashier", "customer_service", "finance", "ops_admin", "merchant"):
             cognito.CfnUserPoolGroup(
                 self,
                 f"StaffGroup{_logical(group)}",
