@@ -165,11 +165,11 @@ def merchant_batches(request: Any, *, me: Principal) -> Response:
     return ok({"batches": [c.batch_view(b) for b in merchants.batches(merchant.merchant_id)]})
 
 
-@routes.route("/v1/merchant/cars/{plate}", "GET", response=c.CarOut, errors=[409], auth=MERCHANT)
-def merchant_car(request: Any, plate: str, *, me: Principal) -> Response:
-    """Before giving: the car's entry time and current fee, and the coupons of yours it holds."""
+@routes.route("/v1/merchant/car", "GET", query=c.CarQuery, response=c.CarOut, errors=[409], auth=MERCHANT)
+def merchant_car(request: Any, *, me: Principal, query: c.CarQuery) -> Response:
+    """Before giving (`?plate=`): the car's entry time and current fee, and the coupons of yours it holds."""
     _, merchant = merchants.membership(me.user_id)
-    view = giving.look_up(merchant, plate, now())
+    view = giving.look_up(merchant, query.plate, now())
     warning = (
         f"this car already holds {view.held_from_merchant} unused coupon(s) from you"
         if view.held_from_merchant

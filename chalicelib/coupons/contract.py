@@ -57,6 +57,10 @@ class GiveIn(Strict):
     confirm_second: bool = False
 
 
+class CarQuery(msgspec.Struct, kw_only=True):
+    plate: Plate
+
+
 class ClaimIn(Strict):
     code: Id
     plate: Plate

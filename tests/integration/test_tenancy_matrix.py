@@ -630,9 +630,9 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ("PUT", "/v1/ops/lots/{lot_id}/coupon-settings"): lambda me, t: [
         Probe("PUT", f"/v1/ops/lots/{t.lot}/coupon-settings", "staff", {"one_unused_per_car": False})
     ],
-    ("GET", "/v1/merchant/cars/{plate}"): lambda me, t: [
+    ("GET", "/v1/merchant/car"): lambda me, t: [
         # Only cars in the merchant's own lot: another lot's car is "not in the lot".
-        Probe("GET", f"/v1/merchant/cars/{t.plate}", "merchant", refused=frozenset({409}))
+        Probe("GET", f"/v1/merchant/car?plate={t.plate}", "merchant", refused=frozenset({409}))
     ],
     ("POST", "/v1/merchant/coupons"): lambda me, t: [
         Probe(

@@ -84,7 +84,7 @@ def test_a_time_coupon_is_priced_as_the_shorter_stay_used_once_by_the_payment_an
     shop = merchant(client)
     two_hours = batch(client, shop, kind="time", value=120, quantity=10)
     enter(minutes_ago=185)  # demo tariff: 15 free minutes, then 250 fen per started half hour
-    seen = call(client, "GET", f"/v1/merchant/cars/{PLATE}", headers=SHOP).json_body
+    seen = call(client, "GET", f"/v1/merchant/car?plate={PLATE}", headers=SHOP).json_body
     assert seen["fee_fen"] == 1750 and seen["held_from_you"] == 0 and seen["entered_at"]
     coupon = give(client, two_hours["batch_id"])
     assert coupon.status_code == 201, coupon.body
