@@ -131,8 +131,8 @@ def merchant_report(request: Any, merchant_id: str, *, me: Principal, query: c.R
 )
 def set_lot_coupon_settings(request: Any, lot_id: str, *, me: Principal, body: c.LotSettingsIn) -> Response:
     """The lot's option "each car holds at most one unused coupon"."""
-    item = merchants.set_lot_settings(me.user_id, me.operator, lot_id, body, now())
-    return ok({"lot_id": item.lot_id, "one_unused_per_car": bool(item.one_unused_per_car)})
+    flag = merchants.set_lot_settings(me.user_id, me.operator, lot_id, body, now())
+    return ok({"lot_id": lot_id, "one_unused_per_car": flag})
 
 
 # --- merchant staff -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pynamodb.expressions.condition import Condition
 
 from chalicelib.coupons import holdings, reports
 from chalicelib.coupons.domain import rules
-from chalicelib.coupons.merchants import lot_settings
+from chalicelib.coupons.merchants import one_unused_per_car
 from chalicelib.coupons.models import BUDGET, GIVEN, Batch, Counter, Coupon, Merchant
 from chalicelib.parking import ports as parking
 from chalicelib.shared.db import cancellation_codes, get_or_none, transaction
@@ -136,23 +136,37 @@ def _issue(
         _opt(batch.per_day),
         _opt(batch.per_person_per_day),
     )
-    refusals: list[DomainError] = []
+    # A transaction's puts go before its updates (PynamoDB): the refusals are listed in that order.
+    puts: list[DomainError] = []
+    updates: list[DomainError] = []
+    one_per_car = one_unused_per_car(str(merchant.lot_id))
     try:
         with transaction() as tx:
             tx.save(coupon, condition=Coupon.coupon_id.does_not_exist())
-            refusals.append(Conflict("try again", "busy"))
+            puts.append(Conflict("try again", "busy"))
+            if one_per_car:
+                tx.save(
+                    Counter(holdings.unused_marker(car.lot_plate), until=coupon.expires_at, ref=coupon_id),
+                    condition=Counter.key.does_not_exist() | (Counter.until <= now),
+                )
+                puts.append(
+                    Conflict(
+                        "this car already holds an unused coupon (one per car at this lot)",
+                        "one_unused_per_car",
+                    )
+                )
             total: Condition = Batch.merchant_id == merchant.merchant_id
             if limits.total is not None:
                 total = total & (Batch.issued < limits.total)
             tx.update(batch, actions=[Batch.issued.add(1)], condition=total)
-            refusals.append(LimitReached("every coupon of this batch has been given", "batch_used_up"))
+            updates.append(LimitReached("every coupon of this batch has been given", "batch_used_up"))
             for key, most in rules.limit_keys(batch.batch_id, limits, person, day):
                 tx.update(
                     Counter(key),
                     actions=[Counter.n.add(1)],
                     condition=Counter.n.does_not_exist() | (Counter.n < most),
                 )
-                refusals.append(LimitReached(_limit_message(key, most), "coupon_limit_reached"))
+                updates.append(LimitReached(_limit_message(key, most), "coupon_limit_reached"))
             if budget_key is not None:
                 left = int(merchant.budget_fen or 0) - hold
                 tx.update(
@@ -160,22 +174,11 @@ def _issue(
                     actions=[Counter.n.add(hold)],
                     condition=Counter.n.does_not_exist() | (Counter.n <= left),
                 )
-                refusals.append(
+                updates.append(
                     BudgetExhausted(_budget_message(merchant, hold, None, int(merchant.budget_fen or 0)))
                 )
-            settings = lot_settings(str(merchant.lot_id))
-            if settings is not None and settings.one_unused_per_car:
-                tx.save(
-                    Counter(holdings.unused_marker(car.lot_plate), until=coupon.expires_at, ref=coupon_id),
-                    condition=Counter.key.does_not_exist() | (Counter.until < now),
-                )
-                refusals.append(
-                    Conflict(
-                        "this car already holds an unused coupon (one per car at this lot)",
-                        "one_unused_per_car",
-                    )
-                )
     except TransactWriteError as exc:
+        refusals = puts + updates
         for index, code in enumerate(cancellation_codes(exc)):
             if code == "ConditionalCheckFailed" and index < len(refusals):
                 refusal = refusals[index]

@@ -63,7 +63,8 @@ def use(
     """The coupons of one discount line (`Choice.entry()`) used on a visit, as items of the
     caller's transaction: each only while still unused, unexpired and held by this plate (a
     coupon another payment or exit used first fails the whole transaction), each with its
-    journal posting (the merchant's discount), and the plate's "one unused coupon" marker gone."""
+    journal posting (the merchant's discount), and the plate's "one unused coupon" marker ended.
+    Updates and puts only, after the caller's own items of each kind."""
     ids = [str(i) for i in entry.get("coupon_ids", [])]
     merchants = entry.get("merchant_by_coupon") or {}
     amount = int(entry.get("amount_fen", 0))
@@ -98,7 +99,9 @@ def use(
             zone,
         )
     if ids:
-        tx.delete(Counter(unused_marker(lot_plate)))
+        # An update, not a delete: a transaction's deletes go before its puts, and callers read the
+        # index of their first put (the inbox marker, the payment's posting) from cancellations.
+        tx.update(Counter(unused_marker(lot_plate)), actions=[Counter.until.set(now)])
 
 
 def unused_marker(lot_plate: str) -> str:

@@ -17,9 +17,10 @@ from chalicelib.coupons.models import (
     BUDGET,
     SUPER_ADMIN,
     Batch,
-    LotCouponSettings,
+    Counter,
     Merchant,
     MerchantMember,
+    lot_settings_key,
 )
 from chalicelib.parking import ports as parking
 from chalicelib.platform import audit
@@ -208,19 +209,19 @@ def batches(merchant_id: str) -> list[Batch]:
     return list(Batch.by_merchant.query(merchant_id, scan_index_forward=False, limit=200))
 
 
-def lot_settings(lot_id: str) -> LotCouponSettings | None:
-    return get_or_none(LotCouponSettings, lot_id)
+def one_unused_per_car(lot_id: str) -> bool:
+    """The lot's option "each car holds at most one unused coupon"."""
+    item = get_or_none(Counter, lot_settings_key(lot_id))
+    return bool(item is not None and item.flag)
 
 
-def set_lot_settings(
-    who: str, operator_id: str, lot_id: str, body: c.LotSettingsIn, now: datetime
-) -> LotCouponSettings:
+def set_lot_settings(who: str, operator_id: str, lot_id: str, body: c.LotSettingsIn, now: datetime) -> bool:
     require_same_owner(parking.lot_operator(lot_id), operator_id, NotFound("no such lot", "lot_not_found"))
-    before = lot_settings(lot_id)
-    item = LotCouponSettings(
-        lot_id,
+    before = one_unused_per_car(lot_id)
+    item = Counter(
+        lot_settings_key(lot_id),
+        flag=body.one_unused_per_car,
         operator_id=operator_id,
-        one_unused_per_car=body.one_unused_per_car,
         updated_at=now,
         updated_by=who,
     )
@@ -233,9 +234,9 @@ def set_lot_settings(
             "lot",
             lot_id,
             "coupon_settings",
-            {"one_unused_per_car": bool(before.one_unused_per_car)} if before else None,
+            {"one_unused_per_car": before},
             {"one_unused_per_car": body.one_unused_per_car},
             None,
             now,
         )
-    return item
+    return body.one_unused_per_car

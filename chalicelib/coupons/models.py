@@ -3,7 +3,7 @@
 Access patterns:
 - Merchant: by id (every merchant route, the operator's routes on it).
 - MerchantMember: by the person's user id (a person belongs to one merchant: the put is
-  conditional on the user id not existing); a merchant's members by GSI `by_merchant`.
+  conditional on the user id not existing).
 - Batch: by id (giving); by claim code (GSI `by_code`: a driver scanning a merchant's or a
   campaign's QR code); a merchant's batches by GSI `by_merchant`.
 - Coupon: by id (use, conditional on it still being unused); the coupons a plate holds in a lot
@@ -11,8 +11,7 @@ Access patterns:
   time order (GSI `by_merchant`, range `coupon_id`, which sorts by time: reports, listings).
 - Counter: by key, added to with a condition on its limit in the transaction that issues a
   coupon (a batch's per-person / per-day limits, a merchant's budget per period, the "one unused
-  coupon per car" marker).
-- LotCouponSettings: by lot id (the operator's options for coupons at a lot).
+  coupon per car" marker); a lot's coupon options by "lot#<lot_id>".
 """
 
 from __future__ import annotations
@@ -49,15 +48,6 @@ class Merchant(Model):
     created_by = UnicodeAttribute()
 
 
-class MembersByMerchant(GlobalSecondaryIndex["MerchantMember"]):
-    class Meta:
-        index_name = "by_merchant"
-        projection = AllProjection()
-
-    merchant_id = UnicodeAttribute(hash_key=True)
-    user_id = UnicodeAttribute(range_key=True)
-
-
 class MerchantMember(Model):
     class Meta(TableMeta):
         table_name = table_name_for("coupon-merchant-members")
@@ -67,8 +57,6 @@ class MerchantMember(Model):
     role = UnicodeAttribute()
     added_at = UTCDateTimeAttribute()
     added_by = UnicodeAttribute()
-
-    by_merchant = MembersByMerchant()
 
 
 class BatchesByCode(GlobalSecondaryIndex["Batch"]):
@@ -164,6 +152,9 @@ class Coupon(Model):
 
 
 class Counter(Model):
+    """A counter (`n`), a marker (`until`, `ref`) or a lot's coupon options (`flag`): small items
+    by key, one table (each table costs every role that touches it a line of policy)."""
+
     class Meta(TableMeta):
         table_name = table_name_for("coupon-counters")
 
@@ -171,17 +162,15 @@ class Counter(Model):
     n = NumberAttribute(default=0)
     until = UTCDateTimeAttribute(null=True)
     ref = UnicodeAttribute(null=True)
+    # lot options (key "lot#<lot_id>"): "each car holds at most one unused coupon"
+    flag = BooleanAttribute(null=True)
+    operator_id = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
 
 
-class LotCouponSettings(Model):
-    class Meta(TableMeta):
-        table_name = table_name_for("coupon-lot-settings")
-
-    lot_id = UnicodeAttribute(hash_key=True)
-    operator_id = UnicodeAttribute()
-    one_unused_per_car = BooleanAttribute(default=False)
-    updated_at = UTCDateTimeAttribute()
-    updated_by = UnicodeAttribute()
+def lot_settings_key(lot_id: str) -> str:
+    return f"lot#{lot_id}"
 
 
-MODELS: list[type[Model]] = [Merchant, MerchantMember, Batch, Coupon, Counter, LotCouponSettings]
+MODELS: list[type[Model]] = [Merchant, MerchantMember, Batch, Coupon, Counter]

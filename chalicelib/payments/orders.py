@@ -289,7 +289,12 @@ def apply_notification(
             if failed_condition(error, index=1):
                 continue  # another payment or the exit changed the visit: split again
             if failed_condition(error):
-                continue  # a coupon of the quote was used meanwhile: priced again without it
+                # a coupon of the quote was used meanwhile (its items follow the others of their
+                # kind): read again, priced again without it
+                payment.refresh(consistent_read=True)
+                if payment.status in BOOKED:
+                    return _already_applied(payment, now)
+                continue
             raise
         payment.refresh(consistent_read=True)
         return Applied(

@@ -201,3 +201,36 @@ def test_refusals_a_car_not_in_the_lot_limits_a_second_coupon_and_another_mercha
     assert call(client, "POST", "/v1/merchant/members", {"user_id": "clerk-2"}, clerk).status_code == 403
     assert call(client, "GET", "/v1/merchant/me", headers=auth("nobody", ["merchant"])).status_code == 403
     assert call(client, "GET", "/v1/merchant/me", headers=auth()).status_code == 403  # a driver
+
+
+def test_a_named_coupon_is_used_instead_of_the_best_and_one_unused_coupon_per_car_is_kept(
+    client: Client,
+) -> None:
+    shop = merchant(client)
+    one_yuan = batch(client, shop, kind="amount", value=100, quantity=10)
+    tenth = batch(client, shop, kind="percent", value=10, quantity=10)
+    enter(minutes_ago=95)  # 1000 fen
+    small = give(client, one_yuan["batch_id"]).json_body["coupon_id"]
+    give(client, tenth["batch_id"], confirm_second=True)
+    best = call(client, "POST", "/v1/driver/quotes", {"plate": PLATE}, auth()).json_body
+    [line] = [d for d in best["discounts"] if d["kind"] == "coupon"]
+    assert line["coupon_kind"] == "amount" or line["amount_fen"] >= 100  # the one saving most
+    named = call(client, "POST", "/v1/driver/quotes", {"plate": PLATE, "coupon_ids": [small]}, auth())
+    assert named.status_code == 201 and named.json_body["due_fen"] == 900
+    mixed = call(
+        client,
+        "POST",
+        "/v1/driver/quotes",
+        {"plate": PLATE, "coupon_ids": [small, line["coupon_ids"][0]]},
+        auth(),
+    )
+    assert mixed.status_code == 422 and mixed.json_body["code"] == "coupon_not_usable"
+    # The lot keeps one unused coupon per car: a second car gets one, then no more.
+    assert (
+        call(client, "PUT", "/v1/ops/lots/demo-lot/coupon-settings", {"one_unused_per_car": True}).status_code
+        == 200
+    )
+    enter(minutes_ago=30, plate="粤B55555")
+    assert give(client, one_yuan["batch_id"], plate="粤B55555").status_code == 201
+    again = give(client, one_yuan["batch_id"], plate="粤B55555", confirm_second=True)
+    assert again.status_code == 409 and again.json_body["code"] == "one_unused_per_car"
