@@ -177,6 +177,8 @@ def _issue(
                 updates.append(
                     BudgetExhausted(_budget_message(merchant, hold, None, int(merchant.budget_fen or 0)))
                 )
+            parking.note_coupon(tx, car)
+            updates.append(Conflict("this car has just left the lot", "car_not_in_lot"))
     except TransactWriteError as exc:
         refusals = puts + updates
         for index, code in enumerate(cancellation_codes(exc)):

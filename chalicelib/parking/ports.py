@@ -33,6 +33,7 @@ __all__ = [
     "lot_operator",
     "lot_timezone",
     "normalize_plate",
+    "note_coupon",
     "open_obligation",
     "payable_quote",
     "release_paid_car",
@@ -186,6 +187,16 @@ class CarInLot:
     fee_fen: int
     due_fen: int  # what it would pay now, before merchant coupons
     timezone: str
+
+
+def note_coupon(tx: TransactWrite, car: CarInLot) -> None:
+    """A merchant coupon given to the car, as an item of the coupon's transaction: only while the
+    car is still in the lot (its exit and quotes then look for coupons)."""
+    tx.update(
+        Visit(car.lot_plate, car.visit_id),
+        actions=[Visit.coupons_given.add(1)],
+        condition=Visit.status == INSIDE,
+    )
 
 
 def car_in_lot(lot_id: str, plate: str, now: datetime) -> CarInLot | None:

@@ -90,11 +90,12 @@ def exit_decision(
     wanted: Sequence[str] | None = None,
 ) -> ExitPricing:
     """What the exit decides now, the instant the stay was priced to (grace window applied) and
-    the discounts that apply; `with_coupons`: the plate's merchant coupons too (the named ones,
-    else the best choice; a quote and the exit take them, docs/coupons.md)."""
+    the discounts that apply; `with_coupons`: the merchant coupons given during this stay too
+    (the named ones, else the best choice; a quote and the exit take them, docs/coupons.md; a stay
+    without any costs no read)."""
     until = gate.fee_until(now, visit.paid_at, visit.priced_until, lot.grace)
     held: list[coupons.Held] | None = None
-    if with_coupons:
+    if with_coupons and (wanted or visit.coupons_given):
         held = (
             coupons.by_ids(wanted, visit.lot_plate, now) if wanted else coupons.usable(visit.lot_plate, now)
         )
