@@ -234,3 +234,29 @@ def test_a_named_coupon_is_used_instead_of_the_best_and_one_unused_coupon_per_ca
     assert give(client, one_yuan["batch_id"], plate="粤B55555").status_code == 201
     again = give(client, one_yuan["batch_id"], plate="粤B55555", confirm_second=True)
     assert again.status_code == 409 and again.json_body["code"] == "one_unused_per_car"
+
+
+def test_a_failed_payment_or_a_superseded_quote_leaves_the_coupon_with_the_car(client: Client) -> None:
+    shop = merchant(client)
+    five_yuan = batch(client, shop, kind="amount", value=500, quantity=10)
+    enter(minutes_ago=95)  # 1000 fen
+    coupon_id = give(client, five_yuan["batch_id"]).json_body["coupon_id"]
+    first = call(client, "POST", "/v1/driver/quotes", {"plate": PLATE}, auth()).json_body
+    paying = call(
+        client, "POST", "/v1/driver/payments", {"quote_id": first["quote_id"], "amount_fen": 500}, auth()
+    )
+    failed = orders.apply_notification(
+        Notification(paying.json_body["payment_id"], "txn-f", 500, "PAYERROR", ""), now()
+    )
+    assert failed.outcome == orders.NOT_SUCCESS and Coupon.get(coupon_id).status == "given"
+    second = call(client, "POST", "/v1/driver/quotes", {"plate": PLATE}, auth()).json_body  # supersedes
+    assert [d["coupon_ids"] for d in second["discounts"] if d["kind"] == "coupon"] == [[coupon_id]]
+    # The superseded quote's money still counts (late), without the coupon: it stays with the car.
+    orders.apply_notification(
+        Notification(paying.json_body["payment_id"], "txn-l", 500, "SUCCESS", ""), now()
+    )
+    assert Coupon.get(coupon_id).status == "given"
+    third = call(client, "POST", "/v1/driver/quotes", {"plate": PLATE}, auth()).json_body
+    assert third["due_fen"] == 0 and [
+        d["amount_fen"] for d in third["discounts"] if d["kind"] == "coupon"
+    ] == [500]
