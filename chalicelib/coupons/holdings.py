@@ -59,17 +59,19 @@ def use(
     visit_id: str,
     used_by: str,
     now: datetime,
-) -> None:
+) -> int:
     """The coupons of one discount line (`Choice.entry()`) used on a visit, as items of the
     caller's transaction: each only while still unused, unexpired and held by this plate (a
     coupon another payment or exit used first fails the whole transaction), each with its
     journal posting (the merchant's discount), and the plate's "one unused coupon" marker ended.
-    Updates and puts only, after the caller's own items of each kind."""
+    Updates and puts only, after the caller's own items of each kind; returns how many puts (the
+    postings) it added, which DynamoDB sends before every update."""
     ids = [str(i) for i in entry.get("coupon_ids", [])]
     merchants = entry.get("merchant_by_coupon") or {}
     amount = int(entry.get("amount_fen", 0))
     base, extra = divmod(amount, len(ids)) if ids else (0, 0)
     day = ledger.local_day(now, zone)
+    puts = 0
     for index, coupon_id in enumerate(ids):
         share = base + (1 if index < extra else 0)
         tx.update(
@@ -84,24 +86,23 @@ def use(
             ],
             condition=(Coupon.status == GIVEN) & (Coupon.lot_plate == lot_plate) & (Coupon.expires_at > now),
         )
-        ledger.add(
-            tx,
-            ledger.coupon_used(
-                coupon_id,
-                merchant_id=str(merchants.get(coupon_id) or (entry.get("merchant_ids") or ["-"])[0]),
-                lot_id=lot_id,
-                operator_id=operator_id,
-                visit_id=visit_id,
-                amount_fen=share,
-                used_by=used_by,
-                at=now,
-            ),
-            zone,
+        posting = ledger.coupon_used(
+            coupon_id,
+            merchant_id=str(merchants.get(coupon_id) or (entry.get("merchant_ids") or ["-"])[0]),
+            lot_id=lot_id,
+            operator_id=operator_id,
+            visit_id=visit_id,
+            amount_fen=share,
+            used_by=used_by,
+            at=now,
         )
+        ledger.add(tx, posting, zone)
+        puts += posting is not None
     if ids:
         # An update, not a delete: a transaction's deletes go before its puts, and callers read the
         # index of their first put (the inbox marker, the payment's posting) from cancellations.
         tx.update(Counter(unused_marker(lot_plate)), actions=[Counter.until.set(now)])
+    return puts
 
 
 def unused_marker(lot_plate: str) -> str:

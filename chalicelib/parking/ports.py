@@ -159,13 +159,14 @@ def add_payment_to_visit(
 
 def use_visit_coupons(
     tx: TransactWrite, lot_plate: str, owing: VisitOwing, used_by: str, now: datetime
-) -> None:
+) -> int:
     """The merchant coupons `owing` priced in, used once as items of the payment's transaction
-    (after its visit update and posting): a coupon used meanwhile fails the transaction."""
+    (after its visit update and posting): a coupon used meanwhile fails the transaction. Returns
+    how many puts it added (DynamoDB sends them before the transaction's updates)."""
     if owing.coupon is None:
-        return
+        return 0
     lot = config.lot(owing.lot_id)
-    coupons.use(
+    return coupons.use(
         tx,
         owing.coupon,
         lot_plate=lot_plate,

@@ -235,6 +235,7 @@ def apply_notification(
                 payment.lot_plate, payment.visit_id, payment.priced_until, payment.quote_id, now
             )
         split = ledger.split_payment(amount, owing.owed_fen)
+        coupon_puts = 0  # the coupons' postings: puts, sent before the updates (the wallet's index)
         try:
             with transaction() as tx:
                 tx.update(
@@ -277,9 +278,9 @@ def apply_notification(
                 )
                 if also is not None:
                     also(tx)  # the last item (index 3): the wallet's debit of a fee paid from it
-                parking.use_visit_coupons(tx, payment.lot_plate, owing, payment.payment_id, now)
+                coupon_puts = parking.use_visit_coupons(tx, payment.lot_plate, owing, payment.payment_id, now)
         except TransactWriteError as error:
-            if also is not None and failed_condition(error, index=3):
+            if also is not None and failed_condition(error, index=3 + coupon_puts):
                 raise Conflict("the wallet no longer holds the fee", "insufficient_balance") from error
             if failed_condition(error, index=0) or failed_condition(error, index=2):
                 payment.refresh(consistent_read=True)
