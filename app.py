@@ -14,6 +14,8 @@ from chalice import Blueprint, Chalice, Response
 from chalicelib.charging import api as charging_api
 from chalicelib.charging import books_api as charging_books
 from chalicelib.charging.blueprint import bp as charging
+from chalicelib.coupons import api as coupons_api
+from chalicelib.coupons.blueprint import bp as coupons
 from chalicelib.ledger.blueprint import bp as ledger
 from chalicelib.parking import api as parking_api
 from chalicelib.parking import books_api as parking_books
@@ -69,6 +71,7 @@ ROUTES = (
     workflows_api.routes,
     refund_api.routes,
     refund_callbacks.routes,
+    coupons_api.routes,
 )
 
 
@@ -87,7 +90,7 @@ def _document_text() -> str:
 
 meta = Blueprint(__name__)
 register(meta, meta_routes)
-for blueprint in (meta, platform, parking, payments, charging, ledger, workflows):
+for blueprint in (meta, platform, parking, payments, charging, ledger, workflows, coupons):
     app.register_blueprint(blueprint)
 
 

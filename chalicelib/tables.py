@@ -6,6 +6,7 @@ from __future__ import annotations
 from pynamodb.models import Model
 
 from chalicelib.charging.models import MODELS as CHARGING
+from chalicelib.coupons.models import MODELS as COUPONS
 from chalicelib.ledger.models import MODELS as LEDGER
 from chalicelib.parking.models import MODELS as PARKING
 from chalicelib.parking.shifts import MODELS as SHIFTS
@@ -31,6 +32,7 @@ ALL_MODELS: list[type[Model]] = [
     *LEDGER,
     *WORKFLOWS,
     *REFUNDS,
+    *COUPONS,
 ]
 
 

@@ -10,6 +10,7 @@ from chalicelib.ledger.domain.postings import (
     PaymentSplit,
     Posting,
     charging_refund,
+    coupon_used,
     hold_released,
     opening,
     parking_payment,
@@ -30,7 +31,7 @@ from chalicelib.ledger.domain.postings import (
     withdrawal_released,
 )
 from chalicelib.ledger.domain.postings import lot_site as lot_site
-from chalicelib.ledger.journal import add, as_csv, as_json, get, of_site_day, of_subject
+from chalicelib.ledger.journal import add, as_csv, as_json, get, local_day, of_site_day, of_subject
 from chalicelib.ledger.views import CsvQuery, DayQuery, day_param, respond
 
 __all__ = [
@@ -48,9 +49,11 @@ __all__ = [
     "as_csv",
     "as_json",
     "charging_refund",
+    "coupon_used",
     "day_param",
     "get",
     "hold_released",
+    "local_day",
     "lot_site",
     "of_site_day",
     "of_subject",

@@ -54,7 +54,7 @@ def my_visits(request: Any, *, me: Principal, query: c.PlateQuery) -> Response:
     auth=DRIVER,
 )
 def create_quote(request: Any, *, me: Principal, body: c.QuoteIn) -> Response:
-    quote = quotes.create(me.user_id, plates.clean(body.plate), body.lot_id, now())
+    quote = quotes.create(me.user_id, plates.clean(body.plate), body.lot_id, now(), body.coupon_ids)
     return ok(views.quote(quote), status=201)
 
 

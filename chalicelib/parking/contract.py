@@ -49,6 +49,8 @@ class PlateQuery(msgspec.Struct, kw_only=True):
 class QuoteIn(Strict):
     plate: Plate
     lot_id: Id | None = None
+    # merchant coupons to use (identical ones, at most 3); none named: the best choice is used
+    coupon_ids: Annotated[list[Id], msgspec.Meta(max_length=3)] | None = None
 
 
 class LotVisitsQuery(msgspec.Struct, kw_only=True):

@@ -257,7 +257,7 @@ def decide_exit(
     """The exit of an open visit at a lane: open when nothing is due (the visit closes), else show
     the amount and mark the car waiting. Staff's manual match and exit correction decide here
     too, with their record and audit entry added by `also` to the same transaction."""
-    priced = pricing.exit_decision(visit, lot, now, earlier)
+    priced = pricing.exit_decision(visit, lot, now, earlier, with_coupons=True)
     decision = priced.decision
     # A fee due may be paid here from the plate's prestore (auto-pay) or by no-sense pay, in this
     # exit's transaction (payments decides; a lot without such plates costs no round trip).
@@ -359,6 +359,7 @@ def close(
         condition = condition & extra_condition
     tx.update(visit, actions=actions, condition=condition)
     ledger.add(tx, posting, lot.timezone)
+    pricing.use_coupons(tx, visit, lot, priced.coupon, f"exit:{visit.visit_id}", now)
 
 
 def close_actions(

@@ -186,6 +186,9 @@ class Visit(Model):
     corrections = JSONAttribute(null=True)
     # Charging waives parking: {"session_id", "station_id", "minutes", "fen"}, once per visit.
     charging_waiver = JSONAttribute(null=True)
+    # Merchant coupons given to this car during this stay (coupons.ports holds them): only a visit
+    # with some asks for them at the exit and the quote.
+    coupons_given = NumberAttribute(null=True)
 
     by_plate = VisitsByPlate()
     inside_by_lot = VisitsInsideByLot()

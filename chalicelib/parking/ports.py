@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.coupons import ports as coupons
 from chalicelib.ledger.ports import VisitFact
 from chalicelib.parking import config, gate, plates, pricing, quotes
 from chalicelib.parking.domain import plates as plate_rules
@@ -25,15 +27,19 @@ __all__ = [
     "PayableQuote",
     "VisitOwing",
     "add_payment_to_visit",
+    "car_in_lot",
     "clean_plate",
     "grant_charging_waiver",
     "lot_operator",
+    "lot_timezone",
     "normalize_plate",
+    "note_coupon",
     "open_obligation",
     "payable_quote",
     "release_paid_car",
     "require_plate_owner",
     "settle_obligation",
+    "use_visit_coupons",
     "visit_facts",
     "visit_owing",
 ]
@@ -80,20 +86,34 @@ class VisitOwing:
     paid_fen: int
     owed_fen: int  # what the visit still owes, priced to the instant asked for
     quote_id: str | None  # its payable quote
+    # the merchant coupons its quote named and that are still usable (a discount line), priced in
+    coupon: dict[str, Any] | None = None
 
 
-def visit_owing(lot_plate: str, visit_id: str, until: datetime) -> VisitOwing:
-    """What a visit still owes with its stay priced to `until` (a closed visit: its final fee)."""
+def visit_owing(
+    lot_plate: str, visit_id: str, until: datetime, quote_id: str | None = None, now: datetime | None = None
+) -> VisitOwing:
+    """What a visit still owes with its stay priced to `until` (a closed visit: its final fee).
+    With `quote_id`: the merchant coupons that quote chose are priced in while still usable."""
     visit = get_or_none(Visit, lot_plate, visit_id, consistent=True)
     if visit is None:
         raise NotFound("no such visit", "visit_not_found")
     lot = config.lot(visit.lot_id)
     paid = int(visit.paid_fen)
+    coupon = None
     if visit.status == INSIDE and lot is not None:
         earlier = [
             v for v in pricing.earlier_visits(visit.lot_id, visit.plate, limit=3) if v.visit_id < visit_id
         ]
-        owed = pricing.decision_at(visit, lot, until, earlier).decision.due_fen
+        priced = pricing.decision_at(visit, lot, until, earlier)
+        wanted = quotes.coupon_ids(quote_id) if quote_id else []
+        if wanted:
+            try:
+                held = coupons.by_ids(wanted, lot_plate, now or until)
+                priced = pricing.decision_at(visit, lot, until, earlier, held, wanted, now or until)
+            except coupons.CouponRuleError:
+                pass  # a coupon was used or expired meanwhile: the payment counts without them
+        owed, coupon = priced.decision.due_fen, priced.coupon
     elif visit.status == INSIDE:
         owed = 0
     else:
@@ -109,6 +129,7 @@ def visit_owing(lot_plate: str, visit_id: str, until: datetime) -> VisitOwing:
         paid,
         owed,
         visit.quote_id,
+        coupon,
     )
 
 
@@ -125,12 +146,80 @@ def add_payment_to_visit(
     status it was split with, so concurrent payments never both count toward one amount. `grace`
     = (paid_at, priced_until) only for a payment that arrived while its quote was valid."""
     actions: list[Action] = [Visit.paid_fen.add(applied_fen), Visit.overpaid_fen.add(excess_fen)]
+    if owing.coupon is not None:
+        actions.append(Visit.discount_fen.add(int(owing.coupon["amount_fen"])))
     if grace is not None:
         actions += [Visit.paid_at.set(grace[0]), Visit.priced_until.set(grace[1])]
     tx.update(
         Visit(lot_plate, owing.visit_id),
         actions=actions,
         condition=(Visit.paid_fen == owing.paid_fen) & (Visit.status == owing.status),
+    )
+
+
+def use_visit_coupons(
+    tx: TransactWrite, lot_plate: str, owing: VisitOwing, used_by: str, now: datetime
+) -> int:
+    """The merchant coupons `owing` priced in, used once as items of the payment's transaction
+    (after its visit update and posting): a coupon used meanwhile fails the transaction. Returns
+    how many puts it added (DynamoDB sends them before the transaction's updates)."""
+    if owing.coupon is None:
+        return 0
+    lot = config.lot(owing.lot_id)
+    return coupons.use(
+        tx,
+        owing.coupon,
+        lot_plate=lot_plate,
+        lot_id=owing.lot_id,
+        operator_id=owing.operator_id,
+        zone=lot.timezone if lot is not None else owing.timezone,
+        visit_id=owing.visit_id,
+        used_by=used_by,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class CarInLot:
+    visit_id: str
+    lot_plate: str
+    plate: str
+    entered_at: datetime
+    fee_fen: int
+    due_fen: int  # what it would pay now, before merchant coupons
+    timezone: str
+
+
+def note_coupon(tx: TransactWrite, car: CarInLot) -> None:
+    """A merchant coupon given to the car, as an item of the coupon's transaction: only while the
+    car is still in the lot (its exit and quotes then look for coupons)."""
+    tx.update(
+        Visit(car.lot_plate, car.visit_id),
+        actions=[Visit.coupons_given.add(1)],
+        condition=Visit.status == INSIDE,
+    )
+
+
+def car_in_lot(lot_id: str, plate: str, now: datetime) -> CarInLot | None:
+    """The plate's car inside `lot_id` now, its entry time and current fee; None when it is not
+    in the lot (a merchant gives coupons only to cars in the lot)."""
+    normalized = plate_rules.normalize(plate)
+    lot = config.lot(lot_id)
+    if lot is None:
+        return None
+    recent = pricing.earlier_visits(lot_id, normalized, limit=3)
+    if not recent or recent[0].status != INSIDE:
+        return None
+    visit = recent[0]
+    priced = pricing.exit_decision(visit, lot, now, recent[1:])
+    return CarInLot(
+        visit.visit_id,
+        visit.lot_plate,
+        visit.plate,
+        visit.entered_at,
+        priced.decision.fee.total_fen,
+        priced.decision.due_fen,
+        lot.timezone,
     )
 
 
@@ -149,6 +238,12 @@ def clean_plate(value: object) -> str:
 
 def require_plate_owner(user_id: str, plate: str) -> None:
     plates.require_owner(user_id, plate)
+
+
+def lot_timezone(lot_id: str) -> str:
+    """The lot's time zone (its local days count coupons and budgets)."""
+    lot = config.lot(lot_id)
+    return lot.timezone if lot is not None else "Asia/Shanghai"
 
 
 def lot_operator(lot_id: str) -> str | None:

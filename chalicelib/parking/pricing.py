@@ -5,11 +5,14 @@ need."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.coupons import ports as coupons
 from chalicelib.parking import config
 from chalicelib.parking.config import LotConfig, TariffRef
 from chalicelib.parking.domain import gate, tariffs
@@ -65,6 +68,11 @@ class ExitPricing:
     def discount_fen(self) -> int:
         return sum(int(d["amount_fen"]) for d in self.discounts)
 
+    @property
+    def coupon(self) -> dict[str, Any] | None:
+        """The merchant coupons this pricing takes (one discount line: a coupon or a stack)."""
+        return next((d for d in self.discounts if d.get("kind") == "coupon"), None)
+
 
 def _grant(visit: Visit) -> WaiverGrant | None:
     grant = visit.charging_waiver
@@ -73,15 +81,63 @@ def _grant(visit: Visit) -> WaiverGrant | None:
     return WaiverGrant(grant.get("session_id"), int(grant.get("minutes", 0)), int(grant.get("fen", 0)))
 
 
-def exit_decision(visit: Visit, lot: LotConfig, now: datetime, earlier: Iterable[Visit] = ()) -> ExitPricing:
+def exit_decision(
+    visit: Visit,
+    lot: LotConfig,
+    now: datetime,
+    earlier: Iterable[Visit] = (),
+    with_coupons: bool = False,
+    wanted: Sequence[str] | None = None,
+) -> ExitPricing:
     """What the exit decides now, the instant the stay was priced to (grace window applied) and
-    the discounts that apply."""
+    the discounts that apply; `with_coupons`: the merchant coupons given during this stay too
+    (the named ones, else the best choice; a quote and the exit take them, docs/coupons.md; a stay
+    without any costs no read)."""
     until = gate.fee_until(now, visit.paid_at, visit.priced_until, lot.grace)
-    return decision_at(visit, lot, until, earlier)
+    held: list[coupons.Held] | None = None
+    if with_coupons and (wanted or visit.coupons_given):
+        held = (
+            coupons.by_ids(wanted, visit.lot_plate, now) if wanted else coupons.usable(visit.lot_plate, now)
+        )
+    return decision_at(visit, lot, until, earlier, held, wanted, now)
 
 
-def decision_at(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable[Visit] = ()) -> ExitPricing:
-    """The stay priced to `until`: fee, discounts and what is due."""
+def use_coupons(
+    tx: TransactWrite,
+    visit: Visit,
+    lot: LotConfig,
+    coupon: dict[str, Any] | None,
+    used_by: str,
+    now: datetime,
+) -> None:
+    """The coupons a pricing took, used once in the caller's transaction (the payment's or the
+    exit's), with their journal postings."""
+    if coupon is None:
+        return
+    coupons.use(
+        tx,
+        coupon,
+        lot_plate=visit.lot_plate,
+        lot_id=visit.lot_id,
+        operator_id=lot.operator_id,
+        zone=lot.timezone,
+        visit_id=visit.visit_id,
+        used_by=used_by,
+        now=now,
+    )
+
+
+def decision_at(
+    visit: Visit,
+    lot: LotConfig,
+    until: datetime,
+    earlier: Iterable[Visit] = (),
+    held: Sequence[coupons.Held] | None = None,
+    wanted: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> ExitPricing:
+    """The stay priced to `until`: fee, discounts and what is due. With `held` coupons: the named
+    ones (`wanted`) or the best choice among them is priced in as one more discount line."""
     earlier = list(earlier)
     fee = price_visit(visit, lot, until, earlier)
     waiver = gate.waiver_discount(
@@ -93,6 +149,20 @@ def decision_at(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable
     )
     discounts = [waiver] if waiver is not None else []
     discount = int(visit.discount_fen) + sum(int(d["amount_fen"]) for d in discounts)
+    if held:
+        entry = coupons.choose(
+            held,
+            fee_fen=fee.total_fen,
+            due_fen=max(0, fee.total_fen - int(visit.paid_fen) - discount),
+            entered_at=visit.entered_at,
+            until=until,
+            price_to=lambda instant: price_visit(visit, lot, instant, earlier).total_fen,
+            now=now or until,
+            wanted=wanted,
+        )
+        if entry is not None:
+            discounts.append(entry)
+            discount += int(entry["amount_fen"])
     return ExitPricing(gate.decide_exit(visit.plate, fee, int(visit.paid_fen), discount), until, discounts)
 
 

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import TransactWriteError
 
+from chalicelib.coupons import ports as coupons
 from chalicelib.parking import config, plates, pricing
 from chalicelib.parking.models import INSIDE, Quote, Visit
-from chalicelib.shared.db import failed_condition, get_owned, transaction
-from chalicelib.shared.errors import NotFound
+from chalicelib.shared.db import failed_condition, get_or_none, get_owned, transaction
+from chalicelib.shared.errors import NotFound, Unprocessable
 from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.settings import get_settings
 
@@ -22,14 +23,20 @@ def open_visit(plate: str, lot_id: str | None) -> Visit:
     raise NotFound("this car is not in a lot", "no_open_visit")
 
 
-def create(user_id: str, plate: str, lot_id: str | None, now: datetime) -> Quote:
+def create(
+    user_id: str, plate: str, lot_id: str | None, now: datetime, coupon_ids: list[str] | None = None
+) -> Quote:
     plates.require_owner(user_id, plate)
     visit = open_visit(plate, lot_id)
     lot = config.lot(visit.lot_id)
     if lot is None:
         raise NotFound("the lot of this visit no longer exists", "lot_not_found")
     recent = pricing.earlier_visits(visit.lot_id, plate, limit=3)
-    priced = pricing.exit_decision(visit, lot, now, [v for v in recent if v.visit_id < visit.visit_id])
+    earlier = [v for v in recent if v.visit_id < visit.visit_id]
+    try:
+        priced = pricing.exit_decision(visit, lot, now, earlier, with_coupons=True, wanted=coupon_ids)
+    except coupons.CouponRuleError as exc:
+        raise Unprocessable(str(exc), "coupon_not_usable") from exc
     decision, until = priced.decision, priced.until
     expires = now + timedelta(minutes=get_settings().quote_ttl_minutes)
     quote = Quote(
@@ -73,3 +80,14 @@ def get_own(user_id: str, quote_id: str) -> Quote:
     return get_owned(
         Quote, quote_id, owner=("user_id", user_id), missing=NotFound("no such quote", "quote_not_found")
     )
+
+
+def coupon_ids(quote_id: str) -> list[str]:
+    """The merchant coupons a quote chose (its coupon discount line)."""
+    quote = get_or_none(Quote, quote_id, consistent=True)
+    if quote is None:
+        return []
+    for line in quote.discounts or []:
+        if line.get("kind") == "coupon":
+            return [str(i) for i in line.get("coupon_ids", [])]
+    return []

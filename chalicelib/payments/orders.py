@@ -230,8 +230,12 @@ def apply_notification(
             and owing.quote_id in (None, payment.quote_id)
         )
         if on_time:
-            owing = parking.visit_owing(payment.lot_plate, payment.visit_id, payment.priced_until)
+            # with the merchant coupons its quote chose, those still unused (re-read on every try)
+            owing = parking.visit_owing(
+                payment.lot_plate, payment.visit_id, payment.priced_until, payment.quote_id, now
+            )
         split = ledger.split_payment(amount, owing.owed_fen)
+        coupon_puts = 0  # the coupons' postings: puts, sent before the updates (the wallet's index)
         try:
             with transaction() as tx:
                 tx.update(
@@ -274,8 +278,9 @@ def apply_notification(
                 )
                 if also is not None:
                     also(tx)  # the last item (index 3): the wallet's debit of a fee paid from it
+                coupon_puts = parking.use_visit_coupons(tx, payment.lot_plate, owing, payment.payment_id, now)
         except TransactWriteError as error:
-            if also is not None and failed_condition(error, index=3):
+            if also is not None and failed_condition(error, index=3 + coupon_puts):
                 raise Conflict("the wallet no longer holds the fee", "insufficient_balance") from error
             if failed_condition(error, index=0) or failed_condition(error, index=2):
                 payment.refresh(consistent_read=True)
@@ -284,6 +289,13 @@ def apply_notification(
                 continue  # closed meanwhile: book it as late
             if failed_condition(error, index=1):
                 continue  # another payment or the exit changed the visit: split again
+            if failed_condition(error):
+                # a coupon of the quote was used meanwhile (its items follow the others of their
+                # kind): read again, priced again without it
+                payment.refresh(consistent_read=True)
+                if payment.status in BOOKED:
+                    return _already_applied(payment, now)
+                continue
             raise
         payment.refresh(consistent_read=True)
         return Applied(

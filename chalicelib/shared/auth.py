@@ -21,6 +21,9 @@ from chalicelib.shared.settings import get_settings
 
 DRIVER = "driver"
 STAFF = "staff"
+# Merchant staff (商家): a group of the staff pool; which merchant a person belongs to and whether
+# they are its super admin is the coupons context's record (one merchant per person).
+MERCHANT = "merchant"
 # Staff roles: Cognito groups of the staff pool (infra/aws/staff.py), each scoped to the member's
 # operator. `ops_admin` holds every role.
 CASHIER = "cashier"
@@ -149,7 +152,7 @@ def authenticate(headers: Any) -> Principal:
         groups = [groups]
     operator = claims.get("custom:operator_id") if staff_pool else None
     if not staff_pool:
-        groups = [g for g in groups if g != STAFF]
+        groups = [g for g in groups if g not in (STAFF, MERCHANT)]
     return Principal(sub, frozenset(str(g) for g in groups), str(operator) if operator else None)
 
 
@@ -167,4 +170,12 @@ def require_staff(headers: Any, roles: tuple[str, ...] = ()) -> Principal:
         raise Forbidden("this route is for staff of an operator", "staff_only")
     if roles and not principal.has_role(*roles):
         raise Forbidden(f"this route needs the role {' or '.join(roles)}", "role_required")
+    return principal
+
+
+def require_merchant(headers: Any) -> Principal:
+    """A merchant's staff member (the merchant itself is looked up by the coupons context)."""
+    principal = authenticate(headers)
+    if MERCHANT not in principal.groups:
+        raise Forbidden("this route is for merchant staff", "merchant_only")
     return principal

@@ -30,7 +30,15 @@ import msgspec
 from chalice import Blueprint, Response
 
 from chalicelib.shared import errors
-from chalicelib.shared.auth import DRIVER, ROLES, STAFF, require_driver, require_staff
+from chalicelib.shared.auth import (
+    DRIVER,
+    MERCHANT,
+    ROLES,
+    STAFF,
+    require_driver,
+    require_merchant,
+    require_staff,
+)
 from chalicelib.shared.db import is_throttled
 from chalicelib.shared.errors import DomainError, Invalid
 
@@ -50,7 +58,7 @@ RETRY_AFTER_SECONDS = 1
 JSON_TYPES = ["application/json"]
 NONE = "none"
 SIGNATURE = "signature"  # a provider's signed notification: the handler verifies it
-AUTHS = (DRIVER, STAFF, NONE, SIGNATURE)
+AUTHS = (DRIVER, STAFF, MERCHANT, NONE, SIGNATURE)
 MAX_DEPTH = 32  # DynamoDB's nesting limit for maps and lists
 MAX_PATH_PARAM = 128
 
@@ -128,7 +136,7 @@ class RouteSpec:
             found.add(400)
         if self.body is not None:
             found.add(415)
-        if self.auth in (DRIVER, STAFF):
+        if self.auth in (DRIVER, STAFF, MERCHANT):
             found |= {401, 403}
         if self.auth == SIGNATURE:
             found.add(401)
@@ -321,6 +329,8 @@ def _view(bp: Blueprint, spec: RouteSpec) -> View:
                 kwargs["me"] = require_driver(request.headers)
             elif spec.auth == STAFF:
                 kwargs["me"] = require_staff(request.headers, spec.roles)
+            elif spec.auth == MERCHANT:
+                kwargs["me"] = require_merchant(request.headers)
             if spec.query is not None:
                 kwargs["query"] = decode_query(request.query_params, spec.query)
             if spec.body is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from chalicelib.shared.http import DRIVER, SIGNATURE, STAFF, ErrorBody, Routes, RouteSpec
+from chalicelib.shared.http import DRIVER, MERCHANT, SIGNATURE, STAFF, ErrorBody, Routes, RouteSpec
 
 REF = "#/components/schemas/{name}"
 PATH_PARAM_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"\S"}
@@ -121,7 +121,7 @@ def _operation(
         operation["parameters"] = parameters
     if spec.body is not None:
         operation["requestBody"] = {"required": True, "content": _json(refs[spec.body])}
-    if spec.auth in (DRIVER, STAFF):
+    if spec.auth in (DRIVER, STAFF, MERCHANT):
         operation["security"] = [{"bearer": []}]
         operation["x-role"] = spec.auth
         if spec.roles:

@@ -59,7 +59,16 @@ DEAD_LETTER_QUEUE = "parkcharge-iot-dead-letters"
 
 # Tables holding money or what money is computed from: deletion protection on (and, like every
 # table, point-in-time recovery).
-MONEY_TABLES = ("Payment", "Wallet", "ChargingSession", "Visit", "Quote", "PlateFunds", "CashierShift")
+MONEY_TABLES = (
+    "Payment",
+    "Wallet",
+    "ChargingSession",
+    "Visit",
+    "Quote",
+    "PlateFunds",
+    "CashierShift",
+    "Coupon",
+)
 LOG_RETENTION = logs.RetentionDays.SIX_MONTHS
 # API stage throttling (per stage, all methods): steady requests per second and burst.
 API_RATE_LIMIT = 200
@@ -84,6 +93,8 @@ _REFUNDS = (
     + ["ChargingSession", "Payment", "Wallet", "Visit", "Lot"]
 )
 _REFUNDS += _LEDGER
+# An exit reads the plate's merchant coupons and uses the best one with the visit's close.
+_COUPONS_AT_EXIT = ["Coupon", "Counter"]
 GATE, CHARGER, LOT = "gate", "charger", "lot"
 MERCHANT_TABLE = MerchantAccount.__name__
 
@@ -107,7 +118,9 @@ class Access:
 FUNCTION_ACCESS: dict[str, Access] = {
     "APIHandler": Access(tuple(_ALL), (GATE, CHARGER, LOT), reads_pay_key=True, drives_workflows=True),
     # (an exit with a fee due may pay from the plate's prestore: payments' plate funds)
-    "GateCapture": Access(tuple(_DEVICES + _PARKING + _LEDGER + ["PlateFunds"]), (GATE, LOT)),
+    "GateCapture": Access(
+        tuple(_DEVICES + _PARKING + _LEDGER + ["PlateFunds"] + _COUPONS_AT_EXIT), (GATE, LOT)
+    ),
     "LotOccupancy": Access(("Lot", "Occupancy"), (LOT,)),
     "RecountOccupancy": Access(("Lot", "Visit", "Occupancy"), (LOT,)),
     "GateAck": Access(tuple(_DEVICES), (GATE,)),
@@ -803,7 +816,9 @@ class ParkchargeStack(cdk.Stack):
                 },
             ],
         )
-        for group in ("staff", "cashier", "customer_service", "finance", "ops_admin"):
+        # `merchant`: merchant staff (docs/coupons.md), created by an administrator like staff; which
+        # merchant a person belongs to is the app's record, not a claim.
+        for group in ("staff", "cashier", "customer_service", "finance", "ops_admin", "merchant"):
             cognito.CfnUserPoolGroup(
                 self,
                 f"StaffGroup{_logical(group)}",

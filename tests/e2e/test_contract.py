@@ -1,8 +1,9 @@
 """The published contract fuzzed against the local stack: schemathesis generates requests from
 the OpenAPI document for every operation (a fixed number of examples each, deterministic, TRACE
-excluded), authenticated as a staff member of the demo operator for /v1/ops/ and as a driver
-elsewhere, and fails on any 5xx, any status the document does not list for the operation, and
-any response that does not match its schema or content type."""
+excluded), authenticated as a staff member of the demo operator for /v1/ops/, as a merchant's
+super admin for /v1/merchant/ and as a driver elsewhere, and fails on any 5xx, any status the
+document does not list for the operation, and any response that does not match its schema or
+content type."""
 
 from __future__ import annotations
 
@@ -35,9 +36,27 @@ schema.config.generation.update(
 
 @pytest.fixture(scope="module")
 def tokens(stack: Stack) -> dict[str, str]:
+    staff = stack.token("contract-staff", ["staff", "ops_admin"], "demo-op")
+    # A merchant at the demo lot with its super admin, so /v1/merchant/ is fuzzed past the door.
+    ops = {"Authorization": f"Bearer {staff}"}
+    made = requests.post(
+        stack.api + "/v1/ops/merchants",
+        json={"lot_id": "demo-lot", "name": "contract"},
+        headers=ops,
+        timeout=15,
+    )
+    assert made.status_code == 201, made.text
+    joined = requests.post(
+        f"{stack.api}/v1/ops/merchants/{made.json()['merchant_id']}/members",
+        json={"user_id": "contract-merchant", "role": "super_admin"},
+        headers=ops,
+        timeout=15,
+    )
+    assert joined.status_code in (201, 409), joined.text  # 409: a run before added the person
     return {
-        "staff": stack.token("contract-staff", ["staff", "ops_admin"], "demo-op"),
+        "staff": staff,
         "driver": stack.token("contract-driver", ["driver"]),
+        "merchant": stack.token("contract-merchant", ["merchant"]),
     }
 
 
@@ -68,7 +87,11 @@ def test_the_api_keeps_its_contract(
         # (QUERY): the local server answers those itself with 501 before the app sees them, as
         # API Gateway does with its own answer. Not the app's contract.
         return
-    role = "staff" if case.path.startswith("/v1/ops/") else "driver"
+    role = "driver"
+    if case.path.startswith("/v1/ops/"):
+        role = "staff"
+    elif case.path.startswith("/v1/merchant/"):
+        role = "merchant"
     headers = (
         {"Authorization": f"Bearer {tokens[role]}"} if case.operation.definition.raw.get("security") else {}
     )

@@ -26,7 +26,7 @@ import pytest
 from chalice.test import Client
 
 from tests.support.iot import capture, iot_event
-from tests.support.tokens import auth, staff
+from tests.support.tokens import auth, merchant, staff
 
 
 def now() -> datetime:
@@ -66,6 +66,12 @@ class Side:
     session: str = ""
     approval: str = ""
     refund: str = ""
+    merchant: dict[str, str] = field(default_factory=dict)  # a merchant staff member's headers
+    merchant_id: str = ""
+    merchant_boss: str = ""
+    batch: str = ""
+    claim_code: str = ""
+    coupon: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     def ids(self) -> list[str]:
@@ -84,6 +90,9 @@ class Side:
             self.session,
             self.approval,
             self.refund,
+            self.merchant_id,
+            self.batch,
+            self.coupon,
         ]
         return [v for v in values if v]
 
@@ -218,6 +227,49 @@ def _approval_side(client: Client, side: Side) -> None:
     tasks.wait({"approval_id": side.approval, "level": 0, "token": f"token-{side.name}"}, now())
 
 
+def _merchant_side(client: Client, side: Side) -> None:
+    """A merchant at the side's lot with its super admin, a claimable batch, and a coupon given to
+    the side's car in the lot."""
+    made = _ok(
+        client.http.post(
+            "/v1/ops/merchants",
+            headers=side.staff,
+            body=json.dumps(
+                {"lot_id": side.lot, "name": f"shop {side.name}", "merchant_id": f"mch-{side.name}"}
+            ),
+        ),
+        201,
+    )
+    side.merchant_id, side.merchant_boss = made["merchant_id"], f"boss-{side.name}"
+    side.merchant = merchant(side.merchant_boss)
+    _ok(
+        client.http.post(
+            f"/v1/ops/merchants/{side.merchant_id}/members",
+            headers=side.staff,
+            body=json.dumps({"user_id": side.merchant_boss, "role": "super_admin"}),
+        ),
+        201,
+    )
+    batch = _ok(
+        client.http.post(
+            f"/v1/ops/merchants/{side.merchant_id}/batches",
+            headers=side.staff,
+            body=json.dumps({"kind": "amount", "value": 100, "quantity": 1000, "claimable": True}),
+        ),
+        201,
+    )
+    side.batch, side.claim_code = batch["batch_id"], batch["claim_code"]
+    coupon = _ok(
+        client.http.post(
+            "/v1/merchant/coupons",
+            headers=side.merchant,
+            body=json.dumps({"batch_id": side.batch, "plate": side.plate}),
+        ),
+        201,
+    )
+    side.coupon = coupon["coupon_id"]
+
+
 @pytest.fixture
 def world(client: Client, demo: dict[str, str], machines: dict[str, str]) -> World:
     from chalicelib.payments.models import Wallet
@@ -249,6 +301,7 @@ def world(client: Client, demo: dict[str, str], machines: dict[str, str]) -> Wor
         _charging_side(client, side)
         _driver_side(client, side)
         _approval_side(client, side)
+        _merchant_side(client, side)
     return World(client, a, b)
 
 
@@ -257,7 +310,7 @@ def world(client: Client, demo: dict[str, str], machines: dict[str, str]) -> Wor
 
 @dataclass(frozen=True)
 class Probe:
-    """One request by `who` ("staff" or "driver") of the calling side."""
+    """One request by `who` ("staff", "driver" or "merchant") of the calling side."""
 
     method: str
     path: str
@@ -544,6 +597,79 @@ MATRIX: dict[tuple[str, str], Builder] = {
             "PUT", f"/v1/ops/charging-tariffs/{t.charging_tariff}", "staff", {"kind": "ev", "definition": TOU}
         )
     ],
+    # coupons: the operator's staff on merchants, merchant staff, drivers claiming
+    ("POST", "/v1/ops/merchants"): lambda me, t: [
+        Probe("POST", "/v1/ops/merchants", "staff", {"lot_id": t.lot, "name": "x"})
+    ],
+    ("GET", "/v1/ops/merchants/{merchant_id}"): lambda me, t: [
+        Probe("GET", f"/v1/ops/merchants/{t.merchant_id}", "staff")
+    ],
+    ("PUT", "/v1/ops/merchants/{merchant_id}/budget"): lambda me, t: [
+        Probe("PUT", f"/v1/ops/merchants/{t.merchant_id}/budget", "staff", {"period": "day", "fen": 100})
+    ],
+    ("POST", "/v1/ops/merchants/{merchant_id}/members"): lambda me, t: [
+        Probe(
+            "POST",
+            f"/v1/ops/merchants/{t.merchant_id}/members",
+            "staff",
+            {"user_id": f"u-{uuid.uuid4().hex[:8]}", "role": "admin"},
+        )
+    ],
+    ("POST", "/v1/ops/merchants/{merchant_id}/batches"): lambda me, t: [
+        Probe(
+            "POST",
+            f"/v1/ops/merchants/{t.merchant_id}/batches",
+            "staff",
+            {"kind": "amount", "value": 1, "quantity": 1},
+        )
+    ],
+    ("GET", "/v1/ops/merchants/{merchant_id}/report"): lambda me, t: [
+        Probe("GET", f"/v1/ops/merchants/{t.merchant_id}/report", "staff"),
+        Probe("GET", f"/v1/ops/merchants/{t.merchant_id}/report?format=csv", "staff"),
+    ],
+    ("PUT", "/v1/ops/lots/{lot_id}/coupon-settings"): lambda me, t: [
+        Probe("PUT", f"/v1/ops/lots/{t.lot}/coupon-settings", "staff", {"one_unused_per_car": False})
+    ],
+    ("GET", "/v1/merchant/car"): lambda me, t: [
+        # Only cars in the merchant's own lot: another lot's car is "not in the lot".
+        Probe("GET", f"/v1/merchant/car?plate={t.plate}", "merchant", refused=frozenset({409}))
+    ],
+    ("POST", "/v1/merchant/coupons"): lambda me, t: [
+        Probe(
+            "POST",
+            "/v1/merchant/coupons",
+            "merchant",
+            {"batch_id": t.batch, "plate": me.plate, "confirm_second": True},
+        ),
+        Probe(
+            "POST",
+            "/v1/merchant/coupons",
+            "merchant",
+            {"batch_id": me.batch, "plate": t.plate, "confirm_second": True},
+            refused=frozenset({409}),
+        ),
+    ],
+    ("POST", "/v1/merchant/members"): lambda me, t: [
+        # A person belongs to one merchant: another merchant's boss is refused, not moved.
+        Probe(
+            "POST",
+            "/v1/merchant/members",
+            "merchant",
+            {"user_id": t.merchant_boss if t is not me else f"u-{uuid.uuid4().hex[:8]}"},
+            refused=frozenset({409}),
+        )
+    ],
+    ("POST", "/v1/driver/coupons/claims"): lambda me, t: [
+        # Another merchant's QR code is for cars in its own lot only; another's plate is not mine.
+        Probe(
+            "POST",
+            "/v1/driver/coupons/claims",
+            "driver",
+            {"code": t.claim_code, "plate": me.plate},
+            refused=frozenset({409}),
+        ),
+        Probe("POST", "/v1/driver/coupons/claims", "driver", {"code": me.claim_code, "plate": t.plate}),
+    ],
     # workflows
     ("GET", "/v1/ops/approvals/{approval_id}"): lambda me, t: [
         Probe("GET", f"/v1/ops/approvals/{t.approval}", "staff")
@@ -612,6 +738,10 @@ LISTINGS: dict[tuple[str, str], str] = {
     ("GET", "/v1/driver/refunds"): "driver",
     ("GET", "/v1/ops/refunds"): "staff",
     ("GET", "/v1/ops/audit"): "staff",
+    ("GET", "/v1/merchant/me"): "merchant",
+    ("GET", "/v1/merchant/batches"): "merchant",
+    ("GET", "/v1/merchant/coupons"): "merchant",
+    ("GET", "/v1/merchant/report"): "merchant",
 }
 
 EXEMPT: dict[tuple[str, str], str] = {
@@ -719,7 +849,7 @@ def _writes() -> int:
 
 
 def _send(client: Client, side: Side, probe: Probe) -> Any:
-    headers = side.staff if probe.who == "staff" else side.driver
+    headers = {"staff": side.staff, "merchant": side.merchant}.get(probe.who, side.driver)
     body = json.dumps(probe.body).encode() if probe.body is not None else b""
     return client.http.request(probe.method, probe.path, headers=headers, body=body)
 

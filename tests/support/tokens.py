@@ -24,3 +24,8 @@ def staff(
 ) -> dict[str, str]:
     """A staff member's headers: by default an ops_admin (every role); `roles=()` for none."""
     return auth(sub, ["staff", *roles], operator_id)
+
+
+def merchant(sub: str = "demo-merchant") -> dict[str, str]:
+    """A merchant staff member's headers (which merchant is the coupons context's record)."""
+    return auth(sub, ["merchant"])

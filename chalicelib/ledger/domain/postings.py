@@ -30,6 +30,7 @@ REFUNDS_PAYABLE = "refunds_payable"  # money taken beyond what was owed: to be p
 REFUNDS = "refunds"  # an operator's refunds of money it had earned, per business (contra-revenue)
 OPENING = "opening"  # balances that existed before the journal (opening entries)
 PRESTORE = "prestore"  # money a third party deposited for a plate at a lot (we owe it to the plate)
+MERCHANT_DISCOUNTS = "merchant_discounts"  # coupon discounts a merchant funds (owed by the merchant)
 
 ACCOUNT_KINDS = (
     PROVIDER_CLEARING,
@@ -42,6 +43,7 @@ ACCOUNT_KINDS = (
     REFUNDS,
     OPENING,
     PRESTORE,
+    MERCHANT_DISCOUNTS,
 )
 
 
@@ -93,6 +95,10 @@ def opening(source: str) -> str:
 
 def prestore(lot_id: str, plate: str) -> str:
     return account(PRESTORE, lot_id, plate)
+
+
+def merchant_discounts(merchant_id: str) -> str:
+    return account(MERCHANT_DISCOUNTS, merchant_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -495,4 +501,35 @@ def prestore_payment(
         operator_id=operator_id,
         pairs=[(prestore(lot_id, plate), amount_fen), (visit(visit_id), -amount_fen)],
         memo={**(memo or {}), "payment_id": payment_id, "on_time": True, "excess_fen": 0},
+    )
+
+
+def coupon_used(
+    coupon_id: str,
+    *,
+    merchant_id: str,
+    lot_id: str,
+    operator_id: str | None,
+    visit_id: str,
+    amount_fen: int,
+    used_by: str,
+    at: datetime,
+) -> Posting | None:
+    """A merchant coupon used on a visit: the visit's discount (booked with the operator's
+    discounts when the visit closes) is the merchant's, so it moves from the operator's discounts
+    to what the merchant funds. One posting per coupon: a coupon is used once."""
+    return posting(
+        f"coupon:{coupon_id}",
+        "coupon_used",
+        at,
+        site=lot_site(lot_id),
+        subject=visit_subject(visit_id),
+        operator_id=operator_id,
+        pairs=[(merchant_discounts(merchant_id), amount_fen), (discounts(operator_id or "-"), -amount_fen)],
+        memo={
+            "coupon_id": coupon_id,
+            "merchant_id": merchant_id,
+            "amount_fen": amount_fen,
+            "used_by": used_by,
+        },
     )
