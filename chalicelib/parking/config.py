@@ -66,7 +66,7 @@ class LotConfig:
     lanes: dict[str, LaneInfo]
     capacity: int = 0
     # Who-is-the-car options and the lot's card types with their own tariffs (docs/identities.md).
-    options: identities.Options = identities.Options()
+    options: identities.Options = field(default_factory=identities.Options)
     card_types: dict[str, identities.CardType] = field(default_factory=dict)
     card_tariffs: dict[str, TariffRef] = field(default_factory=dict)
 

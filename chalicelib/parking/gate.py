@@ -57,7 +57,8 @@ from chalicelib.shared.timeutil import iso
 
 @dataclass
 class GateOutcome:
-    result: str  # entered | refused | exited | held | payment_required | unmatched_exit | duplicate | already_exited
+    # entered | refused | exited | held | payment_required | unmatched_exit | duplicate | already_exited
+    result: str
     visit_id: str | None = None
     due_fen: int = 0
     commands: list[OutgoingCommand] = field(default_factory=list)
@@ -135,11 +136,11 @@ def handle_capture(capture: Capture, now: datetime) -> GateOutcome:
     if plates.is_unreadable(plate):
         plate = plates.placeholder(now)
     if capture.direction == "in":
-        return _enter(capture, lot, lane.lane_id, plate, now)
+        return enter(capture, lot, lane.lane_id, plate, now)
     return _exit(capture, lot, lane.lane_id, plate, now)
 
 
-def _enter(
+def enter(
     capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime, user: str | None = None
 ) -> GateOutcome:
     """Decide on what was read; a card changed by another lane's car in between (a group's last

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
@@ -127,8 +128,8 @@ def entry_writes(
     the card is as it was read: two cars of one group at two lanes never both take the last
     space), a count used, a single-use pass used up."""
     if entry.card_id is not None and state is not None and (entry.group or entry.uses_count):
-        actions = [LotIdentity.version.add(1), LotIdentity.updated_at.set(now)]
-        condition = LotIdentity.version == state.version
+        actions: list[Action] = [LotIdentity.version.add(1), LotIdentity.updated_at.set(now)]
+        condition: Any = LotIdentity.version == state.version
         if state.version == 0:
             condition = LotIdentity.version.does_not_exist() | condition
         if entry.group:
@@ -217,6 +218,7 @@ def owe(
     ]
     unpaid = len(view(item).arrears) + 1
     entry_id = None
+    data: dict[str, Any] = {}
     if rules.blacklists_after(unpaid, lot.options.arrears_blacklist_after):
         entry_id = sortable_id("bl", now)
         data = {
@@ -224,6 +226,7 @@ def owe(
             "starts": iso(now),
             "ends": None,
             "reason": f"欠费自动拉黑 ({unpaid} 次未缴)",
+            "single_use": False,
         }
         actions.append(PlateIdentity.windows[entry_id].set(data))
         tx.save(
@@ -238,7 +241,21 @@ def owe(
                 created_by="system",
             )
         )
-    tx.update(PlateIdentity(visit.lot_plate, IDENTITY_KEY), actions=actions)
+    if item is None:  # the plate's first identity: the item with its maps
+        windows = {entry_id: data} if entry_id is not None else {}
+        tx.save(
+            PlateIdentity(
+                visit.lot_plate,
+                IDENTITY_KEY,
+                operator_id=lot.operator_id,
+                arrears={visit.visit_id: owed_fen},
+                windows=windows,
+                updated_at=now,
+            ),
+            condition=PlateIdentity.lot_plate.does_not_exist(),
+        )
+    else:
+        tx.update(PlateIdentity(visit.lot_plate, IDENTITY_KEY), actions=actions)
     tx.save(
         new_record(
             lot.lot_id,

@@ -18,6 +18,8 @@ Two shapes:
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pynamodb.attributes import (
     JSONAttribute,
     MapAttribute,
@@ -25,6 +27,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from chalicelib.shared.db import TableMeta, table_name_for
@@ -66,8 +69,10 @@ class PlateIdentity(Model):
     lot_plate = UnicodeAttribute(hash_key=True)
     visit_id = UnicodeAttribute(range_key=True, default=IDENTITY_KEY)
     operator_id = UnicodeAttribute(null=True)
-    # {"card_id", "type_id", "kind", "valid_from", "valid_until", "spaces", "plates"} or absent.
+    # {"card_id", "type_id", "kind", "valid_from", "valid_until", "spaces", "plates"} or absent;
+    # `card_id` beside it so that a plate is on one card of a lot at a time (a condition).
     card = JSONAttribute(null=True)
+    card_id = UnicodeAttribute(null=True)
     # List entries and passes: {entry_id: {"kind", "starts", "ends", "reason", "single_use"}}.
     windows = MapAttribute(default=dict)  # type: ignore[var-annotated]
     # Single-use passes used up: {entry_id: visit_id}.
@@ -75,8 +80,19 @@ class PlateIdentity(Model):
     locked_by = UnicodeAttribute(null=True)
     # Unpaid exits (open-gate mode): {visit_id: fen}; settled with the next fee.
     arrears = MapAttribute(default=dict)  # type: ignore[var-annotated]
-    unpaid_exits = NumberAttribute(default=0)
     updated_at = UTCDateTimeAttribute(null=True)
+
+
+def ensure(lot_plate: str, operator_id: str, now: datetime) -> None:
+    """The plate's identity item exists with its (empty) maps, so that changes can set one entry
+    of a map (DynamoDB cannot set a path under a map that is not there)."""
+    try:
+        PlateIdentity(lot_plate, IDENTITY_KEY, operator_id=operator_id, updated_at=now).save(
+            condition=PlateIdentity.lot_plate.does_not_exist()
+        )
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 MODELS: list[type[Model]] = [LotIdentity]

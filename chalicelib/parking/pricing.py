@@ -95,7 +95,9 @@ def decision_at(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable
     discounts = [waiver] if waiver is not None else []
     discount = int(visit.discount_fen) + sum(int(d["amount_fen"]) for d in discounts)
     arrears = int(visit.arrears_fen or 0)
-    return ExitPricing(gate.decide_exit(visit.plate, fee, int(visit.paid_fen), discount, arrears), until, discounts)
+    return ExitPricing(
+        gate.decide_exit(visit.plate, fee, int(visit.paid_fen), discount, arrears), until, discounts
+    )
 
 
 def cycle_total(visit: Visit, lot: LotConfig, fee: Price, earlier: Iterable[Visit]) -> int | None:

@@ -42,7 +42,9 @@ def fee_until(
     return now
 
 
-def decide_exit(plate: str, fee: Price, paid_fen: int, discount_fen: int, arrears_fen: int = 0) -> ExitDecision:
+def decide_exit(
+    plate: str, fee: Price, paid_fen: int, discount_fen: int, arrears_fen: int = 0
+) -> ExitDecision:
     """Open when nothing is due, else show the amount and keep the barrier down. Arrears of
     earlier unpaid exits are paid with this fee (docs/identities.md)."""
     due = max(0, max(0, fee.total_fen - discount_fen) + max(0, arrears_fen) - paid_fen)

@@ -57,7 +57,9 @@ class Options:
         return cls(
             precedence=tuple(data.get("precedence") or DEFAULT_PRECEDENCE),
             special_patterns=tuple(
-                data["special_patterns"] if data.get("special_patterns") is not None else DEFAULT_SPECIAL_PATTERNS
+                data["special_patterns"]
+                if data.get("special_patterns") is not None
+                else DEFAULT_SPECIAL_PATTERNS
             ),
             open_gate=bool(data.get("open_gate", False)),
             open_gate_lanes=tuple(data.get("open_gate_lanes") or ()),
