@@ -116,10 +116,12 @@ def update_card(request: Any, lot_id: str, card_id: str, *, me: Principal, body:
     return ok(admin.save_card(_staff(me), lot_id, card_id, body, now()))
 
 
-@routes.route(f"{LOT}/cards/{{card_id}}", "DELETE", status=204, errors=[404, 409], auth=STAFF, roles=CS)
+@routes.route(
+    f"{LOT}/cards/{{card_id}}", "DELETE", response=c.DeletedOut, errors=[404, 409], auth=STAFF, roles=CS
+)
 def delete_card(request: Any, lot_id: str, card_id: str, *, me: Principal) -> Response:
     admin.delete_card(_staff(me), lot_id, card_id, now())
-    return Response(body="", status_code=204)
+    return ok({"lot_id": lot_id, "id": card_id, "deleted": True})
 
 
 # --- lists and passes ------------------------------------------------------------------------------------
@@ -145,10 +147,12 @@ def add_list(request: Any, lot_id: str, *, me: Principal, body: c.ListIn) -> Res
     return ok(admin.add_window(_staff(me), lot_id, LIST, body, now()), status=201)
 
 
-@routes.route(f"{LOT}/lists/{{entry_id}}", "DELETE", status=204, errors=[404], auth=STAFF, roles=CS)
+@routes.route(
+    f"{LOT}/lists/{{entry_id}}", "DELETE", response=c.DeletedOut, errors=[404], auth=STAFF, roles=CS
+)
 def remove_list(request: Any, lot_id: str, entry_id: str, *, me: Principal) -> Response:
     admin.remove_window(_staff(me), lot_id, LIST, entry_id, now())
-    return Response(body="", status_code=204)
+    return ok({"lot_id": lot_id, "id": entry_id, "deleted": True})
 
 
 @routes.route(f"{LOT}/passes", "GET", response=c.WindowsOut, errors=[404], auth=STAFF)
@@ -171,10 +175,12 @@ def add_pass(request: Any, lot_id: str, *, me: Principal, body: c.PassIn) -> Res
     return ok(admin.add_window(_staff(me), lot_id, PASS, body, now()), status=201)
 
 
-@routes.route(f"{LOT}/passes/{{entry_id}}", "DELETE", status=204, errors=[404], auth=STAFF, roles=CS)
+@routes.route(
+    f"{LOT}/passes/{{entry_id}}", "DELETE", response=c.DeletedOut, errors=[404], auth=STAFF, roles=CS
+)
 def remove_pass(request: Any, lot_id: str, entry_id: str, *, me: Principal) -> Response:
     admin.remove_window(_staff(me), lot_id, PASS, entry_id, now())
-    return Response(body="", status_code=204)
+    return ok({"lot_id": lot_id, "id": entry_id, "deleted": True})
 
 
 # --- lane QR codes, plateless scans, lock ------------------------------------------------------------------

@@ -295,22 +295,27 @@ def delete_card(staff: Staff, lot_id: str, card_id: str, now: datetime) -> None:
     """Cancel a card: its plates are temporary from now (cars inside keep their visit's identity)."""
     lots.own(staff.operator_id, lot_id)
     old = _item(lot_id, CARD, card_id)
-    with transaction() as tx:
-        tx.delete(old, condition=LotIdentity.version == int(old.version or 0))
-        for plate in old.data.get("plates") or []:
-            _drop_card(tx, lot_id, plate, card_id, now)
-        audit.add(
-            tx,
-            staff.user_id,
-            staff.operator_id,
-            "card",
-            f"{lot_id}/{card_id}",
-            "delete",
-            view(old),
-            None,
-            None,
-            now,
-        )
+    try:
+        with transaction() as tx:
+            tx.delete(old, condition=LotIdentity.version == int(old.version or 0))
+            for plate in old.data.get("plates") or []:
+                _drop_card(tx, lot_id, plate, card_id, now)
+            audit.add(
+                tx,
+                staff.user_id,
+                staff.operator_id,
+                "card",
+                f"{lot_id}/{card_id}",
+                "delete",
+                view(old),
+                None,
+                None,
+                now,
+            )
+    except TransactWriteError as error:
+        if failed_condition(error):
+            raise Conflict("the card changed meanwhile: read it again", "card_conflict") from error
+        raise
 
 
 # --- list entries and visitor passes --------------------------------------------------------------

@@ -166,3 +166,9 @@ class WindowOut(msgspec.Struct):
 class WindowsOut(msgspec.Struct):
     lot_id: str
     items: list[WindowOut]
+
+
+class DeletedOut(msgspec.Struct):
+    lot_id: str
+    id: str
+    deleted: bool

@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalice.test import Client
+from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.ledger import checks
+from chalicelib.parking import config, identities
 from chalicelib.parking import devices as handlers
 from chalicelib.parking.models import EXITED, INSIDE, Visit
 from chalicelib.platform import audit
+from chalicelib.shared.db import transaction
 from tests.support.iot import Recorder, capture, iot_event
 from tests.support.tokens import auth, staff
 
@@ -36,9 +39,7 @@ def call(client: Client, method: str, path: str, body: Any = None, headers: dict
 
 
 def visit(plate: str) -> Visit:
-    return max(
-        (v for v in Visit.query(f"demo-lot#{plate}", Visit.visit_id < "~")), key=lambda v: v.visit_id
-    )
+    return max((v for v in Visit.query(f"demo-lot#{plate}", Visit.visit_id < "~")), key=lambda v: v.visit_id)
 
 
 def shown(published: Recorder, device: str) -> list[str]:
@@ -57,7 +58,9 @@ def card(client: Client, plates: list[str], **extra: Any) -> dict[str, Any]:
     return out
 
 
-def test_a_card_holder_is_vip_at_a_permitted_lane_and_free_at_the_exit(client: Client, published: Recorder) -> None:
+def test_a_card_holder_is_vip_at_a_permitted_lane_and_free_at_the_exit(
+    client: Client, published: Recorder
+) -> None:
     card_type(client, "monthly", ["entry-1"])
     made = card(client, ["粤B10001", "粤B10002"])
     assert enter("粤B10001", T0)["result"] == "entered"
@@ -102,23 +105,17 @@ def test_a_three_car_two_space_group(client: Client, published: Recorder) -> Non
 
 def test_two_group_cars_at_once_never_both_take_the_last_space(client: Client, published: Recorder) -> None:
     """The space is a conditional write on the card: the second writer reads again and is full."""
-    from chalicelib.parking import config, gate, identities
-
     card_type(client, "monthly", None)
     card(client, ["粤G10001", "粤G10002"], spaces=1)
     lot = config.lot("demo-lot")
     assert lot is not None
     item_a, _ = identities.lookup("demo-lot", "粤G10001", 1)
     item_b, _ = identities.lookup("demo-lot", "粤G10002", 1)
-    first, state_a = identities.resolve(lot, "entry-1", "粤G10001", T0, item_a, False)
+    first, _ = identities.resolve(lot, "entry-1", "粤G10001", T0, item_a, False)
     second, state_b = identities.resolve(lot, "entry-1", "粤G10002", T0, item_b, False)
     assert first.group and second.group  # both read a free space
     enter("粤G10001", T0)
     # the second car's transaction, made on its stale read, fails on the card's version
-    from pynamodb.exceptions import TransactWriteError
-
-    from chalicelib.shared.db import transaction
-
     try:
         with transaction() as tx:
             identities.entry_writes(tx, lot, "粤G10002", second, state_b, "v-x", T0)
@@ -127,7 +124,6 @@ def test_two_group_cars_at_once_never_both_take_the_last_space(client: Client, p
         pass
     enter("粤G10002", T0)
     assert visit("粤G10002").identity["kind"] == "temporary"
-    assert gate is not None
 
 
 def test_a_blacklisted_plate_is_refused_while_its_window_is_active_and_admitted_after(
@@ -149,7 +145,9 @@ def test_a_blacklisted_plate_is_refused_while_its_window_is_active_and_admitted_
     assert [e.action for e in entries] == ["create"]
 
 
-def test_a_card_outranks_the_blacklist_and_a_police_plate_is_free(client: Client, published: Recorder) -> None:
+def test_a_card_outranks_the_blacklist_and_a_police_plate_is_free(
+    client: Client, published: Recorder
+) -> None:
     card_type(client, "monthly", None)
     card(client, ["粤B77777"])
     call(client, "post", f"{LOT}/lists", {"plate": "粤B77777", "kind": "black"})
@@ -166,7 +164,9 @@ def test_a_card_outranks_the_blacklist_and_a_police_plate_is_free(client: Client
 
 
 def test_a_whitelist_entry_is_free_while_valid(client: Client, published: Recorder) -> None:
-    call(client, "post", f"{LOT}/lists", {"plate": "粤B88888", "kind": "white", "ends": "2099-01-01T00:00:00Z"})
+    call(
+        client, "post", f"{LOT}/lists", {"plate": "粤B88888", "kind": "white", "ends": "2099-01-01T00:00:00Z"}
+    )
     enter("粤B88888", T0)
     assert leave("粤B88888", T0 + timedelta(hours=2))["result"] == "exited"
 
@@ -181,23 +181,46 @@ def test_a_single_use_visitor_pass_admits_once(client: Client, published: Record
     assert visit("粤V00001").identity["kind"] == "temporary"
 
 
-def test_a_locked_car_is_held_at_the_exit_until_its_owner_unlocks(client: Client, published: Recorder) -> None:
+def test_a_locked_car_is_held_at_the_exit_until_its_owner_unlocks(
+    client: Client, published: Recorder
+) -> None:
     driver = auth("demo-driver")
     enter("粤B12345", T0)
-    status, _ = call(client, "post", "/v1/driver/locks", {"lot_id": "demo-lot", "plate": "粤B12345", "locked": True}, driver)
+    status, _ = call(
+        client,
+        "post",
+        "/v1/driver/locks",
+        {"lot_id": "demo-lot", "plate": "粤B12345", "locked": True},
+        driver,
+    )
     assert status == 200
     assert leave("粤B12345", T0 + timedelta(minutes=1))["result"] == "held"
     assert shown(published, EXIT) == ["粤B12345", "车辆已锁定", "请车主解锁后出场"]
     # someone else's plate cannot be locked
     other = auth("someone-else")
-    status, _ = call(client, "post", "/v1/driver/locks", {"lot_id": "demo-lot", "plate": "粤B12345", "locked": True}, other)
+    status, _ = call(
+        client, "post", "/v1/driver/locks", {"lot_id": "demo-lot", "plate": "粤B12345", "locked": True}, other
+    )
     assert status == 403
-    call(client, "post", "/v1/driver/locks", {"lot_id": "demo-lot", "plate": "粤B12345", "locked": False}, driver)
+    call(
+        client,
+        "post",
+        "/v1/driver/locks",
+        {"lot_id": "demo-lot", "plate": "粤B12345", "locked": False},
+        driver,
+    )
     assert leave("粤B12345", T0 + timedelta(minutes=2))["result"] == "payment_required"
 
 
-def test_open_gate_mode_lets_a_car_out_owing_and_the_next_visit_pays_it(client: Client, published: Recorder) -> None:
-    status, _ = call(client, "put", f"{LOT}/identity-options", {"open_gate_lanes": ["exit-1"], "arrears_blacklist_after": 2})
+def test_open_gate_mode_lets_a_car_out_owing_and_the_next_visit_pays_it(
+    client: Client, published: Recorder
+) -> None:
+    status, _ = call(
+        client,
+        "put",
+        f"{LOT}/identity-options",
+        {"open_gate_lanes": ["exit-1"], "arrears_blacklist_after": 2},
+    )
     assert status == 200
     enter("粤B40404", T0)
     assert leave("粤B40404", T0 + timedelta(minutes=20))["result"] == "exited"  # owes 2.50
@@ -239,7 +262,9 @@ def test_a_plateless_car_in_and_out_by_qr(client: Client, published: Recorder) -
     # the same driver cannot start another plateless visit while this one is open
     status, body = call(client, "post", "/v1/driver/plateless/scans", {**scan, "scan_id": "s2"}, driver)
     assert status == 409 and body["code"] == "plateless_visit_open"
-    status, out = call(client, "post", "/v1/driver/plateless/scans", {**scan, "lane_id": "exit-1", "scan_id": "s3"}, driver)
+    status, out = call(
+        client, "post", "/v1/driver/plateless/scans", {**scan, "lane_id": "exit-1", "scan_id": "s3"}, driver
+    )
     assert status == 200 and out["result"] in ("exited", "payment_required")
     assert visit(inside["plate"]).plateless_user == "plateless-driver"
     assert visit(inside["plate"]).status in (INSIDE, EXITED)
