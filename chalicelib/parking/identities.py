@@ -167,18 +167,24 @@ def exit_rule(
     return rules.exit_rule(visit.plate, lane_id, due_fen, lot.options, view(item))
 
 
+def free_space(tx: TransactWrite, visit: Visit) -> None:
+    """A group car's visit ends (exit, abnormal release, stale close): its space is free."""
+    identity = visit.identity or {}
+    if identity.get("group") and identity.get("card_id"):
+        tx.update(
+            LotIdentity(visit.lot_id, item_key(CARD, str(identity["card_id"]))),
+            actions=[LotIdentity.inside[visit.plate].remove(), LotIdentity.version.add(1)],
+        )
+
+
 def on_close(
     tx: TransactWrite, visit: Visit, lot: config.LotConfig, net_fee_fen: int, paid_fen: int, now: datetime
 ) -> int:
     """A visit leaves: its group space is freed; the arrears it carried are settled when what
-    it paid covers them (posting and identity item in the same transaction). What counts toward
-    the earlier visits (fen), so the visit's own close books the rest."""
-    identity = visit.identity or {}
-    if identity.get("group") and identity.get("card_id"):
-        tx.update(
-            LotIdentity(lot.lot_id, item_key(CARD, str(identity["card_id"]))),
-            actions=[LotIdentity.inside[visit.plate].remove(), LotIdentity.version.add(1)],
-        )
+    it paid (`paid_fen`, with what this exit takes) covers them (posting and identity item in the
+    same transaction). What counts toward the earlier visits (fen), so the visit's own close books
+    the rest."""
+    free_space(tx, visit)
     settled = rules.settled_arrears(visit.arrears or {}, net_fee_fen, paid_fen)
     if not settled:
         return 0
