@@ -187,8 +187,11 @@ def put_type(staff: Staff, lot_id: str, type_id: str, body: Any, now: datetime) 
 
 
 def _card_data(lot_id: str, card_id: str, body: Any) -> dict[str, Any]:
-    if body.kind not in rules.CARD_KINDS:
-        raise Invalid(f"kind must be one of {', '.join(rules.CARD_KINDS)}", "invalid_card_kind")
+    if body.kind not in (rules.BY_TIME, rules.BY_COUNT):
+        # Stored value (储值) needs the balance as a journal account: with card purchase, later.
+        raise Invalid(
+            "kind must be time or count (stored-value cards are not offered yet)", "invalid_card_kind"
+        )
     if get_or_none(LotIdentity, lot_id, item_key(TYPE, body.type_id)) is None:
         raise NotFound("no such card type", "type_not_found")
     cleaned = sorted({_plate(p) for p in body.plates})

@@ -49,7 +49,7 @@ class CardTypeIn(Strict, kw_only=True):
 
 
 class CardIn(Strict, kw_only=True):
-    """`kind`: time (valid from–to), count (`count` visits), value (stored value, docs). Fewer
+    """`kind`: time (valid from–to) or count (`count` visits). Fewer
     `spaces` than `plates` makes a several-car group (多位多车); default: one space per plate."""
 
     type_id: Id
