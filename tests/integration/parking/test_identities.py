@@ -268,3 +268,32 @@ def test_a_plateless_car_in_and_out_by_qr(client: Client, published: Recorder) -
     assert status == 200 and out["result"] in ("exited", "payment_required")
     assert visit(inside["plate"]).plateless_user == "plateless-driver"
     assert visit(inside["plate"]).status in (INSIDE, EXITED)
+
+
+def test_round_trips_at_the_entry_by_identity(client: Client, published: Recorder, monkeypatch: Any) -> None:
+    """A temporary car and a card holder: one Query and one transaction; a group car: one more
+    read of its card (docs/identities.md)."""
+    from pynamodb.connection.base import Connection
+
+    card_type(client, "monthly", None)
+    card(client, ["粤R00001"])
+    card(client, ["粤R10001", "粤R10002"], spaces=1)
+    enter("粤R99999", T0)  # the lot's configuration is cached now
+    calls: list[str] = []
+    real = Connection._make_api_call
+
+    def counting(self: Connection, operation: str, kwargs: dict[str, Any]) -> Any:
+        calls.append(operation)
+        return real(self, operation, kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    trips = {}
+    for plate in ("粤R00002", "粤R00001", "粤R10001"):
+        calls.clear()
+        enter(plate, T0 + timedelta(minutes=1))
+        trips[plate] = sorted(calls)
+    assert trips == {
+        "粤R00002": ["Query", "TransactWriteItems"],
+        "粤R00001": ["Query", "TransactWriteItems"],
+        "粤R10001": ["GetItem", "Query", "TransactWriteItems"],
+    }
