@@ -471,12 +471,12 @@ def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[Ou
     lot = config.lot(visit.lot_id)
     if lot is None:
         return []
-    recent = pricing.earlier_visits(visit.lot_id, visit.plate, limit=3)
+    item, recent = identities.lookup(visit.lot_id, visit.plate, limit=3)
     earlier = [v for v in recent if v.visit_id < visit.visit_id]
     priced = pricing.exit_decision(visit, lot, now, earlier)
     decision = priced.decision
-    if not decision.open_gate:
-        return []
+    if not decision.open_gate or identities.view(item).locked:
+        return []  # still owes, or locked by its owner since it was told to pay (the next capture decides)
     device_id, lane_id = visit.waiting_exit_device_id, visit.waiting_exit_lane_id
     outgoing = [
         gate_commands.open_gate(device_id, lane_id, visit.visit_id, now),

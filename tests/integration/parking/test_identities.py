@@ -209,7 +209,17 @@ def test_a_locked_car_is_held_at_the_exit_until_its_owner_unlocks(
         {"lot_id": "demo-lot", "plate": "粤B12345", "locked": False},
         driver,
     )
-    assert leave("粤B12345", T0 + timedelta(minutes=2))["result"] == "payment_required"
+    waiting = leave("粤B12345", T0 + timedelta(minutes=2))
+    assert waiting["result"] == "payment_required"
+    # locked again while told to pay: the payment does not let it out, the next capture decides
+    lock = {"lot_id": "demo-lot", "plate": "粤B12345", "locked": True}
+    call(client, "post", "/v1/driver/locks", lock, driver)
+    status, _ = call(
+        client, "post", f"{LOT}/visits/{waiting['visit_id']}/cash", {"amount_fen": waiting["due_fen"]}
+    )
+    assert status == 200 and visit("粤B12345").status == INSIDE
+    call(client, "post", "/v1/driver/locks", {**lock, "locked": False}, driver)
+    assert leave("粤B12345", T0 + timedelta(minutes=3))["result"] == "exited"
 
 
 def test_open_gate_mode_lets_a_car_out_owing_and_the_next_visit_pays_it(
