@@ -12,7 +12,7 @@ from chalice import Response
 
 from chalicelib.parking import identity_admin as admin
 from chalicelib.parking import identity_contract as c
-from chalicelib.parking import lots, plateless
+from chalicelib.parking import lots, plateless, reservations
 from chalicelib.parking.identity_models import CARD, LIST, PASS, TYPE
 from chalicelib.shared.auth import CUSTOMER_SERVICE, DRIVER, STAFF, Principal
 from chalicelib.shared.clock import now
@@ -215,3 +215,18 @@ def plateless_scan(request: Any, *, me: Principal, body: c.ScanIn) -> Response:
 def lock_car(request: Any, *, me: Principal, body: c.LockIn) -> Response:
     """Lock (锁车) or unlock one of the driver's cars at a lot: a locked car is held at every exit."""
     return ok(admin.set_lock(me.user_id, body.lot_id, body.plate, body.locked, now()))
+
+
+@routes.route(
+    "/v1/driver/reservations",
+    "POST",
+    body=c.ReservationIn,
+    response=c.ReservationOut,
+    status=201,
+    errors=[403, 404, 409, 422],
+    auth=DRIVER,
+)
+def reserve(request: Any, *, me: Principal, body: c.ReservationIn) -> Response:
+    """A reservation (预约) for a guest plate: approved at once when the inviter holds a card of the
+    lot (system approval), or pending an approval by the lot's staff (manual approval)."""
+    return ok(reservations.create(me.user_id, body, now()), status=201)

@@ -114,6 +114,7 @@ def set_options(staff: Staff, lot_id: str, body: Any, now: datetime) -> dict[str
         full_group_blocks_vip=body.full_group_blocks_vip
         if body.full_group_blocks_vip is not None
         else before.full_group_blocks_vip,
+        reservation_approval=body.reservation_approval or before.reservation_approval,
     )
     known = {lane.lane_id for lane in lots.lanes(lot_id)}
     unknown = sorted(set(after.open_gate_lanes) - known)

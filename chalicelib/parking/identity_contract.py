@@ -28,6 +28,7 @@ class OptionsIn(Strict, kw_only=True):
     open_gate_lanes: LaneIds | None = None
     arrears_blacklist_after: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
     full_group_blocks_vip: bool | None = None
+    reservation_approval: Annotated[str, msgspec.Meta(pattern="^(system|manual)$")] | None = None
 
 
 class OptionsOut(msgspec.Struct):
@@ -37,6 +38,7 @@ class OptionsOut(msgspec.Struct):
     open_gate_lanes: list[str]
     arrears_blacklist_after: int
     full_group_blocks_vip: bool
+    reservation_approval: str
 
 
 class CardTypeIn(Strict, kw_only=True):
@@ -172,3 +174,28 @@ class DeletedOut(msgspec.Struct):
     lot_id: str
     id: str
     deleted: bool
+
+
+class ReservationIn(Strict, kw_only=True):
+    """A guest `plate` at `lot_id` for a future window. With system approval (the lot's default)
+    `host_plate` is the inviting driver's plate holding a card of the lot."""
+
+    lot_id: Id
+    plate: Plate
+    starts: Instant
+    ends: Instant
+    host_plate: Plate | None = None
+
+
+class ReservationOut(msgspec.Struct):
+    """`status`: approved (its pass is written) or pending (an approval waits: `approval_id`)."""
+
+    reservation_id: str
+    lot_id: str
+    plate: str
+    host_plate: str | None
+    starts: str
+    ends: str
+    status: str
+    approval: str
+    approval_id: str | None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
@@ -211,3 +212,10 @@ def settle_obligation(
         actions=[Visit.overpaid_fen.set(seen_fen - amount_fen)],
         condition=(Visit.overpaid_fen == seen_fen) & (Visit.overpaid_fen >= amount_fen),
     )
+
+
+def approve_reservation(lot_id: str, reservation_id: str, now: datetime) -> dict[str, Any]:
+    """A reservation approved in the approval engine (its executor): its pass is written."""
+    from chalicelib.parking import reservations
+
+    return reservations.approve(lot_id, reservation_id, now)

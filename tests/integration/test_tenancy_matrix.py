@@ -644,6 +644,20 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ("GET", "/v1/ops/lots/{lot_id}/lanes/{lane_id}/qr"): lambda me, t: [
         Probe("GET", f"/v1/ops/lots/{t.lot}/lanes/entry-1/qr", "staff")
     ],
+    ("POST", "/v1/driver/reservations"): lambda me, t: [
+        Probe(
+            "POST",
+            "/v1/driver/reservations",
+            "driver",
+            {
+                "lot_id": me.lot,
+                "plate": "粤Z00004",
+                "host_plate": t.plate,
+                "starts": now().isoformat(),
+                "ends": (now() + timedelta(hours=1)).isoformat(),
+            },
+        )
+    ],
     ("POST", "/v1/driver/locks"): lambda me, t: [
         Probe("POST", "/v1/driver/locks", "driver", {"lot_id": me.lot, "plate": t.plate, "locked": True})
     ],

@@ -50,6 +50,7 @@ class Options:
     open_gate_lanes: tuple[str, ...] = ()  # 常开 for these exit lanes
     arrears_blacklist_after: int = 0  # N unpaid exits put the plate on the blacklist (0: never)
     full_group_blocks_vip: bool = True  # a full group's other cars enter as temporary
+    reservation_approval: str = "system"  # system: only card holders may invite; manual: staff
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Options:
@@ -65,6 +66,7 @@ class Options:
             open_gate_lanes=tuple(data.get("open_gate_lanes") or ()),
             arrears_blacklist_after=int(data.get("arrears_blacklist_after") or 0),
             full_group_blocks_vip=bool(data.get("full_group_blocks_vip", True)),
+            reservation_approval=str(data.get("reservation_approval") or "system"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +77,7 @@ class Options:
             "open_gate_lanes": list(self.open_gate_lanes),
             "arrears_blacklist_after": self.arrears_blacklist_after,
             "full_group_blocks_vip": self.full_group_blocks_vip,
+            "reservation_approval": self.reservation_approval,
         }
 
     def open_gate_at(self, lane_id: str) -> bool:
@@ -150,7 +153,7 @@ class Window:
     """A list entry or a pass: valid from `starts` (None: always) to `ends` (None: for good)."""
 
     entry_id: str
-    kind: str  # black | white | visitor
+    kind: str  # black | white | visitor | reservation
     starts: datetime | None
     ends: datetime | None
     reason: str = ""
@@ -303,12 +306,18 @@ def resolve_entry(
                 return done("whitelist", "白名单车辆入场 (免费)", (plate, "欢迎光临"), free=True)
         if step == PASS:
             visitor = next(
-                (w for w in identity.windows if w.kind == "visitor" and w.active(now) and not w.used), None
+                (
+                    w
+                    for w in identity.windows
+                    if w.kind in ("visitor", "reservation") and w.active(now) and not w.used
+                ),
+                None,
             )
             if visitor is not None:
                 return done(
-                    "visitor",
-                    "访客车辆入场" + (" (单次通行证)" if visitor.single_use else ""),
+                    visitor.kind,
+                    ("预约车辆入场" if visitor.kind == "reservation" else "访客车辆入场")
+                    + (" (单次通行证)" if visitor.single_use else ""),
                     (plate, "访客 欢迎光临"),
                     free=True,
                     pass_id=visitor.entry_id if visitor.single_use else None,

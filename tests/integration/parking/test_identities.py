@@ -307,3 +307,51 @@ def test_round_trips_at_the_entry_by_identity(client: Client, published: Recorde
         "粤R00001": ["Query", "TransactWriteItems"],
         "粤R10001": ["GetItem", "Query", "TransactWriteItems"],
     }
+
+
+def test_a_card_holder_invites_a_guest_with_system_approval(client: Client, published: Recorder) -> None:
+    driver = auth("demo-driver")  # holds 粤B12345
+    window = {"starts": T0.isoformat(), "ends": (T0 + timedelta(hours=4)).isoformat()}
+    body = {"lot_id": "demo-lot", "plate": "粤K00001", **window}
+    status, refused = call(
+        client, "post", "/v1/driver/reservations", {**body, "host_plate": "粤B12345"}, driver
+    )
+    assert status == 403 and refused["code"] == "not_a_card_holder"  # no card yet
+    card_type(client, "monthly", None)
+    card(client, ["粤B12345"])
+    status, made = call(client, "post", "/v1/driver/reservations", {**body, "host_plate": "粤B12345"}, driver)
+    assert status == 201 and made["status"] == "approved", made
+    enter("粤K00001", T0 + timedelta(minutes=5))
+    assert visit("粤K00001").entry_remark.startswith("预约车辆入场")
+    assert leave("粤K00001", T0 + timedelta(hours=1))["result"] == "exited"
+
+
+def test_a_reservation_with_manual_approval_waits_for_staff(
+    client: Client, published: Recorder, machines: dict[str, str]
+) -> None:
+    from chalicelib.workflows import tasks
+
+    call(client, "put", f"{LOT}/identity-options", {"reservation_approval": "manual"})
+    driver = auth("someone")
+    body = {
+        "lot_id": "demo-lot",
+        "plate": "粤K00002",
+        "starts": T0.isoformat(),
+        "ends": (T0 + timedelta(hours=4)).isoformat(),
+    }
+    status, made = call(client, "post", "/v1/driver/reservations", body, driver)
+    assert status == 201 and made["status"] == "pending" and made["approval_id"]
+    enter("粤K00002", T0 + timedelta(minutes=1))
+    assert visit("粤K00002").identity["kind"] == "temporary"  # not approved yet
+    leave("粤K00002", T0 + timedelta(minutes=2))
+    approval_id = made["approval_id"]
+    waiting = tasks.next_step({"approval_id": approval_id}, datetime.now(UTC))
+    tasks.wait({"approval_id": approval_id, "level": waiting["level"], "token": "t1"}, datetime.now(UTC))
+    status, _ = call(
+        client, "post", f"/v1/ops/approvals/{approval_id}/decisions", {"level": 0, "decision": "approve"}
+    )
+    assert status == 200
+    assert tasks.next_step({"approval_id": approval_id}, datetime.now(UTC))["action"] == "approved"
+    tasks.execute({"approval_id": approval_id}, datetime.now(UTC))
+    enter("粤K00002", T0 + timedelta(minutes=10))
+    assert visit("粤K00002").identity["kind"] == "reservation"
