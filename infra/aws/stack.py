@@ -132,7 +132,7 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "WorkflowWait": Access(tuple(_WORKFLOWS), drives_workflows=True),  # answers a level decided meanwhile
     "WorkflowEscalate": Access(tuple(_WORKFLOWS)),
     # An executor writes what its kind approves: a reservation's pass (identities, visits tables).
-    "WorkflowExecute": Access(tuple(_WORKFLOWS + ["LotIdentity", "Visit"])),
+    "WorkflowExecute": Access((*_WORKFLOWS, "LotIdentity", "Visit")),
     # The refund machine's own tasks (the provider's answer is verified with its public key) and
     # the sweep that opens the automatic refunds of overpayments (and starts their executions).
     "RefundPay": Access((*_REFUNDS, MERCHANT_TABLE), reads_pay_key=True),

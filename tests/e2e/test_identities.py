@@ -27,10 +27,14 @@ POLL = 0.2
 
 @pytest.fixture(scope="module")
 def desk(stack: Stack) -> Api:
-    """An ops admin of the demo operator (customer service for identities, cashier for cash)."""
-    return Api(
+    """An ops admin of the demo operator (customer service for identities, cashier for cash, in
+    an open shift)."""
+    desk = Api(
         stack.api, stack.token(f"e2e-desk-{uuid.uuid4().hex[:6]}", ["staff", "ops_admin"], DEMO_OPERATOR)
     )
+    opened = desk.post(f"{LOT}/shifts", {})
+    assert opened.status_code == 201, opened.text
+    return desk
 
 
 @pytest.fixture(scope="module")

@@ -212,6 +212,7 @@ def test_a_locked_car_is_held_at_the_exit_until_its_owner_unlocks(
     waiting = leave("粤B12345", T0 + timedelta(minutes=2))
     assert waiting["result"] == "payment_required"
     # locked again while told to pay: the payment does not let it out, the next capture decides
+    assert call(client, "post", f"{LOT}/shifts")[0] == 201  # cash is taken in an open shift
     lock = {"lot_id": "demo-lot", "plate": "粤B12345", "locked": True}
     call(client, "post", "/v1/driver/locks", lock, driver)
     status, _ = call(
@@ -243,6 +244,7 @@ def test_open_gate_mode_lets_a_car_out_owing_and_the_next_visit_pays_it(
     out = leave("粤B40404", T0 + timedelta(hours=1, minutes=10))
     assert out == {"result": "payment_required", "visit_id": second.visit_id, "due_fen": 500}
     # the cashier takes the fee and the arrears: the car leaves, the arrears are settled
+    assert call(client, "post", f"{LOT}/shifts")[0] == 201  # cash is taken in an open shift
     status, _ = call(client, "post", f"{LOT}/visits/{second.visit_id}/cash", {"amount_fen": 500})
     assert status == 200
     assert visit("粤B40404").status == EXITED
