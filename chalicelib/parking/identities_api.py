@@ -1,8 +1,8 @@
 """Who is the car, over HTTP (docs/identities.md). Staff (customer service; an ops admin holds
 it): the lot's identity options (precedence, special plates, open-gate mode, arrears blacklist,
-group option), card types, cards and several-car groups, black/white list entries, visitor
-passes, lane QR codes. Drivers: lock and unlock their car, scan a lane's QR code (plateless
-car). Another operator's lot answers 404; every staff change is in the audit log."""
+group option), card types, cards and several-car groups, list entries (black, white, visitor
+passes), lane QR codes. Drivers: lock and unlock their car, scan a lane's QR code (plateless car),
+reserve. Another operator's lot answers 404; every staff change is in the audit log."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from chalice import Response
 from chalicelib.parking import identity_admin as admin
 from chalicelib.parking import identity_contract as c
 from chalicelib.parking import lots, plateless, reservations
-from chalicelib.parking.identity_models import CARD, LIST, PASS, TYPE
+from chalicelib.parking.identity_models import CARD, LIST, TYPE
 from chalicelib.shared.auth import CUSTOMER_SERVICE, DRIVER, STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.errors import NotFound
@@ -129,6 +129,7 @@ def delete_card(request: Any, lot_id: str, card_id: str, *, me: Principal) -> Re
 
 @routes.route(f"{LOT}/lists", "GET", response=c.WindowsOut, errors=[404], auth=STAFF)
 def list_lists(request: Any, lot_id: str, *, me: Principal) -> Response:
+    """The lot's black/white list entries and visitor passes (and the automatic arrears blacklist)."""
     return _items(lot_id, admin.listing(_staff(me), lot_id, LIST))
 
 
@@ -143,7 +144,8 @@ def list_lists(request: Any, lot_id: str, *, me: Principal) -> Response:
     roles=CS,
 )
 def add_list(request: Any, lot_id: str, *, me: Principal, body: c.ListIn) -> Response:
-    """A blacklist or whitelist entry with its window (it reverts by itself when the window ends)."""
+    """A blacklist, whitelist or visitor (访客) entry with its window (it reverts by itself when the
+    window ends); a visitor pass may be single use."""
     return ok(admin.add_window(_staff(me), lot_id, LIST, body, now()), status=201)
 
 
@@ -152,34 +154,6 @@ def add_list(request: Any, lot_id: str, *, me: Principal, body: c.ListIn) -> Res
 )
 def remove_list(request: Any, lot_id: str, entry_id: str, *, me: Principal) -> Response:
     admin.remove_window(_staff(me), lot_id, LIST, entry_id, now())
-    return ok({"lot_id": lot_id, "id": entry_id, "deleted": True})
-
-
-@routes.route(f"{LOT}/passes", "GET", response=c.WindowsOut, errors=[404], auth=STAFF)
-def list_passes(request: Any, lot_id: str, *, me: Principal) -> Response:
-    return _items(lot_id, admin.listing(_staff(me), lot_id, PASS))
-
-
-@routes.route(
-    f"{LOT}/passes",
-    "POST",
-    body=c.PassIn,
-    response=c.WindowOut,
-    status=201,
-    errors=[404, 422],
-    auth=STAFF,
-    roles=CS,
-)
-def add_pass(request: Any, lot_id: str, *, me: Principal, body: c.PassIn) -> Response:
-    """A visitor pass (访客) for a plate at this lot, optionally single use."""
-    return ok(admin.add_window(_staff(me), lot_id, PASS, body, now()), status=201)
-
-
-@routes.route(
-    f"{LOT}/passes/{{entry_id}}", "DELETE", response=c.DeletedOut, errors=[404], auth=STAFF, roles=CS
-)
-def remove_pass(request: Any, lot_id: str, entry_id: str, *, me: Principal) -> Response:
-    admin.remove_window(_staff(me), lot_id, PASS, entry_id, now())
     return ok({"lot_id": lot_id, "id": entry_id, "deleted": True})
 
 

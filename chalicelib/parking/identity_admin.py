@@ -1,6 +1,6 @@
 """Staff and drivers manage who the car is (docs/identities.md): the lot's identity options,
 card types, cards (a card with fewer spaces than plates is a several-car group), black and white
-list entries, visitor passes, the driver's lock. Each change writes the staff item, the plates'
+list entries and visitor passes, the driver's lock. Each change writes the staff item, the plates'
 identity items the gate reads and the audit entry in one transaction; another operator's lot
 answers 404."""
 
@@ -18,7 +18,6 @@ from chalicelib.parking.domain import identities as rules
 from chalicelib.parking.identity_models import (
     CARD,
     IDENTITY_KEY,
-    LIST,
     TYPE,
     LotIdentity,
     PlateIdentity,
@@ -326,12 +325,12 @@ def delete_card(staff: Staff, lot_id: str, card_id: str, now: datetime) -> None:
 
 
 def add_window(staff: Staff, lot_id: str, store_kind: str, body: Any, now: datetime) -> dict[str, Any]:
-    """A black or white list entry (`store_kind` list) or a visitor pass (pass), with its window;
-    it reverts by itself when the window ends (the gate compares `now` to it)."""
+    """A black or white list entry or a visitor pass, with its window; it reverts by itself when
+    the window ends (the gate compares `now` to it)."""
     lot = lots.own(staff.operator_id, lot_id)
-    kind = body.kind if store_kind == LIST else "visitor"
+    kind = body.kind
     if kind not in ("black", "white", "visitor"):
-        raise Invalid("kind must be black or white", "invalid_list_kind")
+        raise Invalid("kind must be black, white or visitor", "invalid_list_kind")
     if body.starts and body.ends and body.ends <= body.starts:
         raise Invalid("ends must be after starts", "invalid_window")
     plate = _plate(body.plate)
@@ -341,7 +340,7 @@ def add_window(staff: Staff, lot_id: str, store_kind: str, body: Any, now: datet
         "starts": iso_or_none(body.starts),
         "ends": iso_or_none(body.ends),
         "reason": body.reason or "",
-        "single_use": bool(getattr(body, "single_use", False)),
+        "single_use": bool(body.single_use) and kind == "visitor",
     }
     data = {**window, "plate": plate}
     item = LotIdentity(

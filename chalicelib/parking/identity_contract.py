@@ -65,23 +65,15 @@ class CardIn(Strict, kw_only=True):
 
 
 class ListIn(Strict, kw_only=True):
-    """A blacklist (refused) or whitelist (free) entry for its window; it reverts by itself."""
+    """A blacklist entry (refused), a whitelist entry (free) or a visitor pass (访客, free; with
+    `single_use` its first entry uses it up) for its window; it reverts by itself."""
 
     plate: Plate
-    kind: Annotated[str, msgspec.Meta(max_length=10, description="black or white")]
+    kind: Annotated[str, msgspec.Meta(max_length=10, description="black, white or visitor")]
     starts: Instant | None = None
     ends: Instant | None = None
     reason: Reason | None = None
-
-
-class PassIn(Strict, kw_only=True):
-    """A visitor pass (访客) at this lot for its window, optionally used up by one entry."""
-
-    plate: Plate
-    starts: Instant | None = None
-    ends: Instant | None = None
     single_use: bool = False
-    reason: Reason | None = None
 
 
 class LockIn(Strict, kw_only=True):

@@ -3,10 +3,11 @@
 Two shapes:
 
 - `LotIdentity` (table `identities`): what staff manage, one item per card type, card, list
-  entry or pass of a lot. Keys: hash `lot_id`, range `key` = "{kind}#{id}" (kind: type | card |
-  list | pass). Access patterns: get one (staff edits; the gate reads a card that needs its live
-  state: a group's cars inside, the count left); a lot's items of one kind (Query with
-  begins_with; card types are loaded with the cached lot configuration).
+  entry (black, white, visitor pass) or reservation of a lot. Keys: hash `lot_id`, range `key` =
+  "{kind}#{id}" (kind: type | card | list | resv). Access patterns: get one (staff edits; the
+  gate reads a card that needs its live state: a group's cars inside, the count left); a lot's
+  items of one kind (Query with begins_with; card types are loaded with the cached lot
+  configuration).
 - `PlateIdentity`: the gate's projection, one item per (lot, plate) in the **visits** table,
   under the visits' own hash key `"{lot_id}#{plate}"` with the range key `~identity`, which sorts
   after every visit id: the gate's descending Query for the plate's latest visits returns it
@@ -33,7 +34,7 @@ from pynamodb.models import Model
 from chalicelib.shared.db import TableMeta, table_name_for
 
 IDENTITY_KEY = "~identity"
-TYPE, CARD, LIST, PASS = "type", "card", "list", "pass"
+TYPE, CARD, LIST = "type", "card", "list"  # a list entry: black, white or visitor (a pass)
 
 
 class LotIdentity(Model):

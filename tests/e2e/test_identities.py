@@ -154,7 +154,7 @@ def test_a_police_plate_is_free_and_a_single_use_visitor_pass_admits_once(
     desk: Api, entry: GateDevice, exit_gate: GateDevice
 ) -> None:
     police, visitor = f"粤A{random.randrange(10000):04d}警", new_plate()
-    answer = desk.post(f"{LOT}/passes", {"plate": visitor, "single_use": True})
+    answer = desk.post(f"{LOT}/lists", {"plate": visitor, "kind": "visitor", "single_use": True})
     assert answer.status_code == 201, answer.text
     assert _arrive(entry, police, "in") == ([police, "特殊车辆 请通行"], True)
     assert _arrive(entry, visitor, "in") == ([visitor, "访客 欢迎光临"], True)

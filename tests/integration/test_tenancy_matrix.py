@@ -219,8 +219,8 @@ def _approval_side(client: Client, side: Side) -> None:
 
 
 def _identity_side(client: Client, side: Side) -> None:
-    """A card type, two cards, two list entries and two passes in the side's lot (one of each for
-    the delete probes)."""
+    """A card type, two cards and two list entries in the side's lot (one of each for the delete
+    probes)."""
     lot = f"/v1/ops/lots/{side.lot}"
     _ok(
         client.http.put(f"{lot}/card-types/monthly", headers=side.staff, body=json.dumps({"name": "月卡"})),
@@ -231,11 +231,10 @@ def _identity_side(client: Client, side: Side) -> None:
         side.extra[name] = _ok(
             client.http.post(f"{lot}/cards", headers=side.staff, body=json.dumps(body)), 201
         )["id"]
-    for kind, route in (("list", "lists"), ("pass", "passes")):
-        for n, name in ((1, kind), (2, f"{kind}_del")):
-            body = {"plate": f"粤L{side.name.upper()}000{n}", **({"kind": "black"} if kind == "list" else {})}
-            made = client.http.post(f"{lot}/{route}", headers=side.staff, body=json.dumps(body))
-            side.extra[name] = _ok(made, 201)["id"]
+    for n, name in ((1, "list"), (2, "list_del")):
+        body = {"plate": f"粤L{side.name.upper()}000{n}", "kind": "black"}
+        made = client.http.post(f"{lot}/lists", headers=side.staff, body=json.dumps(body))
+        side.extra[name] = _ok(made, 201)["id"]
 
 
 def _card_body(plate: str) -> dict[str, Any]:
@@ -631,15 +630,6 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ],
     ("DELETE", "/v1/ops/lots/{lot_id}/lists/{entry_id}"): lambda me, t: [
         Probe("DELETE", f"/v1/ops/lots/{t.lot}/lists/{t.extra['list_del']}", "staff")
-    ],
-    ("GET", "/v1/ops/lots/{lot_id}/passes"): lambda me, t: [
-        Probe("GET", f"/v1/ops/lots/{t.lot}/passes", "staff")
-    ],
-    ("POST", "/v1/ops/lots/{lot_id}/passes"): lambda me, t: [
-        Probe("POST", f"/v1/ops/lots/{t.lot}/passes", "staff", {"plate": "粤Z00003"})
-    ],
-    ("DELETE", "/v1/ops/lots/{lot_id}/passes/{entry_id}"): lambda me, t: [
-        Probe("DELETE", f"/v1/ops/lots/{t.lot}/passes/{t.extra['pass_del']}", "staff")
     ],
     ("GET", "/v1/ops/lots/{lot_id}/lanes/{lane_id}/qr"): lambda me, t: [
         Probe("GET", f"/v1/ops/lots/{t.lot}/lanes/entry-1/qr", "staff")

@@ -172,7 +172,9 @@ def test_a_whitelist_entry_is_free_while_valid(client: Client, published: Record
 
 
 def test_a_single_use_visitor_pass_admits_once(client: Client, published: Recorder) -> None:
-    status, made = call(client, "post", f"{LOT}/passes", {"plate": "粤V00001", "single_use": True})
+    status, made = call(
+        client, "post", f"{LOT}/lists", {"plate": "粤V00001", "kind": "visitor", "single_use": True}
+    )
     assert status == 201 and made["single_use"] is True
     enter("粤V00001", T0)
     assert visit("粤V00001").entry_remark.startswith("访客车辆入场")
