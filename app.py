@@ -20,6 +20,7 @@ from chalicelib.ledger.blueprint import bp as ledger
 from chalicelib.parking import api as parking_api
 from chalicelib.parking import books_api as parking_books
 from chalicelib.parking import booth_api as parking_booth
+from chalicelib.parking import identities_api as parking_identities
 from chalicelib.parking import ops_api as parking_ops
 from chalicelib.parking.blueprint import bp as parking
 from chalicelib.payments import api as payments_api
@@ -62,6 +63,7 @@ ROUTES = (
     parking_books.routes,
     parking_ops.routes,
     parking_booth.routes,
+    parking_identities.routes,
     payments_api.routes,
     payments_callbacks.routes,
     payments_recon.routes,

@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
-from chalicelib.parking import api, books_api, booth_api, devices, occupancy, ops_api
+from chalicelib.parking import api, books_api, booth_api, devices, identities_api, occupancy, ops_api
 from chalicelib.shared import http
 from chalicelib.shared.clock import now
 from chalicelib.shared.observability import logger, metrics, metrics_flushed, tracer
@@ -18,6 +18,7 @@ http.register(bp, api.routes)
 http.register(bp, books_api.routes)
 http.register(bp, ops_api.routes)
 http.register(bp, booth_api.routes)
+http.register(bp, identities_api.routes)
 
 
 def _device_event(kind: str, event: Any) -> dict[str, Any]:

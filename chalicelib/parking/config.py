@@ -4,13 +4,14 @@ it. Tariff versions never change, so they are kept for the container's life."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.parking.domain import tariffs
+from chalicelib.parking.domain import identities, tariffs
 from chalicelib.parking.domain.tariffs import Tariff
+from chalicelib.parking.identity_models import TYPE, LotIdentity
 from chalicelib.parking.models import Lane, Lot, TariffVersion
 from chalicelib.shared.cache import cache
 from chalicelib.shared.settings import get_settings
@@ -64,6 +65,10 @@ class LotConfig:
     holidays: tuple[date, ...]
     lanes: dict[str, LaneInfo]
     capacity: int = 0
+    # Who-is-the-car options and the lot's card types with their own tariffs (docs/identities.md).
+    options: identities.Options = field(default_factory=identities.Options)
+    card_types: dict[str, identities.CardType] = field(default_factory=dict)
+    card_tariffs: dict[str, TariffRef] = field(default_factory=dict)
 
     def ref_for(self, vehicle_class: str) -> TariffRef | None:
         return self.plan.get(vehicle_class) or self.plan.get("small")
@@ -103,6 +108,7 @@ def lot(lot_id: str) -> LotConfig | None:
             holiday_id,
             latest_version(holiday_id) if holiday_id else None,
         )
+    types = card_types(lot_id)
     config = LotConfig(
         lot_id=item.lot_id,
         operator_id=item.operator_id,
@@ -114,9 +120,30 @@ def lot(lot_id: str) -> LotConfig | None:
         holidays=tuple(date.fromisoformat(str(d)) for d in item.holidays or []),
         lanes=lanes,
         capacity=int(item.capacity or 0),
+        options=identities.Options.from_dict(item.identity_options),
+        card_types=types,
+        card_tariffs={
+            t.tariff_id: TariffRef(t.tariff_id, latest_version(t.tariff_id))
+            for t in types.values()
+            if t.tariff_id
+        },
     )
     _lots.put(key, config)
     return config
+
+
+def card_types(lot_id: str) -> dict[str, identities.CardType]:
+    """The lot's card types (VIP类型), read with its configuration."""
+    out: dict[str, identities.CardType] = {}
+    for item in LotIdentity.query(lot_id, LotIdentity.key.startswith(f"{TYPE}#")):
+        lanes = item.data.get("lanes")
+        out[item.item_id] = identities.CardType(
+            item.item_id,
+            str(item.data.get("name") or item.item_id),
+            tuple(lanes) if lanes is not None else None,
+            item.data.get("tariff_id"),
+        )
+    return out
 
 
 def latest_version(tariff_id: str) -> int:

@@ -28,7 +28,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
-from chalicelib.parking import config, gate_commands, occupancy, pricing
+from chalicelib.parking import config, gate_commands, identities, occupancy, pricing
 from chalicelib.parking.domain import gate, plates
 from chalicelib.parking.domain.tariffs import Price
 from chalicelib.parking.messages import Capture, GateEvent
@@ -57,7 +57,8 @@ from chalicelib.shared.timeutil import iso
 
 @dataclass
 class GateOutcome:
-    result: str  # entered | exited | payment_required | unmatched_exit | duplicate | already_exited
+    # entered | refused | exited | held | payment_required | unmatched_exit | duplicate | already_exited
+    result: str
     visit_id: str | None = None
     due_fen: int = 0
     commands: list[OutgoingCommand] = field(default_factory=list)
@@ -135,18 +136,40 @@ def handle_capture(capture: Capture, now: datetime) -> GateOutcome:
     if plates.is_unreadable(plate):
         plate = plates.placeholder(now)
     if capture.direction == "in":
-        return _enter(capture, lot, lane.lane_id, plate, now)
+        return enter(capture, lot, lane.lane_id, plate, now)
     return _exit(capture, lot, lane.lane_id, plate, now)
 
 
-def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime) -> GateOutcome:
-    recent = pricing.earlier_visits(lot.lot_id, plate, limit=1)
+def enter(
+    capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime, user: str | None = None
+) -> GateOutcome:
+    """Decide on what was read; a card changed by another lane's car in between (a group's last
+    space taken) makes the entry read and decide again."""
+    for attempt in range(EXIT_ATTEMPTS):
+        try:
+            return _enter_once(capture, lot, lane_id, plate, now, user)
+        except VisitChanged:
+            if attempt + 1 == EXIT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _enter_once(
+    capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime, user: str | None
+) -> GateOutcome:
+    item, recent = identities.lookup(lot.lot_id, plate, limit=1)
     previous = recent[0] if recent else None
     already_inside = previous is not None and previous.status == INSIDE
-    decision = gate.decide_entry(plate, already_inside)
+    entry, card_state = identities.resolve(lot, lane_id, plate, now, item, already_inside)
+    if entry.refused:
+        refusal = [gate_commands.display(capture.device_id, entry.display, now)]
+        if not _commit(capture, "refused", refusal, now, lambda tx: None):
+            return GateOutcome("duplicate")
+        return GateOutcome("refused", commands=refusal)
+    decision = gate.EntryDecision(True, entry.remark, entry.display, already_inside)
     visit_id = sortable_id("v", now)
     vehicle_class = plates.vehicle_class(plate, capture.plate_color, capture.vehicle_type)
-    ref = pricing.ref_at_entry(lot, vehicle_class)
+    ref = identities.tariff_ref(lot, entry) or pricing.ref_at_entry(lot, vehicle_class)
     outgoing = [gate_commands.display(capture.device_id, decision.display, now)]
     if decision.open_gate:
         outgoing.insert(0, gate_commands.open_gate(capture.device_id, lane_id, visit_id, now))
@@ -165,10 +188,12 @@ def _enter(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, no
         entry_message_id=capture.message_id,
         entry_remark=decision.remark,
         tariff_ref=ref.to_dict() if ref else None,
+        **identities.visit_fields(entry, item, user),
     )
 
     def write(tx: TransactWrite) -> None:
         tx.save(visit, condition=Visit.visit_id.does_not_exist())
+        identities.entry_writes(tx, lot, plate, entry, card_state, visit_id, now)
         if decision.previous_becomes_abnormal and previous is not None:
             paid = int(previous.paid_fen)
             # Whatever the abandoned visit had paid is owed back (it is never charged now).
@@ -231,7 +256,7 @@ def _exit(capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now
 def _exit_once(
     capture: Capture, lot: config.LotConfig, lane_id: str, plate: str, now: datetime
 ) -> GateOutcome:
-    recent = pricing.earlier_visits(lot.lot_id, plate)
+    item, recent = identities.lookup(lot.lot_id, plate, limit=3)
     visit = recent[0] if recent else None
     if visit is not None and _just_released_here(visit, capture.device_id, now):
         # The car is still at the barrier it was let out of (the open may not have reached the
@@ -241,7 +266,7 @@ def _exit_once(
         return GateOutcome("duplicate" if repeat else "already_exited", visit_id=visit.visit_id)
     if visit is None or visit.status != INSIDE:
         return _unmatched_exit(capture, lot, lane_id, plate, now)
-    return decide_exit(capture, lot, lane_id, visit, recent[1:], now)
+    return decide_exit(capture, lot, lane_id, visit, recent[1:], now, identity=item)
 
 
 def decide_exit(
@@ -253,22 +278,31 @@ def decide_exit(
     now: datetime,
     also: Callable[[TransactWrite], object] | None = None,
     kind: str = "capture",
+    identity: identities.PlateIdentity | None = None,
 ) -> GateOutcome:
     """The exit of an open visit at a lane: open when nothing is due (the visit closes), else show
     the amount and mark the car waiting. Staff's manual match and exit correction decide here
-    too, with their record and audit entry added by `also` to the same transaction."""
+    too, with their record and audit entry added by `also` to the same transaction. A locked
+    car is held; in open-gate mode a car that owes leaves and what it owes becomes arrears."""
     priced = pricing.exit_decision(visit, lot, now, earlier, with_coupons=True)
     decision = priced.decision
+    rule = identities.exit_rule(visit, lane_id, decision.due_fen, lot, identity)
+    if rule.held:  # a locked car: held before anything is paid from its funds
+        return _hold(capture, visit, rule.display, now, also, kind)
     # A fee due may be paid here from the plate's prestore (auto-pay) or by no-sense pay, in this
     # exit's transaction (payments decides; a lot without such plates costs no round trip).
     funds = payments.exit_funds(lot.lot_id, visit.plate, decision.due_fen, now) if decision.due_fen else None
     if funds is not None:
         decision = gate.ExitDecision(True, decision.fee, 0, (visit.plate, funds.display, "一路顺风"))
+    owed = 0 if funds is not None else rule.owed_fen  # open-gate mode: what it leaves owing
+    opens = decision.open_gate or owed > 0
     outgoing: list[OutgoingCommand] = []
-    if decision.open_gate:
+    if opens:
         outgoing.append(gate_commands.open_gate(capture.device_id, lane_id, visit.visit_id, now))
-    outgoing.append(gate_commands.display(capture.device_id, decision.display, now))
-    outcome = "exited" if decision.open_gate else "payment_required"
+    outgoing.append(
+        gate_commands.display(capture.device_id, (rule.display if owed else ()) or decision.display, now)
+    )
+    outcome = "exited" if opens else "payment_required"
 
     # A car told to pay waits only if no payment was booked since the visit was read.
     paid = int(visit.paid_fen or 0)
@@ -280,11 +314,13 @@ def decide_exit(
     def write(tx: TransactWrite) -> None:
         if also is not None:
             also(tx)
-        if decision.open_gate:
+        if opens:
             paid_now = funds.amount_fen if funds is not None else 0
             close(tx, visit, lot, priced, earlier, lane_id, capture.device_id, now, paid_now_fen=paid_now)
             if funds is not None:
                 funds.add(tx, visit.visit_id, lot.operator_id, lot.timezone)
+            if owed:
+                identities.owe(tx, visit, lot, lane_id, owed, identity, now)
             return
         tx.update(
             visit,
@@ -296,15 +332,30 @@ def decide_exit(
             condition=unchanged,
         )
 
-    delta = -1 if decision.open_gate else 0
+    delta = -1 if opens else 0
     if not _commit(capture, outcome, outgoing, now, write, lot, delta, kind):
         return GateOutcome("duplicate")
-    return GateOutcome(
-        "exited" if decision.open_gate else "payment_required",
-        visit_id=visit.visit_id,
-        due_fen=decision.due_fen,
-        commands=outgoing,
-    )
+    return GateOutcome(outcome, visit_id=visit.visit_id, due_fen=decision.due_fen, commands=outgoing)
+
+
+def _hold(
+    capture: Capture,
+    visit: Visit,
+    display: tuple[str, ...],
+    now: datetime,
+    also: Callable[[TransactWrite], object] | None,
+    kind: str,
+) -> GateOutcome:
+    """A locked car (锁车) at the exit: the barrier stays down whatever it owes."""
+    outgoing = [gate_commands.display(capture.device_id, display, now)]
+
+    def write(tx: TransactWrite) -> None:
+        if also is not None:
+            also(tx)
+
+    if not _commit(capture, "held", outgoing, now, write, kind=kind):
+        return GateOutcome("duplicate")
+    return GateOutcome("held", visit_id=visit.visit_id, commands=outgoing)
 
 
 def _just_released_here(visit: Visit, device_id: str, now: datetime) -> bool:
@@ -335,13 +386,15 @@ def close(
     fee = priced.decision.fee
     paid = int(visit.paid_fen)
     discount = int(visit.discount_fen) + priced.discount_fen
+    # The group space it took is freed; what it paid toward earlier visits' arrears is theirs.
+    to_arrears = identities.on_close(tx, visit, lot, fee.total_fen - discount, paid + paid_now_fen, now)
     posting = ledger.visit_closed(
         visit.visit_id,
         lot_id=visit.lot_id,
         operator_id=lot.operator_id,
         total_fen=fee.total_fen,
         discount_fen=discount,
-        paid_fen=paid + paid_now_fen,
+        paid_fen=paid + paid_now_fen - to_arrears,
         at=now,
     )
     excess = posting.memo["excess_fen"] if posting is not None else 0
@@ -419,12 +472,12 @@ def release_waiting_car(lot_plate: str, visit_id: str, now: datetime) -> list[Ou
     lot = config.lot(visit.lot_id)
     if lot is None:
         return []
-    recent = pricing.earlier_visits(visit.lot_id, visit.plate, limit=3)
+    item, recent = identities.lookup(visit.lot_id, visit.plate, limit=3)
     earlier = [v for v in recent if v.visit_id < visit.visit_id]
     priced = pricing.exit_decision(visit, lot, now, earlier)
     decision = priced.decision
-    if not decision.open_gate:
-        return []
+    if not decision.open_gate or identities.view(item).locked:
+        return []  # still owes, or locked by its owner since it was told to pay (the next capture decides)
     device_id, lane_id = visit.waiting_exit_device_id, visit.waiting_exit_lane_id
     outgoing = [
         gate_commands.open_gate(device_id, lane_id, visit.visit_id, now),

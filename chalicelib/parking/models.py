@@ -17,6 +17,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.parking.identity_models import MODELS as IDENTITY_MODELS
 from chalicelib.shared.db import TableMeta, table_name_for
 
 # ----------------------------------------------------------------------------------------------
@@ -52,6 +53,9 @@ class Lot(Model):
     tariff_plan = JSONAttribute(default=dict)
     # Holidays as the lot's local dates, "YYYY-MM-DD".
     holidays: ListAttribute[str] = ListAttribute(default=list)
+    # Who-is-the-car options (docs/identities.md): precedence, special plate patterns, open-gate
+    # mode for the lot or some lanes, the arrears blacklist threshold, the group option.
+    identity_options = JSONAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     # Cash at the booth above this needs the cashier's confirmation (docs/booth.md); unset: the default.
     cash_confirm_above_fen = NumberAttribute(null=True)
@@ -189,6 +193,14 @@ class Visit(Model):
     # Merchant coupons given to this car during this stay (coupons.ports holds them): only a visit
     # with some asks for them at the exit and the quote.
     coupons_given = NumberAttribute(null=True)
+    # Who the car was at entry (docs/identities.md): {"kind", "free", "card_id", "group",
+    # "tariff_id"}; absent for a temporary car of before identities. The exit prices by it.
+    identity = JSONAttribute(null=True)
+    # Earlier unpaid exits of the plate this visit pays with its fee: {visit_id: fen}.
+    arrears = JSONAttribute(null=True)
+    arrears_fen = NumberAttribute(default=0)
+    # A plateless car (无牌车): the driver whose lane QR scan opened its entry.
+    plateless_user = UnicodeAttribute(null=True)
 
     by_plate = VisitsByPlate()
     inside_by_lot = VisitsInsideByLot()
@@ -421,4 +433,14 @@ class PlateBinding(Model):
     by_user = PlatesByUser()
 
 
-MODELS: list[type[Model]] = [Lot, Lane, Visit, Quote, Record, TariffVersion, PlateBinding, Occupancy]
+MODELS: list[type[Model]] = [
+    Lot,
+    Lane,
+    Visit,
+    Quote,
+    Record,
+    TariffVersion,
+    PlateBinding,
+    Occupancy,
+    *IDENTITY_MODELS,
+]

@@ -19,7 +19,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
-from chalicelib.parking import config, gate, gate_commands, lots, occupancy, pricing, shifts
+from chalicelib.parking import config, gate, gate_commands, identities, lots, occupancy, pricing, shifts
 from chalicelib.parking.domain import booth, plates
 from chalicelib.parking.domain import gate as rules
 from chalicelib.parking.messages import Capture
@@ -542,6 +542,7 @@ def _release_once(
 
         def update(tx: TransactWrite) -> None:
             tx.update(target, actions=actions, condition=(Visit.status == INSIDE) & (Visit.paid_fen == paid))
+            identities.free_space(tx, target)
 
         writes.append(update)
     else:
@@ -793,6 +794,7 @@ def close_stale(staff: Staff, lot_id: str, visit_id: str, reason: str, now: date
                 ],
                 condition=(Visit.status == INSIDE) & (Visit.paid_fen == paid),
             )
+            identities.free_space(tx, visit)
             ledger.add(tx, closed, lot.timezone)
             tx.save(
                 new_record(

@@ -18,6 +18,7 @@ from chalicelib.coupons import ports as coupons
 from chalicelib.ledger.ports import VisitFact
 from chalicelib.parking import config, gate, plates, pricing, quotes
 from chalicelib.parking.domain import plates as plate_rules
+from chalicelib.parking.identity_models import IDENTITY_KEY
 from chalicelib.parking.models import EXITED, INSIDE, Lot, Visit, lot_plate_key
 from chalicelib.platform.commands import OutgoingCommand
 from chalicelib.shared.db import get_or_none
@@ -261,7 +262,11 @@ def grant_charging_waiver(
     once per visit. False when the car is not inside or the visit already has one."""
     normalized = plate_rules.normalize(plate)
     for visit in Visit.query(
-        lot_plate_key(lot_id, normalized), scan_index_forward=False, limit=1, consistent_read=True
+        lot_plate_key(lot_id, normalized),
+        Visit.visit_id < IDENTITY_KEY,
+        scan_index_forward=False,
+        limit=1,
+        consistent_read=True,
     ):
         if visit.status != INSIDE:
             return False
@@ -279,7 +284,7 @@ def grant_charging_waiver(
 
 def visit_facts() -> Iterator[VisitFact]:
     """Every visit's paid amount and open obligation (the ledger's scheduled check; a scan)."""
-    for visit in Visit.scan():
+    for visit in Visit.scan(Visit.visit_id != IDENTITY_KEY):
         yield VisitFact(
             str(visit.visit_id), str(visit.status), int(visit.paid_fen), int(visit.overpaid_fen or 0)
         )
@@ -301,3 +306,10 @@ def settle_obligation(
         actions=[Visit.overpaid_fen.set(seen_fen - amount_fen)],
         condition=(Visit.overpaid_fen == seen_fen) & (Visit.overpaid_fen >= amount_fen),
     )
+
+
+def approve_reservation(lot_id: str, reservation_id: str, now: datetime) -> dict[str, Any]:
+    """A reservation approved in the approval engine (its executor): its pass is written."""
+    from chalicelib.parking import reservations
+
+    return reservations.approve(lot_id, reservation_id, now)

@@ -18,6 +18,7 @@ from chalicelib.parking.config import LotConfig, TariffRef
 from chalicelib.parking.domain import gate, tariffs
 from chalicelib.parking.domain.gate import ExitDecision, WaiverGrant
 from chalicelib.parking.domain.tariffs import Calendar, Carry, Price
+from chalicelib.parking.identity_models import IDENTITY_KEY
 from chalicelib.parking.models import EXITED, Visit, lot_plate_key
 
 
@@ -45,7 +46,7 @@ def tariff_of(visit: Visit, lot: LotConfig) -> tariffs.Tariff | None:
 
 def price_visit(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable[Visit] = ()) -> Price:
     ref = TariffRef.from_dict(visit.tariff_ref) if visit.tariff_ref else lot.ref_for(visit.vehicle_class)
-    if ref is None:
+    if ref is None or (visit.identity or {}).get("free"):
         return tariffs.price(tariffs.Tariff(kind="free"), visit.entered_at, until, lot.zone)
     tariff = config.tariff(ref.tariff_id, ref.version)
     holiday = (
@@ -163,7 +164,10 @@ def decision_at(
         if entry is not None:
             discounts.append(entry)
             discount += int(entry["amount_fen"])
-    return ExitPricing(gate.decide_exit(visit.plate, fee, int(visit.paid_fen), discount), until, discounts)
+    arrears = int(visit.arrears_fen or 0)
+    return ExitPricing(
+        gate.decide_exit(visit.plate, fee, int(visit.paid_fen), discount, arrears), until, discounts
+    )
 
 
 def cycle_total(visit: Visit, lot: LotConfig, fee: Price, earlier: Iterable[Visit]) -> int | None:
@@ -181,5 +185,11 @@ def earlier_visits(lot_id: str, plate: str, limit: int = 3) -> list[Visit]:
     newest closed one carrying the no-repeat cycle's running total (a visit abandoned in between
     by a re-entry does not break the chain)."""
     return list(
-        Visit.query(lot_plate_key(lot_id, plate), scan_index_forward=False, limit=limit, consistent_read=True)
+        Visit.query(
+            lot_plate_key(lot_id, plate),
+            Visit.visit_id < IDENTITY_KEY,  # not the plate's identity item (docs/identities.md)
+            scan_index_forward=False,
+            limit=limit,
+            consistent_read=True,
+        )
     )

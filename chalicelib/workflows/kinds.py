@@ -52,7 +52,14 @@ def record_rule_change(kind: str, subject: str, context: dict[str, Any], now: da
     }
 
 
-ACTIONS: dict[str, Action] = {"rule_change": record_rule_change}
+def approve_reservation(kind: str, subject: str, context: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A reservation approved by staff (manual approval): its pass is written (idempotent)."""
+    from chalicelib.parking import ports as parking
+
+    return parking.approve_reservation(str(context["lot_id"]), str(context["reservation_id"]), now)
+
+
+ACTIONS: dict[str, Action] = {"rule_change": record_rule_change, "reservation": approve_reservation}
 
 KINDS: dict[str, Kind] = {
     "rule_change": Kind(
@@ -61,6 +68,14 @@ KINDS: dict[str, Kind] = {
         (Level(OPS_ADMIN),),
         "rule_change",
         description="a change of a lot's or station's rules, approved before it is recorded",
+    ),
+    "reservation": Kind(
+        "reservation",
+        APPROVAL_MACHINE,
+        (Level(CUSTOMER_SERVICE),),
+        "reservation",
+        description="a driver's reservation at a lot with manual approval (预约审核): approved, the pass "
+        "is written",
     ),
     "refund": Kind(
         "refund",

@@ -144,7 +144,8 @@ FUNCTION_ACCESS: dict[str, Access] = {
     "WorkflowNext": Access(tuple(_WORKFLOWS)),
     "WorkflowWait": Access(tuple(_WORKFLOWS), drives_workflows=True),  # answers a level decided meanwhile
     "WorkflowEscalate": Access(tuple(_WORKFLOWS)),
-    "WorkflowExecute": Access(tuple(_WORKFLOWS)),
+    # An executor writes what its kind approves: a reservation's pass (identities, visits tables).
+    "WorkflowExecute": Access((*_WORKFLOWS, "LotIdentity", "Visit")),
     # The refund machine's own tasks (the provider's answer is verified with its public key) and
     # the sweep that opens the automatic refunds of overpayments (and starts their executions).
     "RefundPay": Access((*_REFUNDS, MERCHANT_TABLE), reads_pay_key=True),
@@ -203,6 +204,7 @@ class ParkchargeStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.table_prefix = table_prefix
         self.specs = [table_spec(model) for model in ALL_MODELS]
         self.tables = {spec.model: self._table(spec) for spec in self.specs}
 
@@ -872,9 +874,28 @@ class ParkchargeStack(cdk.Stack):
             ]
             table_arns = [t.table_arn for t in tables]
             # Index ARNs only for the tables that have indexes: the role's policy stays one
-            # document (the API's role names every table).
+            # document.
             indexed = {spec.model for spec in self.specs if spec.indexes}
             index_arns = [f"{self.tables[m].table_arn}/index/*" for m in access.tables if m in indexed]
+            if set(access.tables) >= set(_ALL):
+                # Every table of the stage (the API, the books' check): named by the stage's table
+                # prefix, which only this stack's tables carry, instead of ~40 ARNs that overflow
+                # the role's policy into a second document.
+                prefix = f"{arn}:dynamodb:{self.region}:{self.account}:table/{self.table_prefix}"
+                table_arns, index_arns = [f"{prefix}*"], [f"{prefix}*/index/*"]
+                if access.reads_pay_key:  # the merchant accounts stay read-only (keys policy)
+                    role.add_to_policy(
+                        iam.PolicyStatement(
+                            effect=iam.Effect.DENY,
+                            actions=[
+                                "dynamodb:PutItem",
+                                "dynamodb:UpdateItem",
+                                "dynamodb:DeleteItem",
+                                "dynamodb:BatchWriteItem",
+                            ],
+                            resources=[self.tables[MERCHANT_TABLE].table_arn],
+                        )
+                    )
             role.add_to_policy(
                 iam.PolicyStatement(
                     actions=[
@@ -962,7 +983,8 @@ class ParkchargeStack(cdk.Stack):
                     {
                         "id": "AwsSolutions-IAM5",
                         "reason": "Wildcards are limited to: the function's own tables' indexes "
-                        "(index/*), device down topics (one per thing, named at runtime), the log "
+                        "(index/*), the stage's table-name prefix for the two functions that touch "
+                        "every table (the API and the books' check), device down topics (one per thing, named at runtime), the log "
                         "streams of the function's own log group (named by Lambda), the executions of "
                         "the stack's own state machines (named at runtime by approval id), and X-Ray, "
                         "whose trace actions support no resource-level permissions.",

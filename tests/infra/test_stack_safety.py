@@ -103,14 +103,18 @@ def _role_statements(template: dict[str, Any], role_id: str) -> list[dict[str, A
 
 
 def _table_ids(template: dict[str, Any], statement: dict[str, Any]) -> set[str]:
+    """The tables a statement names: by ARN, or all of them by the stage's table-name prefix
+    (`...:table/parkcharge-test-*`, which only this stack's tables carry)."""
     ids: set[str] = set()
+    every = set(resources(template, "AWS::DynamoDB::Table"))
     for target in as_list(statement["Resource"]):
         if isinstance(target, dict) and "Fn::GetAtt" in target:
             ids.add(target["Fn::GetAtt"][0])
         elif isinstance(target, dict) and "Fn::Join" in target:
-            ids |= {
-                p["Fn::GetAtt"][0] for p in target["Fn::Join"][1] if isinstance(p, dict) and "Fn::GetAtt" in p
-            }
+            parts = target["Fn::Join"][1]
+            ids |= {p["Fn::GetAtt"][0] for p in parts if isinstance(p, dict) and "Fn::GetAtt" in p}
+            if any(isinstance(p, str) and p.endswith(":table/parkcharge-test-*") for p in parts):
+                ids |= every
     return ids
 
 
@@ -138,7 +142,8 @@ def test_each_function_has_its_own_role_with_only_what_it_touches(synthesized: S
         touched = {
             tables[t]
             for s in statements
-            if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+            if s.get("Effect", "Allow") == "Allow"
+            and any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
             for t in _table_ids(template, s)
         }
         assert touched == {model_table[m] for m in access.tables}, name
@@ -194,3 +199,28 @@ def test_money_tables_are_protected_from_deletion_and_recoverable(synthesized: S
         assert table["Properties"]["DeletionProtectionEnabled"] is True, name
         assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
         assert table["DeletionPolicy"] == "Retain", name
+
+
+def test_the_roles_that_reach_every_table_cannot_write_the_merchant_accounts(synthesized: Synth) -> None:
+    """The API's and the books' roles name every table by the stage's prefix; the merchant
+    accounts (and their keys) stay read-only to the API: an explicit deny of every write."""
+    template = synthesized[1]
+    functions = resources(template, "AWS::Serverless::Function")
+    role = functions["APIHandler"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [accounts] = [
+        k
+        for k, v in resources(template, "AWS::DynamoDB::Table").items()
+        if v["Properties"]["TableName"].endswith("merchant_accounts")
+    ]
+    denied = {
+        a
+        for s in _role_statements(template, role)
+        if s.get("Effect") == "Deny" and accounts in _table_ids(template, s)
+        for a in as_list(s["Action"])
+    }
+    assert {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    } <= denied

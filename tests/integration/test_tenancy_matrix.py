@@ -270,6 +270,29 @@ def _merchant_side(client: Client, side: Side) -> None:
     side.coupon = coupon["coupon_id"]
 
 
+def _identity_side(client: Client, side: Side) -> None:
+    """A card type, two cards and two list entries in the side's lot (one of each for the delete
+    probes)."""
+    lot = f"/v1/ops/lots/{side.lot}"
+    _ok(
+        client.http.put(f"{lot}/card-types/monthly", headers=side.staff, body=json.dumps({"name": "月卡"})),
+        200,
+    )
+    for n, name in ((1, "card"), (2, "card_del")):
+        body = {"type_id": "monthly", "owner": "x", "plates": [f"粤T{side.name.upper()}000{n}"]}
+        side.extra[name] = _ok(
+            client.http.post(f"{lot}/cards", headers=side.staff, body=json.dumps(body)), 201
+        )["id"]
+    for n, name in ((1, "list"), (2, "list_del")):
+        body = {"plate": f"粤L{side.name.upper()}000{n}", "kind": "black"}
+        made = client.http.post(f"{lot}/lists", headers=side.staff, body=json.dumps(body))
+        side.extra[name] = _ok(made, 201)["id"]
+
+
+def _card_body(plate: str) -> dict[str, Any]:
+    return {"type_id": "monthly", "owner": "x", "plates": [plate]}
+
+
 @pytest.fixture
 def world(client: Client, demo: dict[str, str], machines: dict[str, str]) -> World:
     from chalicelib.payments.models import Wallet
@@ -302,6 +325,7 @@ def world(client: Client, demo: dict[str, str], machines: dict[str, str]) -> Wor
         _driver_side(client, side)
         _approval_side(client, side)
         _merchant_side(client, side)
+        _identity_side(client, side)
     return World(client, a, b)
 
 
@@ -685,6 +709,74 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ("POST", "/v1/ops/approvals/{approval_id}/resume"): lambda me, t: [
         Probe("POST", f"/v1/ops/approvals/{t.approval}/resume", "staff", {})
     ],
+    # parking: who is the car (docs/identities.md)
+    ("GET", "/v1/ops/lots/{lot_id}/identity-options"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/identity-options", "staff")
+    ],
+    ("PUT", "/v1/ops/lots/{lot_id}/identity-options"): lambda me, t: [
+        Probe("PUT", f"/v1/ops/lots/{t.lot}/identity-options", "staff", {"open_gate": False})
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/card-types"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/card-types", "staff")
+    ],
+    ("PUT", "/v1/ops/lots/{lot_id}/card-types/{type_id}"): lambda me, t: [
+        Probe("PUT", f"/v1/ops/lots/{t.lot}/card-types/monthly", "staff", {"name": "x"}),
+        Probe(
+            "PUT",
+            f"/v1/ops/lots/{me.lot}/card-types/own",
+            "staff",
+            {"name": "x", "tariff_id": t.parking_tariff},
+        ),
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/cards"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/cards", "staff")
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/cards"): lambda me, t: [
+        Probe("POST", f"/v1/ops/lots/{t.lot}/cards", "staff", _card_body(f"粤N{me.name.upper()}0009"))
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/cards/{card_id}"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/cards/{t.extra['card']}", "staff")
+    ],
+    ("PUT", "/v1/ops/lots/{lot_id}/cards/{card_id}"): lambda me, t: [
+        Probe(
+            "PUT",
+            f"/v1/ops/lots/{t.lot}/cards/{t.extra['card']}",
+            "staff",
+            _card_body(f"粤T{t.name.upper()}0001"),
+        )
+    ],
+    ("DELETE", "/v1/ops/lots/{lot_id}/cards/{card_id}"): lambda me, t: [
+        Probe("DELETE", f"/v1/ops/lots/{t.lot}/cards/{t.extra['card_del']}", "staff")
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/lists"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/lists", "staff")
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/lists"): lambda me, t: [
+        Probe("POST", f"/v1/ops/lots/{t.lot}/lists", "staff", {"plate": "粤Z00002", "kind": "white"})
+    ],
+    ("DELETE", "/v1/ops/lots/{lot_id}/lists/{entry_id}"): lambda me, t: [
+        Probe("DELETE", f"/v1/ops/lots/{t.lot}/lists/{t.extra['list_del']}", "staff")
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/lanes/{lane_id}/qr"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/lanes/entry-1/qr", "staff")
+    ],
+    ("POST", "/v1/driver/reservations"): lambda me, t: [
+        Probe(
+            "POST",
+            "/v1/driver/reservations",
+            "driver",
+            {
+                "lot_id": me.lot,
+                "plate": "粤Z00004",
+                "host_plate": t.plate,
+                "starts": now().isoformat(),
+                "ends": (now() + timedelta(hours=1)).isoformat(),
+            },
+        )
+    ],
+    ("POST", "/v1/driver/locks"): lambda me, t: [
+        Probe("POST", "/v1/driver/locks", "driver", {"lot_id": me.lot, "plate": t.plate, "locked": True})
+    ],
 }
 
 
@@ -783,6 +875,9 @@ EXEMPT: dict[tuple[str, str], str] = {
     "no id is taken from the request",
     ("PUT", "/v1/ops/refund-policy"): "sets the caller's operator's refund policy, keyed by the token's "
     "operator; references nothing; role-gated: ROLE_ONLY",
+    ("POST", "/v1/driver/plateless/scans"): "a lane's QR code is public (any driver may park a plateless car "
+    "in any lot); the visit is the caller's own, keyed by the token's subject, and only that driver's scan "
+    "lets it out",
 }
 
 

@@ -274,6 +274,29 @@ def visit_closed(
     )
 
 
+def arrears_settled(
+    visit_id: str,
+    *,
+    lot_id: str,
+    operator_id: str | None,
+    arrears: dict[str, int],
+    at: datetime,
+) -> Posting | None:
+    """A visit's payment covered earlier visits' arrears (unpaid exits): what it took beyond its
+    own fee moves to those visits' receivables, so each ends at zero."""
+    total = sum(_fen(v) for v in arrears.values())
+    return posting(
+        f"arrears:{visit_id}",
+        "arrears_settled",
+        at,
+        site=lot_site(lot_id),
+        subject=visit_subject(visit_id),
+        operator_id=operator_id,
+        pairs=[(visit(visit_id), total), *((visit(old), -_fen(fen)) for old, fen in sorted(arrears.items()))],
+        memo={"arrears": dict(sorted(arrears.items()))},
+    )
+
+
 def prepay_hold(
     session_id: str, *, user_id: str, station_id: str, operator_id: str | None, amount_fen: int, at: datetime
 ) -> Posting | None:

@@ -1,6 +1,6 @@
 """What a gate does with a car: pure decisions, no I/O (domain.md §2.1, §2.2).
 
-Identities (cards, lists, visitors) come with a later change; today every car is temporary.
+Who the car is (cards, lists, passes, ...) is decided in domain.identities.
 """
 
 from __future__ import annotations
@@ -20,19 +20,6 @@ class EntryDecision:
     remark: str
     display: tuple[str, ...]
     previous_becomes_abnormal: bool
-
-
-def decide_entry(plate: str, already_inside: bool) -> EntryDecision:
-    """A temporary car enters; a plate already inside turns its earlier visit abnormal."""
-    remark = "临时车入场"
-    if already_inside:
-        remark = "临时车入场; 该车牌已在场, 前一条在场记录转为异常进场"
-    return EntryDecision(
-        open_gate=True,
-        remark=remark,
-        display=(plate, "欢迎光临"),
-        previous_becomes_abnormal=already_inside,
-    )
 
 
 @dataclass(frozen=True)
@@ -55,9 +42,12 @@ def fee_until(
     return now
 
 
-def decide_exit(plate: str, fee: Price, paid_fen: int, discount_fen: int) -> ExitDecision:
-    """Open when nothing is due, else show the amount and keep the barrier down."""
-    due = max(0, fee.total_fen - paid_fen - discount_fen)
+def decide_exit(
+    plate: str, fee: Price, paid_fen: int, discount_fen: int, arrears_fen: int = 0
+) -> ExitDecision:
+    """Open when nothing is due, else show the amount and keep the barrier down. Arrears of
+    earlier unpaid exits are paid with this fee (docs/identities.md)."""
+    due = max(0, max(0, fee.total_fen - discount_fen) + max(0, arrears_fen) - paid_fen)
     if due == 0:
         return ExitDecision(True, fee, 0, (plate, "一路顺风"))
     return ExitDecision(False, fee, due, (plate, f"请缴费 {format_yuan(due)}元"))

@@ -1,0 +1,99 @@
+"""Identity tables (domain.md §2.3, docs/identities.md).
+
+Two shapes:
+
+- `LotIdentity` (table `identities`): what staff manage, one item per card type, card, list
+  entry (black, white, visitor pass) or reservation of a lot. Keys: hash `lot_id`, range `key` =
+  "{kind}#{id}" (kind: type | card | list | resv). Access patterns: get one (staff edits; the
+  gate reads a card that needs its live state: a group's cars inside, the count left); a lot's
+  items of one kind (Query with begins_with; card types are loaded with the cached lot
+  configuration).
+- `PlateIdentity`: the gate's projection, one item per (lot, plate) in the **visits** table,
+  under the visits' own hash key `"{lot_id}#{plate}"` with the range key `~identity`, which sorts
+  after every visit id: the gate's descending Query for the plate's latest visits returns it
+  first, so a temporary car costs no extra read. Written by staff in the same transaction as the
+  `LotIdentity` items it mirrors (card snapshot, list entries, passes), and by the gate (a pass
+  used, arrears, the automatic blacklist). It has no `plate`, `inside_lot` or `exited_lot`
+  attribute, so it never shows in the visits' indexes other than `by_id` (under `~identity`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.exceptions import PutError
+from pynamodb.models import Model
+
+from chalicelib.shared.db import TableMeta, table_name_for
+
+IDENTITY_KEY = "~identity"
+TYPE, CARD, LIST = "type", "card", "list"  # a list entry: black, white or visitor (a pass)
+
+
+class LotIdentity(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("identities")
+
+    lot_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    operator_id = UnicodeAttribute()
+    data = JSONAttribute(default=dict)
+    # Cards: the group's cars inside (plate → {"visit_id", "entered_at"}), the count left.
+    inside = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    remaining_count = NumberAttribute(default=0)
+    version = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+
+    @property
+    def item_id(self) -> str:
+        return self.key.split("#", 1)[1]
+
+
+def item_key(kind: str, item_id: str) -> str:
+    return f"{kind}#{item_id}"
+
+
+class PlateIdentity(Model):
+    class Meta(TableMeta):
+        table_name = table_name_for("visits")
+
+    lot_plate = UnicodeAttribute(hash_key=True)
+    visit_id = UnicodeAttribute(range_key=True, default=IDENTITY_KEY)
+    operator_id = UnicodeAttribute(null=True)
+    # {"card_id", "type_id", "kind", "valid_from", "valid_until", "spaces", "plates"} or absent;
+    # `card_id` beside it so that a plate is on one card of a lot at a time (a condition).
+    card = JSONAttribute(null=True)
+    card_id = UnicodeAttribute(null=True)
+    # List entries and passes: {entry_id: {"kind", "starts", "ends", "reason", "single_use"}}.
+    windows = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    # Single-use passes used up: {entry_id: visit_id}.
+    used = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    locked_by = UnicodeAttribute(null=True)
+    # Unpaid exits (open-gate mode): {visit_id: fen}; settled with the next fee.
+    arrears = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
+def ensure(lot_plate: str, operator_id: str, now: datetime) -> None:
+    """The plate's identity item exists with its (empty) maps, so that changes can set one entry
+    of a map (DynamoDB cannot set a path under a map that is not there)."""
+    try:
+        PlateIdentity(lot_plate, IDENTITY_KEY, operator_id=operator_id, updated_at=now).save(
+            condition=PlateIdentity.lot_plate.does_not_exist()
+        )
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+MODELS: list[type[Model]] = [LotIdentity]
