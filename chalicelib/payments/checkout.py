@@ -40,7 +40,9 @@ def pending_shard(method: str) -> str | None:
 
 
 def description(payment: Payment) -> str:
-    return "钱包充值" if payment.purpose else f"停车费 {payment.plate}"
+    return {"wallet_top_up": "钱包充值", "coupon_batch": "商家券"}.get(
+        str(payment.purpose), f"停车费 {payment.plate}"
+    )
 
 
 def order_for(payment: Payment, payer_id: str | None, now: datetime) -> dict[str, Any]:

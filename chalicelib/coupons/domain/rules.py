@@ -70,6 +70,7 @@ class Held:
     merchant_id: str
     face: Face
     expires_at: datetime
+    prepaid: bool = False  # of a batch the merchant bought (its discount is funded by what it paid)
 
 
 @dataclass(frozen=True)
