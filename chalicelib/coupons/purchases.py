@@ -21,20 +21,6 @@ from chalicelib.shared.db import get_or_none, transaction
 from chalicelib.shared.errors import Forbidden, Invalid, NotFound, Unprocessable
 from chalicelib.shared.ids import sortable_id
 
-PRICED = ("amount", "release")  # kinds with a face value in fen
-
-
-def price_of(kind: str, value: int, cap_fen: int | None, quantity: int) -> int:
-    """The price rule: an amount coupon costs its value, a release coupon its cap (the most it can
-    take off); time and percent coupons have no face value in fen and are not sold."""
-    if kind not in PRICED or (kind == "release" and cap_fen is None):
-        raise Unprocessable(
-            "only amount coupons and capped release coupons are sold, at face value; "
-            "the operator allocates the others",
-            "not_purchasable",
-        )
-    return (value if kind == "amount" else int(cap_fen or 0)) * quantity
-
 
 def order(
     member: MerchantMember,
@@ -50,7 +36,10 @@ def order(
         rules.check_face(face)
     except rules.CouponRuleError as exc:
         raise Invalid(str(exc), "invalid_coupon") from exc
-    price = price_of(body.kind, body.value, body.cap_fen, body.quantity)
+    try:
+        price = rules.batch_price(face, body.quantity)
+    except rules.CouponRuleError as exc:
+        raise Unprocessable(str(exc), "not_purchasable") from exc
 
     def new_batch(payment_id: str) -> str:
         batch = Batch(
