@@ -20,9 +20,7 @@ def test_a_batch_costs_its_face_value_times_its_quantity(value: int, cap: int, q
     release = batch_price(Face("release", 0, cap), quantity)
     assert (amount, release) == (value * quantity, cap * quantity)
     assert isinstance(amount, int) and isinstance(release, int)
-    assert (
-        batch_price(Face("amount", value), quantity + 1) - amount == value
-    )
+    assert batch_price(Face("amount", value), quantity + 1) - amount == value
 
 
 @pytest.mark.parametrize("face", [Face("time", 60), Face("percent", 20), Face("release", 0)])
