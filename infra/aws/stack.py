@@ -984,7 +984,8 @@ class ParkchargeStack(cdk.Stack):
                         "id": "AwsSolutions-IAM5",
                         "reason": "Wildcards are limited to: the function's own tables' indexes "
                         "(index/*), the stage's table-name prefix for the two functions that touch "
-                        "every table (the API and the books' check), device down topics (one per thing, named at runtime), the log "
+                        "every table (the API and the books' check), device down topics (one per thing, "
+                        "named at runtime), the log "
                         "streams of the function's own log group (named by Lambda), the executions of "
                         "the stack's own state machines (named at runtime by approval id), and X-Ray, "
                         "whose trace actions support no resource-level permissions.",
