@@ -6,20 +6,19 @@ provider confirms the payment; then, in the transaction that books the payment, 
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from chalicelib.coupons import contract as c
+from chalicelib.coupons import merchants
 from chalicelib.coupons.domain import rules
 from chalicelib.coupons.models import ORDERED, SUPER_ADMIN, Batch, Merchant, MerchantMember
 from chalicelib.payments import ports as payments
 from chalicelib.platform import audit
 from chalicelib.shared.db import get_or_none, transaction
 from chalicelib.shared.errors import Forbidden, Invalid, NotFound, Unprocessable
-from chalicelib.shared.ids import sortable_id
 
 
 def order(
@@ -41,28 +40,9 @@ def order(
     except rules.CouponRuleError as exc:
         raise Unprocessable(str(exc), "not_purchasable") from exc
 
-    def new_batch(payment_id: str) -> str:
-        batch = Batch(
-            sortable_id("bat", now),
-            merchant_id=merchant.merchant_id,
-            operator_id=merchant.operator_id,
-            lot_id=merchant.lot_id,
-            source=ORDERED,
-            kind=body.kind,
-            value=body.value,
-            cap_fen=body.cap_fen,
-            quantity=body.quantity,
-            issued=0,
-            per_person=body.per_person,
-            per_day=body.per_day,
-            per_person_per_day=body.per_person_per_day,
-            expires_hours=body.expires_hours,
-            claim_code=("qr-" + secrets.token_urlsafe(12)) if body.claimable else None,
-            created_at=now,
-            created_by=member.user_id,
-            price_fen=price,
-            payment_id=payment_id,
-        )
+    def write_batch(payment_id: str) -> str:
+        batch = merchants.new_batch(merchant, body, ORDERED, member.user_id, now)
+        batch.price_fen, batch.payment_id = price, payment_id
         with transaction() as tx:
             tx.save(batch, condition=Batch.batch_id.does_not_exist())
             audit.add(
@@ -88,7 +68,7 @@ def order(
         method=body.method,
         payer_id=body.payer_id,
         fields={**fields, "merchant_id": merchant.merchant_id},
-        new_batch=new_batch,
+        new_batch=write_batch,
         now=now,
         idempotency_key=idempotency_key,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -20,12 +20,11 @@ from chalicelib.coupons import ports as coupons
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import checkout, idempotency, views
-from chalicelib.payments.models import BOOKED, PAID, Payment
+from chalicelib.payments.models import BOOKED, Payment
 from chalicelib.payments.sandbox import Notification
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
 from chalicelib.shared.errors import Conflict, Invalid
 from chalicelib.shared.ids import sortable_id
-from chalicelib.shared.settings import get_settings
 
 COUPON_BATCH = "coupon_batch"
 MAX_PRICE_FEN = 10_000_000  # 100 000 yuan per batch
@@ -71,24 +70,18 @@ def order(
     if payment is None:
         payment_id = sortable_id("cb", now)
         batch_id = new_batch(payment_id)
-        payment = Payment(
+        payment = checkout.purpose_payment(
             payment_id,
+            purpose=COUPON_BATCH,
+            key=batch_key(batch_id),
             quote_id=batch_id,
+            lot_plate=f"merchant#{merchant_id}",
             user_id=user_id,
             lot_id=lot_id,
-            lot_plate=f"merchant#{merchant_id}",
-            visit_id=batch_key(batch_id),
-            plate="",
             amount_fen=amount_fen,
-            provider=method,
             method=method,
             source="merchant_api",
-            status="pending",
-            priced_until=now,
-            created_at=now,
-            expires_at=now + timedelta(minutes=get_settings().quote_ttl_minutes),
-            pending_shard=checkout.pending_shard(method),
-            purpose=COUPON_BATCH,
+            now=now,
         )
         payment.save(condition=Payment.payment_id.does_not_exist())
         if idempotency_key:
@@ -106,14 +99,9 @@ def book(payment: Payment, note: Notification, now: datetime) -> bool:
             with transaction() as tx:
                 tx.update(
                     payment,
-                    actions=[
-                        Payment.status.set(PAID),
-                        Payment.provider_txn_id.set(note.transaction_id),
-                        Payment.paid_at.set(now),
-                        Payment.applied_fen.set(amount),
-                        Payment.excess_fen.set(0),
-                        Payment.on_time.set(payment.expires_at is None or now <= payment.expires_at),
-                    ],
+                    actions=checkout.paid_in_full(
+                        payment, note, now, payment.expires_at is None or now <= payment.expires_at
+                    ),
                     condition=Payment.status == payment.status,
                 )
                 batch = coupons.batch_paid(tx, str(payment.quote_id), str(payment.payment_id), now)
