@@ -9,9 +9,10 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.coupons import contract as c
-from chalicelib.coupons import giving, merchants, reports
+from chalicelib.coupons import giving, merchants, purchases, reports
 from chalicelib.coupons.models import Merchant
 from chalicelib.parking import ports as parking
+from chalicelib.payments import ports as payments
 from chalicelib.shared.auth import DRIVER, MERCHANT, OPS_ADMIN, STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.errors import Invalid
@@ -163,6 +164,38 @@ def merchant_add_admin(request: Any, *, me: Principal, body: c.MemberIn) -> Resp
 def merchant_batches(request: Any, *, me: Principal) -> Response:
     _, merchant = merchants.membership(me.user_id)
     return ok({"batches": [c.batch_view(b) for b in merchants.batches(merchant.merchant_id)]})
+
+
+@routes.route(
+    "/v1/merchant/batch-purchases",
+    "POST",
+    body=c.PurchaseIn,
+    response=c.CreatedPurchaseOut,
+    status=201,
+    errors=[400, 403, 409, 422, 503],
+    auth=MERCHANT,
+)
+def buy_batch(request: Any, *, me: Principal, body: c.PurchaseIn) -> Response:
+    """The super admin buys a batch of fixed-value coupons at face value × quantity, paid with
+    `method` (sandbox, wechat, alipay; `payer_id`: the WeChat openid or Alipay buyer_id) into the
+    lot's merchant account; its coupons can be given once the provider confirms the payment. An
+    `Idempotency-Key` header makes a retry the same order."""
+    member, merchant = merchants.membership(me.user_id)
+    key = payments.idempotency_key(request.headers)
+    return ok(purchases.order(member, merchant, body, now(), key), status=201)
+
+
+@routes.route(
+    "/v1/merchant/batch-purchases/{batch_id}",
+    "GET",
+    response=c.PurchaseOut,
+    errors=[404],
+    auth=MERCHANT,
+)
+def batch_purchase(request: Any, batch_id: str, *, me: Principal) -> Response:
+    """A bought batch and its payment (a pending WeChat Pay / Alipay order is asked about first)."""
+    _, merchant = merchants.membership(me.user_id)
+    return ok(purchases.status(merchant, batch_id, now()))
 
 
 @routes.route("/v1/merchant/car", "GET", query=c.CarQuery, response=c.CarOut, errors=[409], auth=MERCHANT)

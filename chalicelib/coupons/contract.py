@@ -47,6 +47,22 @@ class BatchIn(Strict):
     claimable: bool = False  # a QR code drivers scan to claim one
 
 
+class PurchaseIn(Strict, kw_only=True):
+    """A batch of fixed-value coupons the merchant buys (price: face value × quantity)."""
+
+    kind: Short  # amount | release (with cap_fen)
+    value: Annotated[int, msgspec.Meta(ge=0, le=100_000_000)] = 0
+    cap_fen: PositiveFen | None = None
+    quantity: Limit
+    per_person: Limit | None = None
+    per_day: Limit | None = None
+    per_person_per_day: Limit | None = None
+    expires_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 366)] = 24
+    claimable: bool = False
+    method: Annotated[str, msgspec.Meta(max_length=20)] = "sandbox"  # sandbox | wechat | alipay
+    payer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+
+
 class LotSettingsIn(Strict):
     one_unused_per_car: bool
 
@@ -96,6 +112,16 @@ class BatchOut(msgspec.Struct):
     limits: dict[str, Any]
     expires_hours: int
     claim_code: str | None
+
+
+class PurchaseOut(msgspec.Struct):
+    batch: BatchOut
+    price_fen: int
+    payment: dict[str, Any] | None  # the payment as GET /v1/driver/payments/{id} shows it
+
+
+class CreatedPurchaseOut(PurchaseOut):
+    provider_order: dict[str, Any] | None  # what the app needs to pay (None once it is paid)
 
 
 class BatchesOut(msgspec.Struct):

@@ -17,7 +17,7 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.coupons import holdings, reports
 from chalicelib.coupons.domain import rules
 from chalicelib.coupons.merchants import one_unused_per_car
-from chalicelib.coupons.models import BUDGET, GIVEN, Batch, Counter, Coupon, Merchant
+from chalicelib.coupons.models import BOUGHT, BUDGET, GIVEN, ORDERED, Batch, Counter, Coupon, Merchant
 from chalicelib.parking import ports as parking
 from chalicelib.shared.db import cancellation_codes, get_or_none, transaction
 from chalicelib.shared.errors import Conflict, DomainError, NotFound
@@ -93,6 +93,8 @@ def _issue(
     channel: str,
     now: datetime,
 ) -> Coupon:
+    if batch.source == ORDERED:  # paid → bought, never back: a stale read only refuses
+        raise Conflict("this batch is not paid yet: nothing is given from it before", "batch_not_paid")
     day = now.astimezone(ZoneInfo(car.timezone)).date()
     cap = int(batch.cap_fen) if batch.cap_fen is not None else None
     hold = 0
@@ -129,6 +131,7 @@ def _issue(
         given_day=day.isoformat(),
         expires_at=rules.expiry(now, int(batch.expires_hours)),
         hold_fen=hold,
+        prepaid=True if batch.source == BOUGHT else None,
     )
     limits = rules.Limits(
         int(batch.quantity) if batch.quantity is not None else None,

@@ -23,6 +23,7 @@ def held_of(coupon: Coupon) -> Held:
         str(coupon.merchant_id),
         Face(str(coupon.kind), int(coupon.value or 0), cap),
         coupon.expires_at,
+        bool(coupon.prepaid),
     )
 
 
@@ -68,6 +69,7 @@ def use(
     postings) it added, which DynamoDB sends before every update."""
     ids = [str(i) for i in entry.get("coupon_ids", [])]
     merchants = entry.get("merchant_by_coupon") or {}
+    prepaid = set(entry.get("prepaid_coupons") or ())
     amount = int(entry.get("amount_fen", 0))
     base, extra = divmod(amount, len(ids)) if ids else (0, 0)
     day = ledger.local_day(now, zone)
@@ -95,6 +97,7 @@ def use(
             amount_fen=share,
             used_by=used_by,
             at=now,
+            prepaid=coupon_id in prepaid,
         )
         ledger.add(tx, posting, zone)
         puts += posting is not None

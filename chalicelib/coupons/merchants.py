@@ -169,25 +169,7 @@ def allocate(who: str, operator_id: str, merchant_id: str, body: c.BatchIn, now:
         raise Conflict("this merchant has no budget for release coupons; set one first", "no_budget")
     if source == ALLOCATED and body.quantity is None:
         raise Invalid("quantity is required for a batch of fixed-value coupons", "quantity_required")
-    batch = Batch(
-        sortable_id("bat", now),
-        merchant_id=merchant_id,
-        operator_id=operator_id,
-        lot_id=merchant.lot_id,
-        source=source,
-        kind=body.kind,
-        value=body.value,
-        cap_fen=body.cap_fen,
-        quantity=body.quantity,
-        issued=0,
-        per_person=body.per_person,
-        per_day=body.per_day,
-        per_person_per_day=body.per_person_per_day,
-        expires_hours=body.expires_hours,
-        claim_code=("qr-" + secrets.token_urlsafe(12)) if body.claimable else None,
-        created_at=now,
-        created_by=who,
-    )
+    batch = new_batch(merchant, body, source, who, now)
     with transaction() as tx:
         tx.save(batch, condition=Batch.batch_id.does_not_exist())
         audit.add(
@@ -203,6 +185,31 @@ def allocate(who: str, operator_id: str, merchant_id: str, body: c.BatchIn, now:
             now,
         )
     return batch
+
+
+def new_batch(
+    merchant: Merchant, body: c.BatchIn | c.PurchaseIn, source: str, who: str, now: datetime
+) -> Batch:
+    """A batch of the merchant's from its definition (allocated, from the budget, or bought)."""
+    return Batch(
+        sortable_id("bat", now),
+        merchant_id=merchant.merchant_id,
+        operator_id=merchant.operator_id,
+        lot_id=merchant.lot_id,
+        source=source,
+        kind=body.kind,
+        value=body.value,
+        cap_fen=body.cap_fen,
+        quantity=body.quantity,
+        issued=0,
+        per_person=body.per_person,
+        per_day=body.per_day,
+        per_person_per_day=body.per_person_per_day,
+        expires_hours=body.expires_hours,
+        claim_code=("qr-" + secrets.token_urlsafe(12)) if body.claimable else None,
+        created_at=now,
+        created_by=who,
+    )
 
 
 def batches(merchant_id: str) -> list[Batch]:

@@ -32,6 +32,8 @@ EXPIRED = "expired"  # shown, never stored: an unused coupon past `expires_at`
 
 ALLOCATED = "allocated"  # fixed-value coupons allocated by the operator
 BUDGET = "budget"  # release coupons drawn from the merchant's budget
+ORDERED = "ordered"  # bought by the merchant, its payment not confirmed yet: nothing is given from it
+BOUGHT = "bought"  # bought by the merchant and paid (purchases.py): its coupons are prepaid
 
 
 class Merchant(Model):
@@ -84,7 +86,7 @@ class Batch(Model):
     merchant_id = UnicodeAttribute()
     operator_id = UnicodeAttribute()
     lot_id = UnicodeAttribute()
-    source = UnicodeAttribute()  # allocated | budget
+    source = UnicodeAttribute()  # allocated | budget | ordered → bought
     kind = UnicodeAttribute()
     value = NumberAttribute(default=0)
     cap_fen = NumberAttribute(null=True)
@@ -97,6 +99,10 @@ class Batch(Model):
     claim_code = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()
+    # bought batches: the price in fen, the payment that pays it and when it was confirmed
+    price_fen = NumberAttribute(null=True)
+    payment_id = UnicodeAttribute(null=True)
+    paid_at = UTCDateTimeAttribute(null=True)
 
     by_code = BatchesByCode()
     by_merchant = BatchesByMerchant()
@@ -146,6 +152,9 @@ class Coupon(Model):
     used_ref = UnicodeAttribute(null=True)  # the payment (or the exit) that used it
     visit_id = UnicodeAttribute(null=True)
     discount_fen = NumberAttribute(null=True)
+    prepaid = BooleanAttribute(
+        null=True
+    )  # of a bought batch: its discount is taken from what the merchant paid
 
     by_holder = CouponsByHolder()
     by_merchant = CouponsByMerchant()

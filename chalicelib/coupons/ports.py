@@ -1,6 +1,7 @@
 """What coupons offer the other contexts. Parking's quote and exit ask for a plate's usable
 coupons and the best choice (or the named ones), and use the chosen coupons exactly once inside
-the transaction of the payment or the exit that takes them."""
+the transaction of the payment or the exit that takes them; payments makes a bought batch
+available inside the transaction that books its payment."""
 
 from __future__ import annotations
 
@@ -8,12 +9,24 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from chalicelib.coupons.bought import PaidBatch, batch_paid
 from chalicelib.coupons.domain.rules import Choice, CouponRuleError, Held, Stay
 from chalicelib.coupons.domain.rules import best as _best
 from chalicelib.coupons.domain.rules import named as _named
 from chalicelib.coupons.holdings import by_ids, usable, use
 
-__all__ = ["Choice", "CouponRuleError", "Held", "Stay", "by_ids", "choose", "usable", "use"]
+__all__ = [
+    "Choice",
+    "CouponRuleError",
+    "Held",
+    "PaidBatch",
+    "Stay",
+    "batch_paid",
+    "by_ids",
+    "choose",
+    "usable",
+    "use",
+]
 
 
 def choose(
@@ -35,4 +48,5 @@ def choose(
         return None
     entry = choice.entry()
     entry["merchant_by_coupon"] = {c.coupon_id: c.merchant_id for c in choice.coupons}
+    entry["prepaid_coupons"] = [c.coupon_id for c in choice.coupons if c.prepaid]
     return entry

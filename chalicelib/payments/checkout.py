@@ -5,12 +5,14 @@ mini-program needs to pay it (WeChat Pay: the signed `wx.requestPayment` bundle;
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.payments import channels, merchants, provider
-from chalicelib.payments.models import PENDING_SHARD, Payment
+from chalicelib.payments.models import PAID, PENDING, PENDING_SHARD, Payment
+from chalicelib.payments.sandbox import Notification
 from chalicelib.shared.errors import Invalid, Unprocessable
+from chalicelib.shared.settings import get_settings
 from chalicelib.shared.timeutil import iso
 
 SANDBOX = "sandbox"
@@ -40,7 +42,9 @@ def pending_shard(method: str) -> str | None:
 
 
 def description(payment: Payment) -> str:
-    return "钱包充值" if payment.purpose else f"停车费 {payment.plate}"
+    return {"wallet_top_up": "钱包充值", "coupon_batch": "商家券"}.get(
+        str(payment.purpose), f"停车费 {payment.plate}"
+    )
 
 
 def order_for(payment: Payment, payer_id: str | None, now: datetime) -> dict[str, Any]:
@@ -62,3 +66,52 @@ def order_for(payment: Payment, payer_id: str | None, now: datetime) -> dict[str
             now=now,
         )
     return {**order, "time_expire": iso(expires_at)}
+
+
+def purpose_payment(
+    payment_id: str,
+    *,
+    purpose: str,
+    key: str,
+    quote_id: str,
+    lot_plate: str,
+    user_id: str,
+    lot_id: str,
+    amount_fen: int,
+    method: str,
+    source: str,
+    now: datetime,
+) -> Payment:
+    """A pending payment that is not a parking fee (a wallet top-up, a coupon batch): `key` stands
+    on the by-visit index for what it pays; its order is valid as long as a quote is."""
+    return Payment(
+        payment_id,
+        quote_id=quote_id,
+        user_id=user_id,
+        lot_id=lot_id,
+        lot_plate=lot_plate,
+        visit_id=key,
+        plate="",
+        amount_fen=amount_fen,
+        provider=method,
+        method=method,
+        source=source,
+        status=PENDING,
+        priced_until=now,
+        created_at=now,
+        expires_at=now + timedelta(minutes=get_settings().quote_ttl_minutes),
+        pending_shard=pending_shard(method),
+        purpose=purpose,
+    )
+
+
+def paid_in_full(payment: Payment, note: Notification, now: datetime, on_time: bool = True) -> list[Any]:
+    """The update actions of a payment booked whole for its purpose (nothing owed back)."""
+    return [
+        Payment.status.set(PAID),
+        Payment.provider_txn_id.set(note.transaction_id),
+        Payment.paid_at.set(now),
+        Payment.applied_fen.set(int(payment.amount_fen)),
+        Payment.excess_fen.set(0),
+        Payment.on_time.set(on_time),
+    ]

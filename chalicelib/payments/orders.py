@@ -16,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
-from chalicelib.payments import checkout, idempotency, wallet, wallet_flows
+from chalicelib.payments import batch_purchases, checkout, idempotency, wallet, wallet_flows
 from chalicelib.payments.contract import PaymentIn
 from chalicelib.payments.models import (
     BOOKED,
@@ -212,8 +212,9 @@ def apply_notification(
     if payment.provider == checkout.WALLET and also is None:
         # no provider's notification books a fee paid from the wallet: only its own debit does
         raise Conflict(f"order {payment.payment_id} is paid from the wallet", "provider_mismatch")
-    if payment.purpose == wallet_flows.TOP_UP:
-        booked = wallet_flows.book_top_up(payment, note, now)
+    book = {wallet_flows.TOP_UP: wallet_flows.book_top_up, batch_purchases.COUPON_BATCH: batch_purchases.book}
+    if payment.purpose in book:  # not a parking fee: booked by its purpose's own flow
+        booked = book[payment.purpose](payment, note, now)
         payment.refresh(consistent_read=True)
         return Applied(payment, applied=booked, outcome=APPLIED if booked else ALREADY_APPLIED)
     amount = int(payment.amount_fen)

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
@@ -16,7 +17,11 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger.ports import PaymentFact, WalletFact
 from chalicelib.ledger.ports import wallet as wallet_account
+from chalicelib.payments import sweeper, views
+from chalicelib.payments.batch_purchases import COUPON_BATCH, Purchase, batch_key
+from chalicelib.payments.batch_purchases import order as order_batch
 from chalicelib.payments.channel import ProviderRefund as ProviderRefundNote
+from chalicelib.payments.idempotency import key_of as idempotency_key
 from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, Payment, Wallet
 from chalicelib.payments.prestore import FundsDebit
 from chalicelib.payments.prestore import at_exit as exit_funds
@@ -28,6 +33,7 @@ from chalicelib.payments.wallet_flows import TOP_UP, WALLET, top_ups_key
 from chalicelib.shared.db import get_or_none
 
 __all__ = [
+    "COUPON_BATCH",
     "TOP_UP",
     "FundsDebit",
     "PaymentRefundable",
@@ -35,8 +41,10 @@ __all__ = [
     "ProviderRefundNote",
     "ProviderRefused",
     "ProviderUnavailable",
+    "Purchase",
     "SignatureError",
     "WalletView",
+    "batch_payment",
     "booked_top_ups",
     "clear_overpayment",
     "complete_refund",
@@ -44,7 +52,9 @@ __all__ = [
     "credit",
     "debit",
     "exit_funds",
+    "idempotency_key",
     "open_overpayments",
+    "order_batch",
     "payment_refundable",
     "refund",
     "release_refund",
@@ -78,9 +88,19 @@ def _booking_of(payment: Payment) -> dict[str, str]:
     """Where a booking is other than `pay:<id>` from the provider's clearing (wallet_flows.py)."""
     if payment.purpose == TOP_UP:
         return {"booking_id": f"topup:{payment.payment_id}"}
+    if payment.purpose == COUPON_BATCH:
+        return {"booking_id": f"batch:{payment.payment_id}"}
     if payment.provider == WALLET:
         return {"source_account": wallet_account(str(payment.user_id))}
     return {}
+
+
+def batch_payment(batch_id: str, now: datetime) -> dict[str, Any] | None:
+    """The newest payment of a bought coupon batch (a pending order at a real provider is asked
+    about first, booked when paid there), as the API shows payments."""
+    found = Payment.by_visit.query(batch_key(batch_id), scan_index_forward=False, limit=1)
+    payment = next(iter(found), None)
+    return views.payment(sweeper.refresh(payment, now)) if payment is not None else None
 
 
 # ---------------------------------------------------------------------------------------------

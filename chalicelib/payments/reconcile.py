@@ -180,20 +180,24 @@ def _paid_on(posting: ledger.Posting, provider: str) -> int:
     return posting.amount_on(ledger.provider_clearing(provider))
 
 
+# what a lot's merchant account is paid for: parking fees, and merchants' coupon batches
+PROVIDER_PAID = ("parking_payment", "coupon_batch_bought")
+
+
 def journal_of(group: AccountGroup, day: str) -> dict[str, tuple[int, str]]:
     """The journal's payments through this provider at the group's lots on the day."""
     found: dict[str, tuple[int, str]] = {}
     for lot_id in group.lot_ids:
         for posting in ledger.of_site_day(ledger.lot_site(lot_id), day):
             amount = _paid_on(posting, group.provider)
-            if posting.kind == "parking_payment" and amount > 0:
+            if posting.kind in PROVIDER_PAID and amount > 0:
                 found[str(posting.memo.get("payment_id"))] = (amount, lot_id)
     return found
 
 
 def _booked_elsewhere(provider: str) -> Any:
     def amount(out_trade_no: str) -> tuple[int, str | None] | None:
-        posting = ledger.get(f"pay:{out_trade_no}")
+        posting = ledger.get(f"pay:{out_trade_no}") or ledger.get(f"batch:{out_trade_no}")
         if posting is None or _paid_on(posting, provider) <= 0:
             return None
         return _paid_on(posting, provider), posting.site.removeprefix("lot:")

@@ -12,19 +12,18 @@ site); the wallet is the driver's own, usable at every site."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import checkout, idempotency, wallet
-from chalicelib.payments.models import BOOKED, PAID, Payment, Wallet
+from chalicelib.payments.models import BOOKED, Payment, Wallet
 from chalicelib.payments.sandbox import Notification
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
 from chalicelib.shared.errors import Conflict, Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
-from chalicelib.shared.settings import get_settings
 
 TOP_UP = "wallet_top_up"
 WALLET = "wallet"
@@ -91,24 +90,18 @@ def create_top_up(
 
 def _new_top_up(user_id: str, amount_fen: int, method: str, lot_id: str, now: datetime) -> Payment:
     payment_id = sortable_id("t", now)
-    return Payment(
+    return checkout.purpose_payment(
         payment_id,
+        purpose=TOP_UP,
+        key=top_ups_key(user_id),
         quote_id=payment_id,
+        lot_plate=f"wallet#{user_id}",
         user_id=user_id,
         lot_id=lot_id,
-        lot_plate=f"wallet#{user_id}",
-        visit_id=top_ups_key(user_id),
-        plate="",
         amount_fen=amount_fen,
-        provider=method,
         method=method,
         source="driver_api",
-        status="pending",
-        priced_until=now,
-        created_at=now,
-        expires_at=now + timedelta(minutes=get_settings().quote_ttl_minutes),
-        pending_shard=checkout.pending_shard(method),
-        purpose=TOP_UP,
+        now=now,
     )
 
 
@@ -121,14 +114,7 @@ def book_top_up(payment: Payment, note: Notification, now: datetime) -> bool:
         with transaction() as tx:
             tx.update(
                 payment,
-                actions=[
-                    Payment.status.set(PAID),
-                    Payment.provider_txn_id.set(note.transaction_id),
-                    Payment.paid_at.set(now),
-                    Payment.applied_fen.set(amount),
-                    Payment.excess_fen.set(0),
-                    Payment.on_time.set(True),
-                ],
+                actions=checkout.paid_in_full(payment, note, now),
                 condition=Payment.status == payment.status,
             )
             tx.update(

@@ -74,8 +74,8 @@ def _session(session_id: str) -> _Subject | None:
 
 def _payment(payment_id: str, kind: str = rules.PARKING_PAYMENT) -> _Subject | None:
     p = payments.payment_refundable(payment_id)
-    if p is None or (p.purpose == payments.TOP_UP) != (kind == rules.WALLET_TOP_UP):
-        return None  # a top-up is withdrawn from the wallet, never refunded as a parking fee
+    if p is None or p.purpose != (payments.TOP_UP if kind == rules.WALLET_TOP_UP else None):
+        return None  # a top-up is withdrawn from the wallet; a coupon batch is not a parking fee
     facts = rules.Subject(
         kind,
         p.payment_id,

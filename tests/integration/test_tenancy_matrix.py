@@ -268,6 +268,12 @@ def _merchant_side(client: Client, side: Side) -> None:
         201,
     )
     side.coupon = coupon["coupon_id"]
+    bought = client.http.post(
+        "/v1/merchant/batch-purchases",
+        headers=side.merchant,
+        body=json.dumps({"kind": "amount", "value": 100, "quantity": 10}),
+    )
+    side.extra["purchase"] = _ok(bought, 201)["batch"]["batch_id"]
 
 
 def _identity_side(client: Client, side: Side) -> None:
@@ -673,6 +679,9 @@ MATRIX: dict[tuple[str, str], Builder] = {
             refused=frozenset({409}),
         ),
     ],
+    ("GET", "/v1/merchant/batch-purchases/{batch_id}"): lambda me, t: [
+        Probe("GET", f"/v1/merchant/batch-purchases/{t.extra['purchase']}", "merchant")
+    ],
     ("POST", "/v1/merchant/members"): lambda me, t: [
         # A person belongs to one merchant: another merchant's boss is refused, not moved.
         Probe(
@@ -853,6 +862,9 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/v1/driver/wallet/top-ups"): "tops up the caller's own wallet (the token's subject); lot_id "
     "names the public site whose merchant account takes the money, as any driver may pay at any lot "
     "(tests/integration/payments/test_wallet_flows.py)",
+    ("POST", "/v1/merchant/batch-purchases"): "buys a batch for the caller's own merchant (its membership "
+    "record, looked up by the token's subject) at that merchant's lot; no id is taken from the request "
+    "(tests/integration/coupons/test_batch_purchases.py)",
     ("POST", "/v1/driver/wallet/withdrawals"): "withdraws from the caller's own wallet through the caller's "
     "own top-ups (found by the token's subject); no id is taken from the request "
     "(tests/integration/workflows/test_wallet_withdrawal.py)",

@@ -62,6 +62,20 @@ def check_face(face: Face) -> None:
         raise CouponRuleError(f"a {face.kind} coupon's value must be between 1 and {MAX_VALUE[face.kind]}")
 
 
+def batch_price(face: Face, quantity: int) -> int:
+    """What a merchant pays for a batch it buys, in fen: face value × quantity (an amount coupon's
+    value, a release coupon's cap, the most it can take off). Time and percent coupons, and
+    uncapped release coupons, have no face value in fen: they are not sold."""
+    if face.kind == "amount":
+        return face.value * quantity
+    if face.kind == "release" and face.cap_fen is not None:
+        return face.cap_fen * quantity
+    raise CouponRuleError(
+        "only amount coupons and capped release coupons are sold, at face value; "
+        "the operator allocates the others"
+    )
+
+
 @dataclass(frozen=True)
 class Held:
     """A usable coupon a plate holds."""
@@ -70,6 +84,7 @@ class Held:
     merchant_id: str
     face: Face
     expires_at: datetime
+    prepaid: bool = False  # of a batch the merchant bought (its discount is funded by what it paid)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ REFUNDS = "refunds"  # an operator's refunds of money it had earned, per busines
 OPENING = "opening"  # balances that existed before the journal (opening entries)
 PRESTORE = "prestore"  # money a third party deposited for a plate at a lot (we owe it to the plate)
 MERCHANT_DISCOUNTS = "merchant_discounts"  # coupon discounts a merchant funds (owed by the merchant)
+MERCHANT_PREPAID = "merchant_prepaid"  # what a merchant paid for coupon batches, not used yet (owed to it)
 
 ACCOUNT_KINDS = (
     PROVIDER_CLEARING,
@@ -44,6 +45,7 @@ ACCOUNT_KINDS = (
     OPENING,
     PRESTORE,
     MERCHANT_DISCOUNTS,
+    MERCHANT_PREPAID,
 )
 
 
@@ -99,6 +101,10 @@ def prestore(lot_id: str, plate: str) -> str:
 
 def merchant_discounts(merchant_id: str) -> str:
     return account(MERCHANT_DISCOUNTS, merchant_id)
+
+
+def merchant_prepaid(merchant_id: str) -> str:
+    return account(MERCHANT_PREPAID, merchant_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,10 +543,14 @@ def coupon_used(
     amount_fen: int,
     used_by: str,
     at: datetime,
+    prepaid: bool = False,
 ) -> Posting | None:
     """A merchant coupon used on a visit: the visit's discount (booked with the operator's
     discounts when the visit closes) is the merchant's, so it moves from the operator's discounts
-    to what the merchant funds. One posting per coupon: a coupon is used once."""
+    to what the merchant funds: owed by the merchant, or, for a coupon of a batch the merchant
+    bought (`prepaid`), taken from what it paid in advance. One posting per coupon: a coupon is
+    used once."""
+    funded_by = merchant_prepaid(merchant_id) if prepaid else merchant_discounts(merchant_id)
     return posting(
         f"coupon:{coupon_id}",
         "coupon_used",
@@ -548,11 +558,37 @@ def coupon_used(
         site=lot_site(lot_id),
         subject=visit_subject(visit_id),
         operator_id=operator_id,
-        pairs=[(merchant_discounts(merchant_id), amount_fen), (discounts(operator_id or "-"), -amount_fen)],
+        pairs=[(funded_by, amount_fen), (discounts(operator_id or "-"), -amount_fen)],
         memo={
             "coupon_id": coupon_id,
             "merchant_id": merchant_id,
             "amount_fen": amount_fen,
             "used_by": used_by,
+            "prepaid": prepaid,
         },
+    )
+
+
+def coupon_batch_bought(
+    payment_id: str,
+    *,
+    batch_id: str,
+    merchant_id: str,
+    provider: str,
+    lot_id: str,
+    operator_id: str | None,
+    amount_fen: int,
+    at: datetime,
+) -> Posting | None:
+    """A merchant paid for a batch of coupons through a provider: the money is the merchant's
+    prepaid balance (a liability) until its coupons are used (`coupon_used`, prepaid)."""
+    return posting(
+        f"batch:{payment_id}",
+        "coupon_batch_bought",
+        at,
+        site=lot_site(lot_id),
+        subject=f"batch:{batch_id}",
+        operator_id=operator_id,
+        pairs=[(provider_clearing(provider), amount_fen), (merchant_prepaid(merchant_id), -amount_fen)],
+        memo={"payment_id": payment_id, "batch_id": batch_id, "merchant_id": merchant_id},
     )
