@@ -4,14 +4,23 @@ journal read back for staff views."""
 
 from __future__ import annotations
 
-from chalicelib.ledger.domain.invariants import Breach, PaymentFact, SessionFact, VisitFact, WalletFact
+from chalicelib.ledger.domain.invariants import (
+    Breach,
+    HeldFact,
+    PaymentFact,
+    SessionFact,
+    VisitFact,
+    WalletFact,
+)
 from chalicelib.ledger.domain.postings import (
     OPENING,
     PaymentSplit,
     Posting,
     arrears_settled,
+    card_top_up,
     charging_refund,
     coupon_used,
+    held_payment,
     hold_released,
     opening,
     parking_payment,
@@ -31,6 +40,7 @@ from chalicelib.ledger.domain.postings import (
     withdrawal_paid,
     withdrawal_released,
 )
+from chalicelib.ledger.domain.postings import card_balance as card_balance
 from chalicelib.ledger.domain.postings import lot_site as lot_site
 from chalicelib.ledger.journal import add, as_csv, as_json, get, local_day, of_site_day, of_subject
 from chalicelib.ledger.views import CsvQuery, DayQuery, day_param, respond
@@ -40,6 +50,7 @@ __all__ = [
     "Breach",
     "CsvQuery",
     "DayQuery",
+    "HeldFact",
     "PaymentFact",
     "PaymentSplit",
     "Posting",
@@ -50,10 +61,12 @@ __all__ = [
     "arrears_settled",
     "as_csv",
     "as_json",
+    "card_top_up",
     "charging_refund",
     "coupon_used",
     "day_param",
     "get",
+    "held_payment",
     "hold_released",
     "local_day",
     "lot_site",
