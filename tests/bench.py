@@ -187,6 +187,40 @@ def _identity_entries(
             "round_trips": sum(calls.values()),
             "milliseconds_in_process": round((time.perf_counter() - started) * 1000, 2),
         }
+    results.update(_stored_value_exit(handlers, calls, iot_event, capture, at))
+    return results
+
+
+def _stored_value_exit(
+    handlers: Any, calls: Counter[str], iot_event: Any, capture: Any, at: datetime
+) -> dict[str, Any]:
+    """Exits with a fee due, warm cache: a temporary car and a stored-value card holder whose
+    balance pays (one more read of the card; the debit is an item of the exit's transaction)."""
+    from chalicelib.parking import identity_admin, stored_value
+    from chalicelib.parking import identity_contract as c
+
+    staff = identity_admin.Staff("bench", "demo-op")
+    body = c.CardIn(type_id="monthly", owner="bench", plates=["粤E30001"], kind="stored_value")
+    card = identity_admin.save_card(staff, "demo-lot", None, body, at)
+    top_up = c.TopUpIn(top_up_id="bench", amount_fen=100_000)
+    stored_value.top_up("bench", "demo-op", "demo-lot", card["id"], top_up, at)
+    handlers.on_capture(
+        iot_event("demo-entry-cam", "capture", capture("demo-entry-cam", "in", "粤E30001")), at
+    )
+    results: dict[str, Any] = {}
+    for label, plate in (("exit_temporary_due", "粤E00001"), ("exit_stored_value", "粤E30001")):
+        calls.clear()
+        started = time.perf_counter()
+        outcome = handlers.on_capture(
+            iot_event("demo-exit-cam", "capture", capture("demo-exit-cam", "out", plate)),
+            at + timedelta(hours=2),
+        )
+        results[label] = {
+            "outcome": outcome["result"],
+            "dynamodb_calls": dict(calls),
+            "round_trips": sum(calls.values()),
+            "milliseconds_in_process": round((time.perf_counter() - started) * 1000, 2),
+        }
     return results
 
 

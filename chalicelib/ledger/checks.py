@@ -17,4 +17,5 @@ def run() -> list[Breach]:
         visits=parking.visit_facts(),
         sessions=charging.session_facts(),
         payments=payments.confirmed_payments(),
+        cards=parking.card_balance_facts(),
     )

@@ -4,15 +4,24 @@ journal read back for staff views."""
 
 from __future__ import annotations
 
-from chalicelib.ledger.domain.invariants import Breach, PaymentFact, SessionFact, VisitFact, WalletFact
+from chalicelib.ledger.domain.invariants import (
+    Breach,
+    HeldFact,
+    PaymentFact,
+    SessionFact,
+    VisitFact,
+    WalletFact,
+)
 from chalicelib.ledger.domain.postings import (
     OPENING,
     PaymentSplit,
     Posting,
     arrears_settled,
+    card_top_up,
     charging_refund,
     coupon_batch_bought,
     coupon_used,
+    held_payment,
     hold_released,
     opening,
     parking_payment,
@@ -32,6 +41,7 @@ from chalicelib.ledger.domain.postings import (
     withdrawal_paid,
     withdrawal_released,
 )
+from chalicelib.ledger.domain.postings import card_balance as card_balance
 from chalicelib.ledger.domain.postings import lot_site as lot_site
 from chalicelib.ledger.journal import add, as_csv, as_json, get, local_day, of_site_day, of_subject
 from chalicelib.ledger.views import CsvQuery, DayQuery, day_param, respond
@@ -41,6 +51,7 @@ __all__ = [
     "Breach",
     "CsvQuery",
     "DayQuery",
+    "HeldFact",
     "PaymentFact",
     "PaymentSplit",
     "Posting",
@@ -51,11 +62,13 @@ __all__ = [
     "arrears_settled",
     "as_csv",
     "as_json",
+    "card_top_up",
     "charging_refund",
     "coupon_batch_bought",
     "coupon_used",
     "day_param",
     "get",
+    "held_payment",
     "hold_released",
     "local_day",
     "lot_site",

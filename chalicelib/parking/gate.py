@@ -28,7 +28,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
-from chalicelib.parking import config, gate_commands, identities, occupancy, pricing
+from chalicelib.parking import config, gate_commands, identities, occupancy, pricing, stored_value
 from chalicelib.parking.domain import gate, plates
 from chalicelib.parking.domain.tariffs import Price
 from chalicelib.parking.messages import Capture, GateEvent
@@ -289,9 +289,15 @@ def decide_exit(
     rule = identities.exit_rule(visit, lane_id, decision.due_fen, lot, identity)
     if rule.held:  # a locked car: held before anything is paid from its funds
         return _hold(capture, visit, rule.display, now, also, kind)
-    # A fee due may be paid here from the plate's prestore (auto-pay) or by no-sense pay, in this
-    # exit's transaction (payments decides; a lot without such plates costs no round trip).
-    funds = payments.exit_funds(lot.lot_id, visit.plate, decision.due_fen, now) if decision.due_fen else None
+    # A fee due may be paid here from the car's stored-value card, else from the plate's prestore
+    # (auto-pay) or by no-sense pay, in this exit's transaction (a temporary car's exit reads no
+    # card, and a lot without prestore plates costs no round trip).
+    funds = (
+        stored_value.at_exit(visit, lot, decision.due_fen, now)
+        or payments.exit_funds(lot.lot_id, visit.plate, decision.due_fen, now)
+        if decision.due_fen
+        else None
+    )
     if funds is not None:
         decision = gate.ExitDecision(True, decision.fee, 0, (visit.plate, funds.display, "一路顺风"))
     owed = 0 if funds is not None else rule.owed_fen  # open-gate mode: what it leaves owing

@@ -12,9 +12,9 @@ from chalice import Response
 
 from chalicelib.parking import identity_admin as admin
 from chalicelib.parking import identity_contract as c
-from chalicelib.parking import lots, plateless, reservations
+from chalicelib.parking import lots, plateless, reservations, stored_value
 from chalicelib.parking.identity_models import CARD, LIST, TYPE
-from chalicelib.shared.auth import CUSTOMER_SERVICE, DRIVER, STAFF, Principal
+from chalicelib.shared.auth import CASHIER, CUSTOMER_SERVICE, DRIVER, FINANCE, STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.errors import NotFound
 from chalicelib.shared.http import Routes, ok
@@ -114,6 +114,22 @@ def get_card(request: Any, lot_id: str, card_id: str, *, me: Principal) -> Respo
 )
 def update_card(request: Any, lot_id: str, card_id: str, *, me: Principal, body: c.CardIn) -> Response:
     return ok(admin.save_card(_staff(me), lot_id, card_id, body, now()))
+
+
+@routes.route(
+    f"{LOT}/cards/{{card_id}}/top-ups",
+    "POST",
+    body=c.TopUpIn,
+    response=c.TopUpOut,
+    errors=[404, 409, 422],
+    auth=STAFF,
+    roles=(CASHIER, FINANCE),
+)
+def top_up_card(request: Any, lot_id: str, card_id: str, *, me: Principal, body: c.TopUpIn) -> Response:
+    """Load value onto a stored-value card (储值卡充值): the money taken (cash, or a third party's
+    transfer) goes onto the card's balance, which exits take fees from; journal posting and audit
+    entry with it. A repeated `top_up_id` loads nothing more."""
+    return ok(stored_value.top_up(me.user_id, me.operator, lot_id, card_id, body, now()), status=201)
 
 
 @routes.route(

@@ -63,6 +63,7 @@ def view(item: LotIdentity) -> dict[str, Any]:
     out = {"id": item.item_id, **item.data}
     if item.kind == CARD:
         out["remaining_count"] = int(item.remaining_count or 0)
+        out["balance_fen"] = int(item.balance_fen or 0)
         out["inside"] = {p: dict(v) for p, v in (item.inside.as_dict() if item.inside else {}).items()}
     out["updated_at"] = iso(item.updated_at)
     return out
@@ -187,11 +188,8 @@ def put_type(staff: Staff, lot_id: str, type_id: str, body: Any, now: datetime) 
 
 
 def _card_data(lot_id: str, card_id: str, body: Any) -> dict[str, Any]:
-    if body.kind not in (rules.BY_TIME, rules.BY_COUNT):
-        # Stored value (储值) needs the balance as a journal account: with card purchase, later.
-        raise Invalid(
-            "kind must be time or count (stored-value cards are not offered yet)", "invalid_card_kind"
-        )
+    if body.kind not in rules.CARD_KINDS:
+        raise Invalid(f"kind must be one of {', '.join(rules.CARD_KINDS)}", "invalid_card_kind")
     if get_or_none(LotIdentity, lot_id, item_key(TYPE, body.type_id)) is None:
         raise NotFound("no such card type", "type_not_found")
     cleaned = sorted({_plate(p) for p in body.plates})
@@ -200,6 +198,9 @@ def _card_data(lot_id: str, card_id: str, body: Any) -> dict[str, Any]:
     spaces = body.spaces if body.spaces is not None else len(cleaned)
     if spaces < 1:
         raise Invalid("a card has at least one space", "invalid_spaces")
+    if body.kind == rules.STORED_VALUE and spaces < len(cleaned):
+        # The exit's debit and the group's freed space would be two writes of one card item.
+        raise Invalid("a stored-value card is not a several-car group", "invalid_spaces")
     if body.valid_from and body.valid_until and body.valid_until <= body.valid_from:
         raise Invalid("valid_until must be after valid_from", "invalid_window")
     return {
@@ -225,6 +226,8 @@ def save_card(staff: Staff, lot_id: str, card_id: str | None, body: Any, now: da
     old = _item(lot_id, CARD, card_id) if card_id else None
     card_id = card_id or sortable_id("card", now)
     data = _card_data(lot_id, card_id, body)
+    if old is not None and int(old.balance_fen or 0) > 0 and data["kind"] != rules.STORED_VALUE:
+        raise Conflict("the card still holds a balance: it stays a stored-value card", "card_has_balance")
     before_plates = set(old.data.get("plates") or []) if old else set()
     item = LotIdentity(
         lot_id,
@@ -234,6 +237,7 @@ def save_card(staff: Staff, lot_id: str, card_id: str | None, body: Any, now: da
         data=data,
         inside=old.inside.as_dict() if old and old.inside else {},
         remaining_count=body.count if body.count is not None else (int(old.remaining_count) if old else 0),
+        balance_fen=old.balance_fen if old else None,  # changed only by top-ups and exits
         version=(int(old.version or 0) + 1) if old else 1,
         created_at=old.created_at if old else now,
         updated_at=now,
@@ -298,6 +302,8 @@ def delete_card(staff: Staff, lot_id: str, card_id: str, now: datetime) -> None:
     """Cancel a card: its plates are temporary from now (cars inside keep their visit's identity)."""
     lots.own(staff.operator_id, lot_id)
     old = _item(lot_id, CARD, card_id)
+    if int(old.balance_fen or 0) > 0:  # what the holder loaded is owed to them: not cancelled here
+        raise Conflict("the card still holds a balance", "card_has_balance")
     try:
         with transaction() as tx:
             tx.delete(old, condition=LotIdentity.version == int(old.version or 0))

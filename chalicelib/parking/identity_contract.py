@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -51,11 +51,12 @@ class CardTypeIn(Strict, kw_only=True):
 
 
 class CardIn(Strict, kw_only=True):
-    """`kind`: time (valid from–to) or count (`count` visits). Fewer
+    """`kind`: time (valid from–to), count (`count` visits) or stored_value (the fee is taken from
+    the balance at exit; load it with top-ups). Fewer
     `spaces` than `plates` makes a several-car group (多位多车); default: one space per plate."""
 
     type_id: Id
-    kind: Annotated[str, msgspec.Meta(max_length=10)] = "time"
+    kind: Annotated[str, msgspec.Meta(max_length=12)] = "time"
     owner: Name
     plates: Annotated[list[Plate], msgspec.Meta(min_length=1, max_length=20)]
     spaces: Annotated[int, msgspec.Meta(ge=1, le=20)] | None = None
@@ -137,6 +138,24 @@ class CardOut(msgspec.Struct):
     remaining_count: int
     inside: dict[str, dict[str, str]]
     updated_at: str
+    balance_fen: int = 0  # a stored-value card's balance
+
+
+class TopUpIn(Strict, kw_only=True):
+    """Value loaded onto a stored-value card. `top_up_id`: the caller's key (a repeat with the
+    same key loads nothing more); `method`: how the money was taken."""
+
+    top_up_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    amount_fen: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)]
+    method: Literal["cash", "third_party"] = "cash"
+
+
+class TopUpOut(msgspec.Struct):
+    lot_id: str
+    card_id: str
+    top_up_id: str
+    amount_fen: int
+    balance_fen: int
 
 
 class CardsOut(msgspec.Struct):

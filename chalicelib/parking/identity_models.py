@@ -49,6 +49,7 @@ class LotIdentity(Model):
     # Cards: the group's cars inside (plate → {"visit_id", "entered_at"}), the count left.
     inside = MapAttribute(default=dict)  # type: ignore[var-annotated]
     remaining_count = NumberAttribute(default=0)
+    balance_fen = NumberAttribute(null=True)  # a stored-value card's balance (never below 0)
     version = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

@@ -15,8 +15,8 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.coupons import ports as coupons
-from chalicelib.ledger.ports import VisitFact
-from chalicelib.parking import config, gate, plates, pricing, quotes
+from chalicelib.ledger.ports import HeldFact, VisitFact
+from chalicelib.parking import config, gate, plates, pricing, quotes, stored_value
 from chalicelib.parking.domain import plates as plate_rules
 from chalicelib.parking.identity_models import IDENTITY_KEY
 from chalicelib.parking.models import EXITED, INSIDE, Lot, Visit, lot_plate_key
@@ -29,6 +29,7 @@ __all__ = [
     "VisitOwing",
     "add_payment_to_visit",
     "car_in_lot",
+    "card_balance_facts",
     "clean_plate",
     "grant_charging_waiver",
     "lot_operator",
@@ -288,6 +289,11 @@ def visit_facts() -> Iterator[VisitFact]:
         yield VisitFact(
             str(visit.visit_id), str(visit.status), int(visit.paid_fen), int(visit.overpaid_fen or 0)
         )
+
+
+def card_balance_facts() -> Iterator[HeldFact]:
+    """Every stored-value card's balance (the ledger's scheduled check; a scan)."""
+    return stored_value.balance_facts()
 
 
 def open_obligation(lot_plate: str, visit_id: str) -> int:

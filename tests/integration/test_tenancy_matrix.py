@@ -754,6 +754,14 @@ MATRIX: dict[tuple[str, str], Builder] = {
             _card_body(f"粤T{t.name.upper()}0001"),
         )
     ],
+    ("POST", "/v1/ops/lots/{lot_id}/cards/{card_id}/top-ups"): lambda me, t: [
+        Probe(
+            "POST",
+            f"/v1/ops/lots/{t.lot}/cards/{t.extra['card']}/top-ups",
+            "staff",
+            {"top_up_id": f"tm-{me.name}", "amount_fen": 100},
+        )
+    ],
     ("DELETE", "/v1/ops/lots/{lot_id}/cards/{card_id}"): lambda me, t: [
         Probe("DELETE", f"/v1/ops/lots/{t.lot}/cards/{t.extra['card_del']}", "staff")
     ],

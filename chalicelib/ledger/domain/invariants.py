@@ -46,6 +46,15 @@ class PaymentFact:
 
 
 @dataclass(frozen=True)
+class HeldFact:
+    """A balance a context keeps for a holder beside its credit-normal journal account (a
+    stored-value card's `card_balance:<card_id>`)."""
+
+    account: str
+    balance_fen: int
+
+
+@dataclass(frozen=True)
 class Breach:
     rule: str
     subject: str
@@ -58,6 +67,7 @@ def check(
     visits: Iterable[VisitFact] = (),
     sessions: Iterable[SessionFact] = (),
     payments: Iterable[PaymentFact] = (),
+    cards: Iterable[HeldFact] = (),
 ) -> list[Breach]:
     postings = list(journal)
     breaches: list[Breach] = []
@@ -84,6 +94,19 @@ def check(
     for name, amount in totals.items():
         if p.kind_of(name) == p.WALLET and name not in seen_wallets and amount != 0:
             breaches.append(Breach("wallet_missing", name, f"postings {-amount} but no wallet"))
+
+    # every stored-value card's balance equals its postings and is never below zero
+    seen_held = set()
+    for fact in cards:
+        seen_held.add(fact.account)
+        posted = -totals.get(fact.account, 0)
+        if posted != fact.balance_fen or fact.balance_fen < 0:
+            breaches.append(
+                Breach("held_mismatch", fact.account, f"balance {fact.balance_fen}, postings {posted}")
+            )
+    for name, amount in totals.items():
+        if p.kind_of(name) == p.CARD_BALANCE and name not in seen_held and amount != 0:
+            breaches.append(Breach("held_missing", name, f"postings {-amount} but no card"))
 
     # nothing refunded to the obligation's account beyond what it holds
     for name, amount in totals.items():

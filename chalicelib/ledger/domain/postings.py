@@ -32,6 +32,7 @@ OPENING = "opening"  # balances that existed before the journal (opening entries
 PRESTORE = "prestore"  # money a third party deposited for a plate at a lot (we owe it to the plate)
 MERCHANT_DISCOUNTS = "merchant_discounts"  # coupon discounts a merchant funds (owed by the merchant)
 MERCHANT_PREPAID = "merchant_prepaid"  # what a merchant paid for coupon batches, not used yet (owed to it)
+CARD_BALANCE = "card_balance"  # value loaded onto a stored-value card (we owe it to the holder)
 
 ACCOUNT_KINDS = (
     PROVIDER_CLEARING,
@@ -46,6 +47,7 @@ ACCOUNT_KINDS = (
     PRESTORE,
     MERCHANT_DISCOUNTS,
     MERCHANT_PREPAID,
+    CARD_BALANCE,
 )
 
 
@@ -105,6 +107,10 @@ def merchant_discounts(merchant_id: str) -> str:
 
 def merchant_prepaid(merchant_id: str) -> str:
     return account(MERCHANT_PREPAID, merchant_id)
+
+
+def card_balance(card_id: str) -> str:
+    return account(CARD_BALANCE, card_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -521,6 +527,31 @@ def prestore_payment(
 ) -> Posting | None:
     """A visit's fee taken from the plate's prestore at the exit (auto-pay): a parking payment
     whose money was already held for the plate."""
+    return held_payment(
+        payment_id,
+        prestore(lot_id, plate),
+        lot_id=lot_id,
+        operator_id=operator_id,
+        visit_id=visit_id,
+        amount_fen=amount_fen,
+        at=at,
+        memo=memo,
+    )
+
+
+def held_payment(
+    payment_id: str,
+    held: str,
+    *,
+    lot_id: str,
+    operator_id: str | None,
+    visit_id: str,
+    amount_fen: int,
+    at: datetime,
+    memo: dict[str, Any] | None = None,
+) -> Posting | None:
+    """A visit's fee paid at the exit from money we already hold for the car (`held`: a plate's
+    prestore, a stored-value card's balance): a parking payment, never beyond the fee."""
     return posting(
         f"pay:{payment_id}",
         "parking_payment",
@@ -528,8 +559,33 @@ def prestore_payment(
         site=lot_site(lot_id),
         subject=visit_subject(visit_id),
         operator_id=operator_id,
-        pairs=[(prestore(lot_id, plate), amount_fen), (visit(visit_id), -amount_fen)],
+        pairs=[(held, amount_fen), (visit(visit_id), -amount_fen)],
         memo={**(memo or {}), "payment_id": payment_id, "on_time": True, "excess_fen": 0},
+    )
+
+
+def card_top_up(
+    card_id: str,
+    top_up_id: str,
+    *,
+    lot_id: str,
+    operator_id: str | None,
+    amount_fen: int,
+    source: str,
+    at: datetime,
+) -> Posting | None:
+    """Value loaded onto a stored-value card (储值卡充值): the money taken (`source`: the clearing
+    account it arrived on, e.g. cash) is held on the card's balance until exits take fees from it.
+    One posting per top-up id: a repeated top-up is refused by the journal."""
+    return posting(
+        f"card_top_up:{card_id}:{top_up_id}",
+        "card_top_up",
+        at,
+        site=lot_site(lot_id),
+        subject=f"card:{card_id}",
+        operator_id=operator_id,
+        pairs=[(provider_clearing(source), _fen(amount_fen)), (card_balance(card_id), -amount_fen)],
+        memo={"card_id": card_id, "top_up_id": top_up_id, "amount_fen": amount_fen},
     )
 
 

@@ -30,8 +30,8 @@ STEPS = (SPECIAL, CARD, BLACKLIST, WHITELIST, PASS, ARREARS)
 DEFAULT_PRECEDENCE = STEPS
 
 # Card kinds: by time (monthly, yearly, valid from–to), by count (a visit uses one), stored value
-# (the balance is taken at exit).
-BY_TIME, BY_COUNT, STORED_VALUE = "time", "count", "value"
+# (储值: the fee is taken from the card's balance at exit).
+BY_TIME, BY_COUNT, STORED_VALUE = "time", "count", "stored_value"
 CARD_KINDS = (BY_TIME, BY_COUNT, STORED_VALUE)
 
 # Special plates (Decision): police plates end in 警, armed-police plates start with WJ, embassy
@@ -198,20 +198,25 @@ class Entry:
     pass_id: str | None = None  # a single-use pass this entry uses up
     needs_card: bool = False  # read the card item and decide again
     arrears_fen: int = 0
+    stored_value: bool = False  # the exit takes the fee from the card's balance
 
     @property
     def refused(self) -> bool:
         return not self.open_gate
 
     def to_visit(self) -> dict[str, Any]:
-        """What the visit keeps of its identity (the exit prices by it)."""
-        return {
+        """What the visit keeps of its identity (the exit prices by it; a stored-value card's
+        visit says so, and its exit reads the card's balance)."""
+        kept: dict[str, Any] = {
             "kind": self.kind,
             "free": self.free,
             "card_id": self.card_id,
             "group": self.group,
             "tariff_id": self.tariff_id,
         }
+        if self.stored_value:
+            kept["stored_value"] = True
+        return kept
 
 
 def _since(at: Any) -> str:
@@ -289,11 +294,13 @@ def resolve_entry(
                 "card",
                 f"{card_type.name}入场 (卡 {card.card_id})",
                 (plate, card_type.name, "欢迎光临"),
-                free=card_type.tariff_id is None,
+                # A stored-value card pays its fee (by its own tariff, else the lot's) at exit.
+                free=card_type.tariff_id is None and card.kind != STORED_VALUE,
                 card_id=card.card_id,
                 tariff_id=card_type.tariff_id,
                 group=card.grouped,
                 uses_count=card.kind == BY_COUNT,
+                stored_value=card.kind == STORED_VALUE,
             )
         if step == BLACKLIST:
             black = next((w for w in identity.windows if w.kind == "black" and w.active(now)), None)
@@ -357,3 +364,14 @@ def settled_arrears(arrears: Mapping[str, int], net_fee_fen: int, paid_fen: int)
 def blacklists_after(unpaid_exits: int, threshold: int) -> bool:
     """N unpaid exits (per lot) put the plate on the blacklist automatically."""
     return threshold > 0 and unpaid_exits >= threshold
+
+
+def balance_split(balance_fen: int, due_fen: int) -> tuple[int, int]:
+    """A stored-value card at the exit: (taken from the balance, left to pay as a temporary car).
+    Decision: all or nothing — a balance that covers the fee pays all of it, a smaller one pays
+    nothing and stays whole (the car pays the whole fee as a temporary car would; one payment,
+    one refund path). Never below zero."""
+    due = max(0, due_fen)
+    if 0 < due <= balance_fen:
+        return due, 0
+    return 0, due
