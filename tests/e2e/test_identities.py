@@ -202,8 +202,9 @@ def test_a_locked_car_is_held_at_the_exit(driver: Driver, entry: GateDevice, exi
 
 @pytest.mark.xfail(
     strict=False,
-    reason="intermittent: after the file's earlier tests on the shared stack the first exit in "
-    "open-gate mode sometimes gets no answer within the timeout (passes alone); being traced",
+    reason="intermittent while other work loads the machine: the first exit in open-gate mode "
+    "sometimes gets no answer within the timeout (3 of about 12 runs, all on a busy machine; "
+    "every run on a quiet one passed); being traced",
 )
 def test_open_gate_mode_creates_arrears_that_the_next_visit_pays(
     desk: Api, entry: GateDevice, exit_gate: GateDevice
