@@ -110,33 +110,41 @@ def book_top_up(payment: Payment, note: Notification, now: datetime) -> bool:
     booked before). A top-up paid after its order expired is booked all the same: the money is
     real."""
     amount = int(payment.amount_fen)
-    try:
-        with transaction() as tx:
-            tx.update(
-                payment,
-                actions=checkout.paid_in_full(payment, note, now),
-                condition=Payment.status == payment.status,
-            )
-            tx.update(
-                Wallet(str(payment.user_id)),
-                actions=[
-                    Wallet.balance_fen.add(amount),
-                    Wallet.updated_at.set(now),
-                    Wallet.status.set(Wallet.status | wallet.ACTIVE),
-                ],
-            )
-            ledger.add(
-                tx,
-                ledger.wallet_top_up(
-                    str(payment.payment_id),
-                    user_id=str(payment.user_id),
-                    source=ledger.provider_clearing(str(payment.provider)),
-                    amount_fen=amount,
-                    at=now,
-                ),
-            )
-    except TransactWriteError as error:
-        if failed_condition(error, index=0) or failed_condition(error, index=2):
-            return False  # booked by another delivery meanwhile
-        raise
-    return True
+    for _ in range(3):
+        try:
+            with transaction() as tx:
+                tx.update(
+                    payment,
+                    actions=checkout.paid_in_full(payment, note, now),
+                    condition=Payment.status == payment.status,
+                )
+                tx.update(
+                    Wallet(str(payment.user_id)),
+                    actions=[
+                        Wallet.balance_fen.add(amount),
+                        Wallet.updated_at.set(now),
+                        Wallet.status.set(Wallet.status | wallet.ACTIVE),
+                    ],
+                )
+                ledger.add(
+                    tx,
+                    ledger.wallet_top_up(
+                        str(payment.payment_id),
+                        user_id=str(payment.user_id),
+                        source=ledger.provider_clearing(str(payment.provider)),
+                        amount_fen=amount,
+                        at=now,
+                    ),
+                )
+        except TransactWriteError as error:
+            # items as sent: the posting (a put, sent before updates), the payment, the wallet
+            if failed_condition(error, index=0):
+                return False  # booked by another delivery meanwhile
+            if failed_condition(error, index=1):
+                payment.refresh(consistent_read=True)
+                if payment.status in BOOKED:
+                    return False
+                continue  # closed or expired meanwhile: booked all the same
+            raise
+        return True
+    raise Conflict("the order kept changing; the provider will notify again", "busy")

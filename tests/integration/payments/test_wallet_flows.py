@@ -6,12 +6,16 @@ the fee is refused. Every movement is one journal posting; the books hold."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from chalice.test import Client
 
 from chalicelib.ledger.models import JournalPosting
-from chalicelib.payments.models import PAID, Payment
+from chalicelib.payments import orders
+from chalicelib.payments.models import CLOSED, PAID, Payment
+from chalicelib.payments.sandbox import Notification
+from chalicelib.shared.timeutil import iso
 from infra.local.fake_alipay import FakeAlipay
 from infra.local.fake_wechat import FakeWeChat
 from tests.integration.ledger.books import assert_books_hold
@@ -64,6 +68,25 @@ def test_a_wechat_top_up_is_booked_to_the_wallet_once(
     refused = top_up(client, 100, method="sandbox")
     assert refused.status_code == 400 and refused.json_body["code"] == "unsupported_method"
     assert top_up(client, 100, lot_id="no-such-lot").status_code == 404
+    assert_books_hold()
+
+
+def test_a_top_up_closed_while_its_notification_is_booked_is_booked_once(
+    client: Client, fakes: tuple[FakeWeChat, FakeAlipay]
+) -> None:
+    """The sweeper closes the order between the notification's read and its write: the money is
+    real, so the booking tries again on the closed order and credits the wallet once (the fake
+    WeChat takes the order)."""
+    assert fakes
+    top_up_id = top_up(client, 3000).json_body["payment_id"]
+    read_before = Payment.get(top_up_id, consistent_read=True)
+    Payment.get(top_up_id).update(actions=[Payment.status.set(CLOSED)])
+    note = Notification(top_up_id, "wx-closed-meanwhile", 3000, "SUCCESS", iso(read_before.created_at))
+    now = read_before.created_at + timedelta(minutes=20)
+    assert orders.wallet_flows.book_top_up(read_before, note, now) is True
+    assert orders.wallet_flows.book_top_up(Payment.get(top_up_id, consistent_read=True), note, now) is False
+    assert balance(client) == OPENING + 3000
+    assert Payment.get(top_up_id).status == PAID
     assert_books_hold()
 
 
