@@ -278,17 +278,19 @@ def apply_notification(
                     owing.timezone,
                 )
                 if also is not None:
-                    also(tx)  # the last item (index 3): the wallet's debit of a fee paid from it
+                    also(tx)  # the wallet's debit of a fee paid from it
                 coupon_puts = parking.use_visit_coupons(tx, payment.lot_plate, owing, payment.payment_id, now)
         except TransactWriteError as error:
+            # items as sent (PynamoDB sends puts before updates): the posting, the coupons'
+            # postings, then the payment, the visit, the wallet's debit, the coupons
             if also is not None and failed_condition(error, index=3 + coupon_puts):
                 raise Conflict("the wallet no longer holds the fee", "insufficient_balance") from error
-            if failed_condition(error, index=0) or failed_condition(error, index=2):
+            if failed_condition(error, index=0) or failed_condition(error, index=1 + coupon_puts):
                 payment.refresh(consistent_read=True)
                 if payment.status in BOOKED:
                     return _already_applied(payment, now)
                 continue  # closed meanwhile: book it as late
-            if failed_condition(error, index=1):
+            if failed_condition(error, index=2 + coupon_puts):
                 continue  # another payment or the exit changed the visit: split again
             if failed_condition(error):
                 # a coupon of the quote was used meanwhile (its items follow the others of their
