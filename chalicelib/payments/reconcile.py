@@ -180,8 +180,9 @@ def _paid_on(posting: ledger.Posting, provider: str) -> int:
     return posting.amount_on(ledger.provider_clearing(provider))
 
 
-# what a lot's merchant account is paid for: parking fees, and merchants' coupon batches
-PROVIDER_PAID = ("parking_payment", "coupon_batch_bought")
+# what a lot's merchant account is paid for: parking fees, merchants' coupon batches, and the
+# wallet top-ups drivers pay there
+PROVIDER_PAID = ("parking_payment", "coupon_batch_bought", "wallet_top_up")
 
 
 def journal_of(group: AccountGroup, day: str) -> dict[str, tuple[int, str]]:
@@ -197,7 +198,11 @@ def journal_of(group: AccountGroup, day: str) -> dict[str, tuple[int, str]]:
 
 def _booked_elsewhere(provider: str) -> Any:
     def amount(out_trade_no: str) -> tuple[int, str | None] | None:
-        posting = ledger.get(f"pay:{out_trade_no}") or ledger.get(f"batch:{out_trade_no}")
+        posting = (
+            ledger.get(f"pay:{out_trade_no}")
+            or ledger.get(f"batch:{out_trade_no}")
+            or ledger.get(f"topup:{out_trade_no}")
+        )
         if posting is None or _paid_on(posting, provider) <= 0:
             return None
         return _paid_on(posting, provider), posting.site.removeprefix("lot:")

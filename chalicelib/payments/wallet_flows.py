@@ -134,7 +134,10 @@ def book_top_up(payment: Payment, note: Notification, now: datetime) -> bool:
                         source=ledger.provider_clearing(str(payment.provider)),
                         amount_fen=amount,
                         at=now,
+                        lot_id=str(payment.lot_id),
+                        operator_id=parking.lot_operator(str(payment.lot_id)),
                     ),
+                    parking.lot_timezone(str(payment.lot_id)),
                 )
         except TransactWriteError as error:
             # items as sent: the posting (a put, sent before updates), the payment, the wallet

@@ -354,18 +354,26 @@ def hold_released(
 
 
 def wallet_top_up(
-    reference: str, *, user_id: str, source: str, amount_fen: int, at: datetime
+    reference: str,
+    *,
+    user_id: str,
+    source: str,
+    amount_fen: int,
+    at: datetime,
+    lot_id: str | None = None,
+    operator_id: str | None = None,
 ) -> Posting | None:
-    """Money into a wallet: from a provider (a paid top-up) or an opening balance."""
+    """Money into a wallet: from a provider (a paid top-up, at the lot whose merchant account took
+    it: that lot's journal and reconciliation see it) or an opening balance (site `wallet`)."""
     return posting(
         f"topup:{reference}",
         "wallet_top_up",
         at,
-        site="wallet",
+        site=lot_site(lot_id) if lot_id else "wallet",
         subject=f"wallet:{user_id}",
-        operator_id=None,
+        operator_id=operator_id,
         pairs=[(source, amount_fen), (wallet(user_id), -amount_fen)],
-        memo={"reference": reference},
+        memo={"reference": reference, **({"payment_id": reference} if lot_id else {})},
     )
 
 

@@ -1,6 +1,7 @@
 """Daily reconciliation against the local fakes' statements (WeChat Pay's tradebill CSV, Alipay's
 GBK bill zip), through the adapters' bill download: a day with a payment whose notification never
-arrived and a payment whose amount the provider reports differently lists exactly those two;
+arrived and a payment whose amount the provider reports differently lists exactly those two (a
+wallet top-up paid and notified on that account is matched like a parking fee);
 finance resolves each with a reason, once; a day's payment records carry source and method."""
 
 from __future__ import annotations
@@ -85,6 +86,16 @@ def plant_a_day(client: Client, fakes: tuple[FakeWeChat, FakeAlipay]) -> dict[st
     notify_alipay(client, ali, str(differs.payment_id))
     with ali._lock:  # the provider's statement reports another amount than it notified
         ali.trades[str(differs.payment_id)].total += 100
+    # a wallet top-up paid at the lot's account and notified: on the statement and in the journal
+    top_up = client.http.post(
+        "/v1/driver/wallet/top-ups",
+        body=json.dumps(
+            {"amount_fen": 5000, "method": "wechat", "payer_id": "o-openid", "lot_id": "demo-lot"}
+        ),
+        headers=auth(),
+    )
+    assert top_up.status_code == 201, top_up.body
+    notify_wechat(client, wx, top_up.json_body["payment_id"])
     return {"matched": matched, "lost": lost, "differs": differs}
 
 
