@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from itertools import chain
+
 from chalicelib.charging import ports as charging
 from chalicelib.ledger import journal
 from chalicelib.ledger.domain.invariants import Breach, check
@@ -17,5 +19,5 @@ def run() -> list[Breach]:
         visits=parking.visit_facts(),
         sessions=charging.session_facts(),
         payments=payments.confirmed_payments(),
-        cards=parking.card_balance_facts(),
+        cards=chain(parking.card_balance_facts(), payments.prestore_facts()),
     )

@@ -43,6 +43,7 @@ from chalicelib.ledger.domain.postings import (
 )
 from chalicelib.ledger.domain.postings import card_balance as card_balance
 from chalicelib.ledger.domain.postings import lot_site as lot_site
+from chalicelib.ledger.domain.postings import prestore as prestore
 from chalicelib.ledger.journal import add, as_csv, as_json, get, local_day, of_site_day, of_subject
 from chalicelib.ledger.views import CsvQuery, DayQuery, day_param, respond
 

@@ -25,6 +25,7 @@ from chalicelib.payments.idempotency import key_of as idempotency_key
 from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, Payment, Wallet
 from chalicelib.payments.prestore import FundsDebit
 from chalicelib.payments.prestore import at_exit as exit_funds
+from chalicelib.payments.prestore import balance_facts as prestore_facts
 from chalicelib.payments.provider import ProviderRefund, ProviderRefused, ProviderUnavailable
 from chalicelib.payments.refunding import refund, wechat_refund_notification
 from chalicelib.payments.sandbox import SignatureError
@@ -56,6 +57,7 @@ __all__ = [
     "open_overpayments",
     "order_batch",
     "payment_refundable",
+    "prestore_facts",
     "refund",
     "release_refund",
     "reserve_refund",

@@ -22,7 +22,7 @@ Table `plate_funds`, one partition per plate:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -255,3 +255,13 @@ def at_exit(lot_id: str, plate: str, due_fen: int, now: datetime) -> FundsDebit 
 
         return FundsDebit(NO_SENSE, due_fen, "无感支付", by_bank)
     return None
+
+
+def balance_facts() -> Iterator[ledger.HeldFact]:
+    """Every plate's prestore balance at a lot beside its journal account (the ledger's scheduled
+    check; a scan: a batch job only)."""
+    for held in PlateFunds.scan(PlateFunds.scope.startswith("lot#")):
+        if str(held.plate) == LOTS_MARKER:
+            continue
+        lot_id = str(held.scope).removeprefix("lot#")
+        yield ledger.HeldFact(ledger.prestore(lot_id, str(held.plate)), int(held.balance_fen or 0))

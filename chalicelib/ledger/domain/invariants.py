@@ -48,7 +48,7 @@ class PaymentFact:
 @dataclass(frozen=True)
 class HeldFact:
     """A balance a context keeps for a holder beside its credit-normal journal account (a
-    stored-value card's `card_balance:<card_id>`)."""
+    stored-value card's `card_balance:<card_id>`, a plate's prestore `prestore:<lot>:<plate>`)."""
 
     account: str
     balance_fen: int
@@ -95,7 +95,7 @@ def check(
         if p.kind_of(name) == p.WALLET and name not in seen_wallets and amount != 0:
             breaches.append(Breach("wallet_missing", name, f"postings {-amount} but no wallet"))
 
-    # every stored-value card's balance equals its postings and is never below zero
+    # every stored-value card's and prestore balance equals its postings and is never below zero
     seen_held = set()
     for fact in cards:
         seen_held.add(fact.account)
@@ -105,8 +105,8 @@ def check(
                 Breach("held_mismatch", fact.account, f"balance {fact.balance_fen}, postings {posted}")
             )
     for name, amount in totals.items():
-        if p.kind_of(name) == p.CARD_BALANCE and name not in seen_held and amount != 0:
-            breaches.append(Breach("held_missing", name, f"postings {-amount} but no card"))
+        if p.kind_of(name) in (p.CARD_BALANCE, p.PRESTORE) and name not in seen_held and amount != 0:
+            breaches.append(Breach("held_missing", name, f"postings {-amount} but no balance kept"))
 
     # nothing refunded to the obligation's account beyond what it holds
     for name, amount in totals.items():

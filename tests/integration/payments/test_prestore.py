@@ -17,6 +17,7 @@ from chalicelib.ledger import checks
 from chalicelib.ledger.journal import get, scan_all
 from chalicelib.parking import devices as handlers
 from chalicelib.parking.models import EXITED, Visit
+from chalicelib.payments.prestore import PlateFunds
 from tests.support.iot import Recorder, capture, iot_event
 from tests.support.tokens import auth, staff
 
@@ -97,6 +98,11 @@ def test_prestore_with_auto_pay_opens_the_exit_and_books_the_debit(
     )
     assert held == 100  # the journal holds exactly the balance
     assert checks.run() == []
+    # The books' check compares each prestore balance with its account: a balance changed
+    # without its posting is reported.
+    PlateFunds(PLATE, "lot#demo-lot").update(actions=[PlateFunds.balance_fen.set(150)])
+    assert [(b.rule, b.subject) for b in checks.run()] == [("held_mismatch", f"prestore:demo-lot:{PLATE}")]
+    PlateFunds(PLATE, "lot#demo-lot").update(actions=[PlateFunds.balance_fen.set(100)])
 
     day = (T0 + timedelta(hours=2)).astimezone(ZoneInfo("Asia/Shanghai")).date()
     records = client.http.get(f"/v1/ops/lots/demo-lot/payment-records?day={day}", headers=FINANCE).json_body
