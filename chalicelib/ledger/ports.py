@@ -31,6 +31,7 @@ from chalicelib.ledger.domain.postings import (
     prestore_payment,
     provider_clearing,
     session_subject,
+    space_owner_share,
     split_payment,
     station_site,
     visit_closed,
@@ -44,6 +45,7 @@ from chalicelib.ledger.domain.postings import (
 from chalicelib.ledger.domain.postings import card_balance as card_balance
 from chalicelib.ledger.domain.postings import lot_site as lot_site
 from chalicelib.ledger.domain.postings import prestore as prestore
+from chalicelib.ledger.domain.postings import space_owner as space_owner
 from chalicelib.ledger.journal import add, as_csv, as_json, get, local_day, of_site_day, of_subject
 from chalicelib.ledger.views import CsvQuery, DayQuery, day_param, respond
 
@@ -84,6 +86,7 @@ __all__ = [
     "provider_clearing",
     "respond",
     "session_subject",
+    "space_owner_share",
     "split_payment",
     "station_site",
     "visit_closed",

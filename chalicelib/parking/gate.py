@@ -28,7 +28,15 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
-from chalicelib.parking import config, gate_commands, identities, occupancy, pricing, stored_value
+from chalicelib.parking import (
+    config,
+    gate_commands,
+    identities,
+    occupancy,
+    pricing,
+    shared_spaces,
+    stored_value,
+)
 from chalicelib.parking.domain import gate, plates
 from chalicelib.parking.domain.tariffs import Price
 from chalicelib.parking.messages import Capture, GateEvent
@@ -418,6 +426,7 @@ def close(
         condition = condition & extra_condition
     tx.update(visit, actions=actions, condition=condition)
     ledger.add(tx, posting, lot.timezone)
+    shared_spaces.on_close(tx, visit, lot, fee, discount, now)  # a guest's after part: the owner's
     pricing.use_coupons(tx, visit, lot, priced.coupon, f"exit:{visit.visit_id}", now)
 
 

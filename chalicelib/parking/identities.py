@@ -15,6 +15,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import config
 from chalicelib.parking.domain import identities as rules
+from chalicelib.parking.domain import shared_spaces as sharing
 from chalicelib.parking.domain.identities import CardSnap, CardState, Entry, Identity, Window
 from chalicelib.parking.identity_models import CARD, IDENTITY_KEY, LIST, LotIdentity, PlateIdentity, item_key
 from chalicelib.parking.models import RECORD_ARREARS, Visit, lot_plate_key, new_record
@@ -55,6 +56,7 @@ def card_snap(card: dict[str, Any] | None) -> CardSnap | None:
         _instant(card.get("valid_until")),
         int(card.get("spaces") or 1),
         tuple(card.get("plates") or ()),
+        sharing.lent_of(card.get("lent")),
     )
 
 
@@ -67,6 +69,7 @@ def window_of(entry_id: str, data: dict[str, Any], used: bool = False) -> Window
         str(data.get("reason") or ""),
         bool(data.get("single_use")),
         used,
+        sharing.pass_extra(data),
     )
 
 

@@ -12,7 +12,7 @@ from chalice import Response
 
 from chalicelib.parking import identity_admin as admin
 from chalicelib.parking import identity_contract as c
-from chalicelib.parking import lots, plateless, reservations, stored_value
+from chalicelib.parking import lots, plateless, reservations, shared_spaces, stored_value
 from chalicelib.parking.identity_models import CARD, LIST, TYPE
 from chalicelib.shared.auth import CASHIER, CUSTOMER_SERVICE, DRIVER, FINANCE, STAFF, Principal
 from chalicelib.shared.clock import now
@@ -220,3 +220,60 @@ def reserve(request: Any, *, me: Principal, body: c.ReservationIn) -> Response:
     """A reservation (预约) for a guest plate: approved at once when the inviter holds a card of the
     lot (system approval), or pending an approval by the lot's staff (manual approval)."""
     return ok(reservations.create(me.user_id, body, now()), status=201)
+
+
+# --- shared spaces (共享车位) -------------------------------------------------------------------------------
+
+
+@routes.route(
+    "/v1/driver/shared-spaces",
+    "POST",
+    body=c.SharedSpaceIn,
+    response=c.SharedSpaceOut,
+    status=201,
+    errors=[403, 404, 409, 422],
+    auth=DRIVER,
+)
+def lend_space(request: Any, *, me: Principal, body: c.SharedSpaceIn) -> Response:
+    """A card owner lends a window of their space to a guest plate (共享车位): the guest enters
+    with a pass, parking before the window is the lot's, after it the owner's; the owner's own
+    cars have one space fewer while it lasts."""
+    return ok(shared_spaces.create(me.user_id, body, now()), status=201)
+
+
+@routes.route("/v1/driver/shared-spaces", "GET", query=c.LotQuery, response=c.SharedSpacesOut, auth=DRIVER)
+def my_shared_spaces(request: Any, *, me: Principal, query: c.LotQuery) -> Response:
+    """The caller's shared windows at a lot (those of plates bound to the caller)."""
+    return _items(query.lot_id, shared_spaces.list_own(me.user_id, query.lot_id))
+
+
+@routes.route(
+    "/v1/driver/shared-spaces/{share_id}",
+    "DELETE",
+    query=c.LotQuery,
+    response=c.SharedSpaceOut,
+    errors=[404, 409],
+    auth=DRIVER,
+)
+def withdraw_space(request: Any, share_id: str, *, me: Principal, query: c.LotQuery) -> Response:
+    """Withdraw a window before it starts (its pass is removed; the item keeps who and when)."""
+    return ok(shared_spaces.withdraw_own(me.user_id, query.lot_id, share_id, now()))
+
+
+@routes.route(f"{LOT}/shared-spaces", "GET", response=c.SharedSpacesOut, errors=[404], auth=STAFF)
+def lot_shared_spaces(request: Any, lot_id: str, *, me: Principal) -> Response:
+    """The lot's shared windows, active and withdrawn."""
+    return _items(lot_id, shared_spaces.list_lot(me.operator, lot_id))
+
+
+@routes.route(
+    f"{LOT}/shared-spaces/{{share_id}}",
+    "DELETE",
+    response=c.SharedSpaceOut,
+    errors=[404, 409],
+    auth=STAFF,
+    roles=CS,
+)
+def staff_withdraw_space(request: Any, lot_id: str, share_id: str, *, me: Principal) -> Response:
+    """Staff withdraw a window whose pass is unused (e.g. before the card is cancelled); audited."""
+    return ok(shared_spaces.withdraw_by_staff(me.user_id, me.operator, lot_id, share_id, now()))

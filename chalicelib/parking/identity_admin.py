@@ -18,6 +18,7 @@ from chalicelib.parking.domain import identities as rules
 from chalicelib.parking.identity_models import (
     CARD,
     IDENTITY_KEY,
+    SNAP_KEYS,
     TYPE,
     LotIdentity,
     PlateIdentity,
@@ -29,7 +30,7 @@ from chalicelib.platform import audit
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
 from chalicelib.shared.errors import Conflict, Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
-from chalicelib.shared.timeutil import iso, iso_or_none
+from chalicelib.shared.timeutil import iso, iso_or_none, parse_iso
 
 MAX_PLATES = 20
 
@@ -216,8 +217,7 @@ def _card_data(lot_id: str, card_id: str, body: Any) -> dict[str, Any]:
 
 
 def _snap(data: dict[str, Any]) -> dict[str, Any]:
-    keys = ("card_id", "type_id", "kind", "valid_from", "valid_until", "spaces", "plates")
-    return {k: data.get(k) for k in keys}
+    return {k: data.get(k) for k in SNAP_KEYS}
 
 
 def save_card(staff: Staff, lot_id: str, card_id: str | None, body: Any, now: datetime) -> dict[str, Any]:
@@ -226,6 +226,8 @@ def save_card(staff: Staff, lot_id: str, card_id: str | None, body: Any, now: da
     old = _item(lot_id, CARD, card_id) if card_id else None
     card_id = card_id or sortable_id("card", now)
     data = _card_data(lot_id, card_id, body)
+    if old is not None and old.data.get("lent"):  # windows lent to guests stay (shared spaces)
+        data["lent"] = old.data["lent"]
     if old is not None and int(old.balance_fen or 0) > 0 and data["kind"] != rules.STORED_VALUE:
         raise Conflict("the card still holds a balance: it stays a stored-value card", "card_has_balance")
     before_plates = set(old.data.get("plates") or []) if old else set()
@@ -304,6 +306,8 @@ def delete_card(staff: Staff, lot_id: str, card_id: str, now: datetime) -> None:
     old = _item(lot_id, CARD, card_id)
     if int(old.balance_fen or 0) > 0:  # what the holder loaded is owed to them: not cancelled here
         raise Conflict("the card still holds a balance", "card_has_balance")
+    if any(parse_iso(str(w["ends"])) > now for w in old.data.get("lent") or []):
+        raise Conflict("the card lends a window to a guest: withdraw it first", "card_lends_space")
     try:
         with transaction() as tx:
             tx.delete(old, condition=LotIdentity.version == int(old.version or 0))

@@ -210,3 +210,43 @@ class ReservationOut(msgspec.Struct):
     status: str
     approval: str
     approval_id: str | None
+
+
+class SharedSpaceIn(Strict, kw_only=True):
+    """A card owner lends a future window (at most 31 days) of the space of `host_plate` (the
+    caller's plate holding a time card of the lot, valid over the whole window) to the guest
+    `plate`."""
+
+    lot_id: Id
+    host_plate: Plate
+    plate: Plate
+    starts: Instant
+    ends: Instant
+
+
+class SharedSpaceOut(msgspec.Struct):
+    """`status`: active or withdrawn; who lent it and when, who withdrew it and when; `label`: the
+    window in the lot's local time."""
+
+    share_id: str
+    lot_id: str
+    host_plate: str
+    card_id: str
+    plate: str
+    starts: str
+    ends: str
+    label: str
+    status: str
+    lent_by: str
+    lent_at: str
+    withdrawn_by: str | None
+    withdrawn_at: str | None
+
+
+class SharedSpacesOut(msgspec.Struct):
+    lot_id: str
+    items: list[SharedSpaceOut]
+
+
+class LotQuery(msgspec.Struct, kw_only=True):
+    lot_id: Id

@@ -13,7 +13,7 @@ from typing import Any
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.coupons import ports as coupons
-from chalicelib.parking import config
+from chalicelib.parking import config, shared_spaces
 from chalicelib.parking.config import LotConfig, TariffRef
 from chalicelib.parking.domain import gate, tariffs
 from chalicelib.parking.domain.gate import ExitDecision, WaiverGrant
@@ -45,6 +45,13 @@ def tariff_of(visit: Visit, lot: LotConfig) -> tariffs.Tariff | None:
 
 
 def price_visit(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable[Visit] = ()) -> Price:
+    """The stay's fee to `until`; a shared space's guest pays the parts before and after its window."""
+    earlier = list(earlier)
+    shared = shared_spaces.price(visit, until, lambda t: _plain_price(visit, lot, t, earlier))
+    return shared if shared is not None else _plain_price(visit, lot, until, earlier)
+
+
+def _plain_price(visit: Visit, lot: LotConfig, until: datetime, earlier: Iterable[Visit] = ()) -> Price:
     ref = TariffRef.from_dict(visit.tariff_ref) if visit.tariff_ref else lot.ref_for(visit.vehicle_class)
     if ref is None or (visit.identity or {}).get("free"):
         return tariffs.price(tariffs.Tariff(kind="free"), visit.entered_at, until, lot.zone)

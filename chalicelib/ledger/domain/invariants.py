@@ -113,6 +113,11 @@ def check(
         if p.kind_of(name) == p.REFUNDS_PAYABLE and amount > 0:
             breaches.append(Breach("obligation_overpaid", name, f"paid back {amount} beyond the obligation"))
 
+    # no space owner is paid out beyond their part of guests' fees (shared spaces)
+    for name, amount in totals.items():
+        if p.kind_of(name) == p.SPACE_OWNER and amount > 0:
+            breaches.append(Breach("space_owner_overpaid", name, f"paid out {amount} beyond what was owed"))
+
     # no visit keeps more than it owes without an open obligation
     for visit in visits:
         subject = p.visit_subject(visit.visit_id)

@@ -33,6 +33,7 @@ PRESTORE = "prestore"  # money a third party deposited for a plate at a lot (we 
 MERCHANT_DISCOUNTS = "merchant_discounts"  # coupon discounts a merchant funds (owed by the merchant)
 MERCHANT_PREPAID = "merchant_prepaid"  # what a merchant paid for coupon batches, not used yet (owed to it)
 CARD_BALANCE = "card_balance"  # value loaded onto a stored-value card (we owe it to the holder)
+SPACE_OWNER = "space_owner"  # a shared space's owner's part of guests' fees (we owe it to the owner)
 
 ACCOUNT_KINDS = (
     PROVIDER_CLEARING,
@@ -48,6 +49,7 @@ ACCOUNT_KINDS = (
     MERCHANT_DISCOUNTS,
     MERCHANT_PREPAID,
     CARD_BALANCE,
+    SPACE_OWNER,
 )
 
 
@@ -111,6 +113,10 @@ def merchant_prepaid(merchant_id: str) -> str:
 
 def card_balance(card_id: str) -> str:
     return account(CARD_BALANCE, card_id)
+
+
+def space_owner(card_id: str) -> str:
+    return account(SPACE_OWNER, card_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -655,4 +661,33 @@ def coupon_batch_bought(
         operator_id=operator_id,
         pairs=[(provider_clearing(provider), amount_fen), (merchant_prepaid(merchant_id), -amount_fen)],
         memo={"payment_id": payment_id, "batch_id": batch_id, "merchant_id": merchant_id},
+    )
+
+
+def space_owner_share(
+    visit_id: str,
+    *,
+    card_id: str,
+    share_id: str,
+    lot_id: str,
+    operator_id: str | None,
+    amount_fen: int,
+    at: datetime,
+) -> Posting | None:
+    """A shared space's guest left after the window (共享车位): the fee's part after the window is
+    the space owner's, so it moves from the operator's parking revenue (booked in full by the
+    visit's close, in the same transaction) to what is owed to the owner of the card. One posting
+    per visit."""
+    return posting(
+        f"shared:{visit_id}",
+        "space_owner_share",
+        at,
+        site=lot_site(lot_id),
+        subject=visit_subject(visit_id),
+        operator_id=operator_id,
+        pairs=[
+            (revenue(operator_id or "-", "parking"), _fen(amount_fen)),
+            (space_owner(card_id), -amount_fen),
+        ],
+        memo={"card_id": card_id, "share_id": share_id, "amount_fen": amount_fen},
     )

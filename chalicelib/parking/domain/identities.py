@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from chalicelib.parking.domain import shared_spaces as sharing
 from chalicelib.shared.money import format_yuan
 
 SPECIAL, CARD, BLACKLIST, WHITELIST, PASS, ARREARS = (
@@ -127,6 +128,7 @@ class CardSnap:
     valid_until: datetime | None
     spaces: int
     plates: tuple[str, ...]
+    lent: tuple[sharing.Lent, ...] = ()  # windows lent to guests (shared spaces): a space fewer
 
     @property
     def grouped(self) -> bool:
@@ -159,6 +161,7 @@ class Window:
     reason: str = ""
     single_use: bool = False
     used: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)  # a shared pass: card, host plate, label
 
     def active(self, now: datetime) -> bool:
         return (self.starts is None or self.starts <= now) and (self.ends is None or now < self.ends)
@@ -199,6 +202,7 @@ class Entry:
     needs_card: bool = False  # read the card item and decide again
     arrears_fen: int = 0
     stored_value: bool = False  # the exit takes the fee from the card's balance
+    shared: Mapping[str, Any] | None = None  # a shared space's window (the exit splits the fee)
 
     @property
     def refused(self) -> bool:
@@ -216,7 +220,22 @@ class Entry:
         }
         if self.stored_value:
             kept["stored_value"] = True
+        if self.shared:
+            kept["shared"] = dict(self.shared)
         return kept
+
+
+def _lending(card: CardSnap, now: datetime) -> tuple[CardSnap | None, str]:
+    """The card while some of its spaces are lent (shared spaces): one space fewer per window
+    lent now; None when no space is left. Fewer spaces than plates makes it count its cars inside
+    as a group does (cars that entered before the window are not counted, nor sent out)."""
+    if not card.lent:
+        return card, ""
+    left, active = sharing.spaces_left(card.spaces, card.lent, now)
+    if not active:
+        return card, ""
+    note = sharing.lent_note(active)
+    return (replace(card, spaces=left) if left else None), note
 
 
 def _since(at: Any) -> str:
@@ -280,14 +299,17 @@ def resolve_entry(
         if step == SPECIAL and is_special(plate, options.special_patterns):
             return done("special", "特殊车辆入场 (军警/使馆, 免费)", (plate, "特殊车辆 请通行"), free=True)
         if step == CARD and identity.card is not None:
-            card = identity.card
+            card, lent = _lending(identity.card, now)
+            if card is None:  # every space lent now: the owner's cars are temporary
+                notes.append(f"转临时车: {lent}")
+                continue
             if card.live and state is None:
                 pre = _card_reason(card, types, lane_id, plate, now, None, options)
                 if pre is None:
                     return Entry("card", True, "", (plate,), card_id=card.card_id, needs_card=True)
             reason = _card_reason(card, types, lane_id, plate, now, state, options)
             if reason is not None:
-                notes.append(f"转临时车: {reason}")
+                notes.append(f"转临时车: {reason}" + (f"; {lent}" if lent else ""))
                 continue
             card_type = types[card.type_id]
             return done(
@@ -328,6 +350,15 @@ def resolve_entry(
                     (plate, "访客 欢迎光临"),
                     free=True,
                     pass_id=visitor.entry_id if visitor.single_use else None,
+                )
+            guest = sharing.guest_pass(identity.windows, now)
+            if guest is not None:  # a shared space: priced before and after its window
+                return done(
+                    sharing.SHARED,
+                    sharing.guest_remark(guest),
+                    (plate, "共享车位 欢迎光临"),
+                    pass_id=guest.entry_id,
+                    shared=sharing.kept(guest),
                 )
         if step == ARREARS and arrears > 0:
             notes.append(f"有欠费 {format_yuan(arrears)}元, 随下次缴费补缴")
