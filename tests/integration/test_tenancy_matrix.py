@@ -293,6 +293,20 @@ def _identity_side(client: Client, side: Side) -> None:
         body = {"plate": f"粤L{side.name.upper()}000{n}", "kind": "black"}
         made = client.http.post(f"{lot}/lists", headers=side.staff, body=json.dumps(body))
         side.extra[name] = _ok(made, 201)["id"]
+    # A card of a second plate of the driver's, lending two windows (one for each delete probe).
+    from chalicelib.parking import plates
+
+    host = f"粤S{side.name.upper()}0001"
+    plates.bind(side.driver_sub, host, now())
+    _ok(client.http.post(f"{lot}/cards", headers=side.staff, body=json.dumps(_card_body(host))), 201)
+    for n, name in ((1, "share"), (3, "share_staff")):
+        window = {
+            "starts": (now() + timedelta(hours=n)).isoformat(),
+            "ends": (now() + timedelta(hours=n + 1)).isoformat(),
+        }
+        body = {"lot_id": side.lot, "host_plate": host, "plate": f"粤Q{side.name.upper()}000{n}", **window}
+        made = client.http.post("/v1/driver/shared-spaces", headers=side.driver, body=json.dumps(body))
+        side.extra[name] = _ok(made, 201)["share_id"]
 
 
 def _card_body(plate: str) -> dict[str, Any]:
@@ -794,6 +808,29 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ("POST", "/v1/driver/locks"): lambda me, t: [
         Probe("POST", "/v1/driver/locks", "driver", {"lot_id": me.lot, "plate": t.plate, "locked": True})
     ],
+    ("POST", "/v1/driver/shared-spaces"): lambda me, t: [
+        Probe(
+            "POST",
+            "/v1/driver/shared-spaces",
+            "driver",
+            {
+                "lot_id": me.lot,
+                "host_plate": t.plate,
+                "plate": "粤Z00005",
+                "starts": (now() + timedelta(hours=5)).isoformat(),
+                "ends": (now() + timedelta(hours=6)).isoformat(),
+            },
+        )
+    ],
+    ("DELETE", "/v1/driver/shared-spaces/{share_id}"): lambda me, t: [
+        Probe("DELETE", f"/v1/driver/shared-spaces/{t.extra['share']}?lot_id={t.lot}", "driver")
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/shared-spaces"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/shared-spaces", "staff")
+    ],
+    ("DELETE", "/v1/ops/lots/{lot_id}/shared-spaces/{share_id}"): lambda me, t: [
+        Probe("DELETE", f"/v1/ops/lots/{t.lot}/shared-spaces/{t.extra['share_staff']}", "staff")
+    ],
 }
 
 
@@ -854,6 +891,9 @@ LISTINGS: dict[tuple[str, str], str] = {
 }
 
 EXEMPT: dict[tuple[str, str], str] = {
+    ("GET", "/v1/driver/shared-spaces"): "a driver's own shared windows at the lot the query names "
+    "(host plates bound to the caller, at any operator's lot); another driver's are never shown "
+    "(tests/integration/parking/test_shared_spaces.py)",
     ("GET", "/v1/health"): "public liveness check; reads and names nothing",
     ("GET", "/v1/openapi.json"): "the public API contract, generated from the routes; reads no data",
     ("POST", "/v1/callbacks/payments/sandbox"): "called by the payment provider, authenticated by its "

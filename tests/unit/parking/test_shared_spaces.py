@@ -83,7 +83,9 @@ def test_the_owner_part_is_never_more_than_the_fee_after_discounts() -> None:
     w = {"starts": T0.isoformat(), "ends": (T0 + timedelta(hours=1)).isoformat()}
     cheap = tariffs.parse({"kind": "duration", "unit_minutes": 60, "unit_fen": 300})
     entered = T0 - timedelta(hours=1)
-    priced = sharing.priced(w, entered, T0 + timedelta(hours=3), lambda t: tariffs.price(cheap, entered, t, ZONE))
+    priced = sharing.priced(
+        w, entered, T0 + timedelta(hours=3), lambda t: tariffs.price(cheap, entered, t, ZONE)
+    )
     assert (priced.before_fen, priced.after_fen, priced.total_fen) == (300, 600, 900)
     assert sharing.owner_part(priced, 0) == 600
     assert sharing.owner_part(priced, 500) == 400  # discounts come off the lot's part first
@@ -116,7 +118,9 @@ def test_the_owners_car_during_a_lent_window() -> None:
     inside = rules.resolve_entry("粤B12345", "entry-1", T0 + timedelta(hours=1), rules.Options(), one, TYPES)
     assert inside.kind == "temporary" and not inside.needs_card
     assert "车位共享中 (12-03 08:00–18:00 访客 粤A00001)" in inside.remark
-    before = rules.resolve_entry("粤B12345", "entry-1", T0 - timedelta(minutes=1), rules.Options(), one, TYPES)
+    before = rules.resolve_entry(
+        "粤B12345", "entry-1", T0 - timedelta(minutes=1), rules.Options(), one, TYPES
+    )
     assert before.kind == "card" and before.free
     # a two-space card of two plates counts its cars while one space is lent
     two = Identity(card=_card(("粤B1", "粤B2"), 2, (window,)))
@@ -124,7 +128,11 @@ def test_the_owners_car_during_a_lent_window() -> None:
     assert asked.needs_card
     full = rules.CardState(3, {"粤B2": {"visit_id": "v", "entered_at": "2026-12-03T00:10:00Z"}}, 0)
     third = rules.resolve_entry("粤B1", "entry-1", T0, rules.Options(), two, TYPES, full)
-    assert third.kind == "temporary" and "多位多车车位已满 (1位)" in third.remark and "车位共享中" in third.remark
+    assert (
+        third.kind == "temporary"
+        and "多位多车车位已满 (1位)" in third.remark
+        and "车位共享中" in third.remark
+    )
 
 
 def _pass(used: bool = False) -> Window:
