@@ -149,19 +149,37 @@ def _identity_entries(
 ) -> dict[str, Any]:
     """Entries by identity (docs/identities.md), warm cache: a temporary car and a card holder
     (the identity item comes with the visit Query: 2 round trips), a car of a several-car group
-    (one more read of the card, whose space is a condition in the same transaction: 3)."""
+    (one more read of the card, whose space is a condition in the same transaction: 3), a one-space
+    card's car while its space is lent and the guest it is lent to (2 each)."""
     from chalicelib.parking import config, identity_admin
     from chalicelib.parking import identity_contract as c
 
     staff = identity_admin.Staff("bench", "demo-op")
     identity_admin.put_type(staff, "demo-lot", "monthly", c.CardTypeIn(name="月卡"), t0)
-    for plates, spaces in ((["粤E10001"], None), (["粤E20001", "粤E20002", "粤E20003"], 2)):
+    for plates, spaces in (
+        (["粤E10001"], None),
+        (["粤E20001", "粤E20002", "粤E20003"], 2),
+        (["粤E40001"], None),
+    ):
         body = c.CardIn(type_id="monthly", owner="bench", plates=plates, spaces=spaces)
         identity_admin.save_card(staff, "demo-lot", None, body, t0)
     config.clear_cache()
     config.lot("demo-lot")
     results: dict[str, Any] = {}
     at = t0 + timedelta(days=1)
+    # A shared space (docs/identities.md#shared-spaces): 粤E40001's one space lent to 粤E40009 now.
+    from chalicelib.parking import plates as bindings
+    from chalicelib.parking import shared_spaces
+
+    bindings.bind("bench-owner", "粤E40001", t0)
+    lent = c.SharedSpaceIn(
+        lot_id="demo-lot",
+        host_plate="粤E40001",
+        plate="粤E40009",
+        starts=at - timedelta(hours=1),
+        ends=at + timedelta(hours=1),
+    )
+    shared_spaces.create("bench-owner", lent, t0)
     # A first capture re-sends the device's unacknowledged commands of the earlier runs.
     handlers.on_capture(
         iot_event("demo-entry-cam", "capture", capture("demo-entry-cam", "in", "粤E00000")), at
@@ -171,6 +189,8 @@ def _identity_entries(
         ("entry_card_holder", "粤E10001"),
         ("entry_group_car", "粤E20001"),
         ("entry_group_car_full", "粤E20003"),
+        ("entry_card_space_lent", "粤E40001"),
+        ("entry_shared_space_guest", "粤E40009"),
     ):
         if label == "entry_group_car_full":
             handlers.on_capture(
