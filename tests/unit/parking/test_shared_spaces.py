@@ -3,6 +3,7 @@ the guest's pass, and the owner's cars while a window is lent."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,7 +30,7 @@ TARIFFS = st.sampled_from(
 MINUTES = st.integers(min_value=0, max_value=4 * 24 * 60)
 
 
-def fee(tariff: tariffs.Tariff, entered: datetime):  # type: ignore[no-untyped-def]
+def fee(tariff: tariffs.Tariff, entered: datetime) -> Callable[[datetime], int]:
     return lambda t: tariffs.price(tariff, entered, t, ZONE).total_fen
 
 
