@@ -112,6 +112,10 @@ def create(user_id: str, body: Any, now: datetime) -> dict[str, Any]:
         ):
             raise Forbidden("the card is not valid over the whole window", "card_not_valid_for_window")
         lent = _lent(card, now)
+        asked = (guest, iso(body.starts), iso(body.ends))
+        same = next((w for w in lent if (w.guest, iso(w.starts), iso(w.ends)) == asked), None)
+        if same is not None:  # a repeated request: the window it lent
+            return view(_share(body.lot_id, same.share_id))
         spaces = int(data.get("spaces") or 1)
         if sharing.most_at_once(((w.starts, w.ends) for w in lent), body.starts, body.ends) > spaces:
             raise Conflict(
@@ -180,7 +184,12 @@ def _share(lot_id: str, share_id: str) -> LotIdentity:
 
 
 def _of_lot(lot_id: str) -> list[LotIdentity]:
-    return list(LotIdentity.query(lot_id, LotIdentity.key.startswith(f"{SHARE}#"), limit=500))
+    """The lot's shared spaces, newest first (at most 500)."""
+    return list(
+        LotIdentity.query(
+            lot_id, LotIdentity.key.startswith(f"{SHARE}#"), scan_index_forward=False, limit=500
+        )
+    )
 
 
 def list_own(user_id: str, lot_id: str) -> list[dict[str, Any]]:

@@ -123,7 +123,9 @@ def test_the_owners_car_in_the_window_is_temporary_and_a_second_window_over_it_i
 ) -> None:
     from pynamodb.connection.base import Connection
 
-    assert lend(client, "粤Q00002")[0] == 201
+    status, first = lend(client, "粤Q00002")
+    assert status == 201
+    assert lend(client, "粤Q00002")[1]["share_id"] == first["share_id"]  # a repeat lends nothing more
     status, refused = lend(client, "粤Q00003", STARTS + timedelta(hours=1), ENDS + timedelta(hours=1))
     assert status == 409 and refused["code"] == "no_space_to_lend"
     assert lend(client, "粤Q00003", ENDS, ENDS + timedelta(hours=1))[0] == 201  # right after: fine
@@ -151,7 +153,7 @@ def test_the_owners_car_in_the_window_is_temporary_and_a_second_window_over_it_i
     assert visit("粤B12345").identity["kind"] == "card"
     # staff see the lot's windows; another driver sees none of them
     status, listed = call(client, "get", f"{LOT}/shared-spaces")
-    assert status == 200 and [i["plate"] for i in listed["items"]] == ["粤Q00002", "粤Q00003"]
+    assert status == 200 and [i["plate"] for i in listed["items"]] == ["粤Q00003", "粤Q00002"]  # newest first
     status, own = call(client, "get", "/v1/driver/shared-spaces?lot_id=demo-lot", headers=OWNER)
     assert status == 200 and len(own["items"]) == 2
     status, other = call(client, "get", "/v1/driver/shared-spaces?lot_id=demo-lot", headers=GUEST)
