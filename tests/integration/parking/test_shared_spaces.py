@@ -4,7 +4,6 @@ own car while the window is lent."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,36 +12,17 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.ledger import checks, journal
-from chalicelib.parking import devices as handlers
-from chalicelib.parking.models import EXITED, Visit
+from chalicelib.parking.models import EXITED
 from chalicelib.platform import audit
-from tests.support.iot import Recorder, capture, iot_event
-from tests.support.tokens import auth, staff
+from tests.integration.parking.test_identities import call, enter, leave, visit
+from tests.support.iot import Recorder
+from tests.support.tokens import auth
 
-ENTRY, EXIT = "demo-entry-cam", "demo-exit-cam"
 LOT = "/v1/ops/lots/demo-lot"
 T0 = datetime.now(UTC).replace(microsecond=0)
 STARTS, ENDS = T0 + timedelta(hours=2), T0 + timedelta(hours=5)
 OWNER = auth("demo-driver")  # holds 粤B12345
 GUEST = auth("guest-driver")
-HEADERS = staff()
-
-
-def enter(plate: str, at: datetime) -> dict[str, Any]:
-    return handlers.on_capture(iot_event(ENTRY, "capture", capture(ENTRY, "in", plate)), at)
-
-
-def leave(plate: str, at: datetime) -> dict[str, Any]:
-    return handlers.on_capture(iot_event(EXIT, "capture", capture(EXIT, "out", plate)), at)
-
-
-def call(client: Client, method: str, path: str, body: Any = None, headers: dict[str, str] = HEADERS) -> Any:
-    response = getattr(client.http, method)(path, headers=headers, body=json.dumps(body) if body else None)
-    return response.status_code, (response.json_body if response.body else None)
-
-
-def visit(plate: str) -> Visit:
-    return max((v for v in Visit.query(f"demo-lot#{plate}", Visit.visit_id < "~")), key=lambda v: v.visit_id)
 
 
 def lend(client: Client, guest: str, starts: datetime = STARTS, ends: datetime = ENDS) -> tuple[int, Any]:
