@@ -160,5 +160,7 @@ def test_withdrawn_before_the_start_the_pass_is_gone_and_a_late_guest_is_tempora
     entries, _ = audit.query("demo-op", object_type="shared_space", object_id=f"demo-lot/{made['share_id']}")
     assert [e.action for e in entries] == ["withdraw"]
     assert lend(client, "粤Q00006")[0] == 201
+    status, refused = call(client, "delete", f"{LOT}/cards/{owner_card}")
+    assert status == 409 and refused["code"] == "card_lends_space"  # not cancelled while it lends
     enter("粤Q00006", ENDS + timedelta(minutes=1))
     assert visit("粤Q00006").identity["kind"] == "temporary"

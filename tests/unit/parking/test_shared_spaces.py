@@ -157,3 +157,29 @@ def test_the_guest_pass_admits_from_a_day_before_until_the_end_once() -> None:
     assert entry.to_visit()["shared"]["starts"] == "2026-12-03T00:00:00Z"
     used = Identity(windows=(_pass(used=True),))
     assert rules.resolve_entry("粤A00001", "entry-1", T0, rules.Options(), used, TYPES).kind == "temporary"
+
+
+def test_the_owners_part_moves_from_revenue_and_is_never_paid_out_beyond_it() -> None:
+    from chalicelib.ledger.domain import invariants, postings
+
+    share = postings.space_owner_share(
+        "v1", card_id="c1", share_id="sh1", lot_id="l1", operator_id="op", amount_fen=500, at=T0
+    )
+    assert share is not None and share.amount_on("space_owner:c1") == -500
+    assert share.amount_on("revenue:op:parking") == 500
+    closed = postings.visit_closed(
+        "v1", lot_id="l1", operator_id="op", total_fen=1000, discount_fen=0, paid_fen=0, at=T0
+    )
+    assert closed is not None
+    assert invariants.check([closed, share]) == []
+    payout = postings.posting(
+        "payout",
+        "payout",
+        T0,
+        site="lot:l1",
+        subject="card:c1",
+        operator_id="op",
+        pairs=[("space_owner:c1", 600), ("provider_clearing:bank", -600)],
+    )
+    assert payout is not None
+    assert [b.rule for b in invariants.check([closed, share, payout])] == ["space_owner_overpaid"]
