@@ -147,7 +147,9 @@ def entry_writes(
         tx.update(
             PlateIdentity(lot_plate_key(lot.lot_id, plate), IDENTITY_KEY),
             actions=[PlateIdentity.used[entry.pass_id].set(visit_id), PlateIdentity.updated_at.set(now)],
-            condition=PlateIdentity.used[entry.pass_id].does_not_exist(),
+            # unused, and not withdrawn meanwhile (a staff delete, a shared window withdrawn)
+            condition=PlateIdentity.used[entry.pass_id].does_not_exist()
+            & PlateIdentity.windows[entry.pass_id].exists(),
         )
 
 

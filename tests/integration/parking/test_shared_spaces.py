@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from chalice.test import Client
+from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.ledger import checks, journal
+from chalicelib.parking import config, identities
 from chalicelib.parking.models import EXITED
 from chalicelib.platform import audit
+from chalicelib.shared.db import transaction
 from tests.integration.parking.test_identities import call, enter, leave, visit
 from tests.support.iot import Recorder
 from tests.support.tokens import auth
@@ -153,10 +156,18 @@ def test_withdrawn_before_the_start_the_pass_is_gone_and_a_late_guest_is_tempora
     assert visit("粤Q00004").identity["kind"] == "temporary"
     enter("粤B12345", STARTS + timedelta(minutes=5))  # the space is the owner's again
     assert visit("粤B12345").identity["kind"] == "card"
-    # a window staff withdraw is in the audit log; a guest coming after the window's end is temporary
+    # a window staff withdraw is in the audit log, and an entry decided on its pass before does
+    # not go through (it decides again); a guest coming after the window's end is temporary
     status, made = lend(client, "粤Q00005")
+    lot = config.lot("demo-lot")
+    assert lot is not None
+    item, _ = identities.lookup("demo-lot", "粤Q00005", 1)
+    stale, _ = identities.resolve(lot, "entry-1", "粤Q00005", STARTS, item, False)
+    assert stale.kind == "shared"
     status, _ = call(client, "delete", f"{LOT}/shared-spaces/{made['share_id']}")
     assert status == 200
+    with pytest.raises(TransactWriteError), transaction() as tx:
+        identities.entry_writes(tx, lot, "粤Q00005", stale, None, "v-stale", STARTS)
     entries, _ = audit.query("demo-op", object_type="shared_space", object_id=f"demo-lot/{made['share_id']}")
     assert [e.action for e in entries] == ["withdraw"]
     assert lend(client, "粤Q00006")[0] == 201
