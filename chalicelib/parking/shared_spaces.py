@@ -238,9 +238,11 @@ def _withdraw(item: LotIdentity, who: str, now: datetime, also: Any = None) -> d
             used = guest is not None and guest.used and share_id in guest.used.as_dict()
             if used:
                 raise Conflict("the guest has entered with this pass", "shared_pass_used") from error
-            if fresh.data.get("status") != "active" or attempt + 1 == ATTEMPTS:
+            if fresh.data.get("status") != "active":
+                return view(fresh)  # withdrawn meanwhile by the other side: the same answer
+            if attempt + 1 == ATTEMPTS:
                 raise Conflict("the shared space changed meanwhile", "shared_space_changed") from error
-            item = fresh
+            item, data = fresh, dict(fresh.data)
             continue
         item.data = after
         return view(item)
