@@ -89,12 +89,14 @@ def _visit_id(desk: Api, plate: str) -> str:
     return str(visit["visit_id"])
 
 
-def _pay_cash(desk: Api, exit_gate: GateDevice, plate: str, amount_fen: int) -> None:
-    """The cashier takes the amount at the booth; the exit opens for the car waiting there."""
+def _pay_cash(desk: Api, exit_gate: GateDevice, plate: str, **cash: int) -> dict[str, Any]:
+    """The cashier takes cash at the booth (`amount_fen` kept, or `tendered_fen` handed over and
+    the change given); the exit opens for the car waiting there. The booth's answer."""
     since = exit_gate.mark()
-    answer = desk.post(f"{LOT}/visits/{_visit_id(desk, plate)}/cash", {"amount_fen": amount_fen})
+    answer = desk.post(f"{LOT}/visits/{_visit_id(desk, plate)}/cash", cash)
     assert answer.status_code == 200, answer.text
     exit_gate.wait_for("command", lambda b: b.get("command") == "open_gate", since=since)
+    return dict(answer.json())
 
 
 def _due_fen(lines: list[str]) -> int:
@@ -128,7 +130,7 @@ def test_a_three_car_two_space_group(
     # a space is free now, but the third car entered as temporary: it pays for this visit
     lines, opened = _arrive(exit_gate, third, "out")
     assert not opened
-    _pay_cash(desk, exit_gate, third, _due_fen(lines))
+    _pay_cash(desk, exit_gate, third, amount_fen=_due_fen(lines))
     # it exits and re-enters: VIP
     assert _arrive(entry, third, "in")[0] == [third, "月卡", "欢迎光临"]
 
@@ -184,7 +186,7 @@ def test_a_plateless_car_in_and_out_by_qr(
         "/v1/driver/plateless/scans", {**scan, "lane_id": EXIT_LANE, "scan_id": uuid.uuid4().hex}
     )
     assert out.status_code == 200 and out.json()["result"] == "payment_required", out.text
-    _pay_cash(desk, exit_gate, plate, out.json()["due_fen"])
+    _pay_cash(desk, exit_gate, plate, amount_fen=out.json()["due_fen"])
 
 
 def test_a_locked_car_is_held_at_the_exit(driver: Driver, entry: GateDevice, exit_gate: GateDevice) -> None:
@@ -200,12 +202,6 @@ def test_a_locked_car_is_held_at_the_exit(driver: Driver, entry: GateDevice, exi
     assert "车辆已锁定" not in lines
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent while other work loads the machine: the first exit in open-gate mode "
-    "sometimes gets no answer within the timeout (3 of about 12 runs, all on a busy machine; "
-    "every run on a quiet one passed); being traced",
-)
 def test_open_gate_mode_creates_arrears_that_the_next_visit_pays(
     desk: Api, entry: GateDevice, exit_gate: GateDevice
 ) -> None:
@@ -223,4 +219,9 @@ def test_open_gate_mode_creates_arrears_that_the_next_visit_pays(
     assert "有欠费" in _remark(desk, plate)
     lines, opened = _arrive(exit_gate, plate, "out")
     assert not opened and _due_fen(lines) >= owed  # this visit's fee (if any) and the arrears
-    _pay_cash(desk, exit_gate, plate, _due_fen(lines))
+    # The driver hands over a 20-yuan note and gets the change. What is due is priced when the
+    # cash is taken, and this short stay's first unit starts at its first whole second, which can
+    # fall between the display and the cash: the amount shown may then be one unit short.
+    cash = _pay_cash(desk, exit_gate, plate, tendered_fen=2000)
+    assert cash["result"] == "exited" and cash["amount_fen"] >= owed
+    assert cash["amount_fen"] + cash["change_fen"] == 2000
