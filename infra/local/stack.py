@@ -444,6 +444,10 @@ def _gateway_handler(base: Any) -> Any:
     shape, as the CDK stack's gateway responses do in AWS: 404 `{"code": "not_found", ...}`."""
 
     class GatewayErrors(base):
+        # Chalice writes a response's headers and its body in two sends: with Nagle's algorithm
+        # a small body waited for the client's delayed ACK of the headers (~40 ms a request).
+        disable_nagle_algorithm = True
+
         def _send_error_response(self, error: Any) -> None:
             if getattr(error, "CODE", None) == 403:  # the local gateway's "missing token": no route
                 body = json.dumps({"code": "not_found", "message": "no such route"}).encode()
