@@ -36,8 +36,12 @@ broker:
 run: $(STAMP) broker
 	$(PY) -m infra.local $(ARGS)
 
+# The suite on 2 pytest-xdist workers (most of its time is waiting on the local stack);
+# tests/support/workers.py groups the tests that share a costly session fixture on one worker.
+# `make test TEST_WORKERS=0` runs it in one process, in file order; PYTEST_ARGS go to pytest.
+TEST_WORKERS ?= 2
 test: $(STAMP) broker
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,5 +1,8 @@
 """Test-wide environment: set before any application module is imported, because table names
-and settings are read at import time. Nothing here talks to anything but loopback."""
+and settings are read at import time. Nothing here talks to anything but loopback.
+
+`make test` runs the suite on 2 pytest-xdist workers, each a process of its own (its own temp
+dirs, moto, caches and local stack); which tests go together: tests/support/workers.py."""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ import atexit
 import os
 import shutil
 import tempfile
+from typing import Any
+
+import pytest
 
 from infra.local.keys import LOCAL_AUDIENCE, LOCAL_ISSUER, ensure_keys
 
@@ -37,3 +43,13 @@ os.environ.update(
 )
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_name, None)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` (`make test`): the groups of tests/support/workers.py."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.support.workers import GroupScheduling
+
+    return GroupScheduling(config, log)
