@@ -34,6 +34,7 @@ MERCHANT_DISCOUNTS = "merchant_discounts"  # coupon discounts a merchant funds (
 MERCHANT_PREPAID = "merchant_prepaid"  # what a merchant paid for coupon batches, not used yet (owed to it)
 CARD_BALANCE = "card_balance"  # value loaded onto a stored-value card (we owe it to the holder)
 SPACE_OWNER = "space_owner"  # a shared space's owner's part of guests' fees (we owe it to the owner)
+RESERVATION_PREPAID = "reservation_prepaid"  # a paid reservation's prepaid parking, not used yet
 
 ACCOUNT_KINDS = (
     PROVIDER_CLEARING,
@@ -50,6 +51,7 @@ ACCOUNT_KINDS = (
     MERCHANT_PREPAID,
     CARD_BALANCE,
     SPACE_OWNER,
+    RESERVATION_PREPAID,
 )
 
 
@@ -117,6 +119,14 @@ def card_balance(card_id: str) -> str:
 
 def space_owner(card_id: str) -> str:
     return account(SPACE_OWNER, card_id)
+
+
+def reservation_prepaid(reservation_id: str) -> str:
+    return account(RESERVATION_PREPAID, reservation_id)
+
+
+def reservation_subject(reservation_id: str) -> str:
+    return f"reservation:{reservation_id}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,20 +486,23 @@ def parking_refund(
     from_obligation_fen: int,
     at: datetime,
     to_account: str | None = None,
+    subject: str | None = None,
 ) -> Posting | None:
     """A parking payment paid back through its provider (or to `to_account`, the payer's wallet
     for a fee paid from it): first out of the visit's open refund obligation (money it took
-    beyond what was owed), the rest out of the operator's parking revenue (contra-revenue)."""
+    beyond what was owed), the rest out of the operator's parking revenue (contra-revenue).
+    `subject`: whose obligation it is when not the visit's (a paid reservation's)."""
     settled = max(0, min(_fen(from_obligation_fen), _fen(amount_fen)))
+    owed_by = subject or visit_subject(visit_id)
     return posting(
         refund_id_of(refund_id),
         "refund",
         at,
         site=lot_site(lot_id),
-        subject=visit_subject(visit_id),
+        subject=owed_by,
         operator_id=operator_id,
         pairs=[
-            (refunds_payable(visit_subject(visit_id)), settled),
+            (refunds_payable(owed_by), settled),
             (refunds(operator_id or "-", "parking"), amount_fen - settled),
             (to_account or provider_clearing(provider), -amount_fen),
         ],
@@ -690,4 +703,96 @@ def space_owner_share(
             (space_owner(card_id), -amount_fen),
         ],
         memo={"card_id": card_id, "share_id": share_id, "amount_fen": amount_fen},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Paid reservations (docs/identities.md): the fee is the lot's at once, the prepaid parking is
+# held for the reservation until its visit closes (used: the visit's; the rest owed back), the
+# driver cancels (all owed back) or the window ends without an entry (the prepaid owed back).
+
+
+@dataclass(frozen=True)
+class ReservationMoney:
+    reservation_id: str
+    payment_id: str
+    lot_id: str
+    operator_id: str | None
+    fee_fen: int
+    prepaid_fen: int
+
+
+def reservation_paid(money: ReservationMoney, *, provider: str, at: datetime) -> Posting | None:
+    """A paid reservation booked: the provider collected fee + prepaid; the fee is parking
+    revenue, the prepaid a liability of the reservation."""
+    fee, prepaid = _fen(money.fee_fen), _fen(money.prepaid_fen)
+    return posting(
+        f"resv:{money.payment_id}",
+        "reservation_paid",
+        at,
+        site=lot_site(money.lot_id),
+        subject=reservation_subject(money.reservation_id),
+        operator_id=money.operator_id,
+        pairs=[
+            (provider_clearing(provider), fee + prepaid),
+            (revenue(money.operator_id or "-", "parking"), -fee),
+            (reservation_prepaid(money.reservation_id), -prepaid),
+        ],
+        memo={"payment_id": money.payment_id, "fee_fen": fee, "prepaid_fen": prepaid},
+    )
+
+
+def reservation_owed_back(
+    money: ReservationMoney, *, provider: str, amount_fen: int, at: datetime
+) -> Posting | None:
+    """A payment for a reservation that no longer waited for it (cancelled, its window over,
+    paid already): the money is real and owed back whole."""
+    subject = reservation_subject(money.reservation_id)
+    return posting(
+        f"resv:{money.payment_id}",
+        "reservation_owed_back",
+        at,
+        site=lot_site(money.lot_id),
+        subject=subject,
+        operator_id=money.operator_id,
+        pairs=[(provider_clearing(provider), _fen(amount_fen)), (refunds_payable(subject), -amount_fen)],
+        memo={"payment_id": money.payment_id, "owed_back_fen": amount_fen},
+    )
+
+
+def reservation_settled(
+    money: ReservationMoney,
+    *,
+    how: str,
+    at: datetime,
+    used_fen: int = 0,
+    visit_id: str | None = None,
+    refund_fee: bool = False,
+) -> Posting | None:
+    """The reservation's prepaid leaves its liability, once (`how`: used | cancelled | no_show):
+    what its visit used pays the visit's receivable, the rest (and on a cancel the fee, out of
+    the operator's parking revenue) becomes a refund obligation to the payer."""
+    prepaid = _fen(money.prepaid_fen)
+    used = max(0, min(_fen(used_fen), prepaid))
+    fee = _fen(money.fee_fen) if refund_fee else 0
+    subject = reservation_subject(money.reservation_id)
+    return posting(
+        f"resv-{how}:{money.reservation_id}",
+        f"reservation_{how}",
+        at,
+        site=lot_site(money.lot_id),
+        subject=subject,
+        operator_id=money.operator_id,
+        pairs=[
+            (reservation_prepaid(money.reservation_id), prepaid),
+            (refunds(money.operator_id or "-", "parking"), fee),
+            *([(visit(visit_id), -used)] if visit_id is not None else []),
+            (refunds_payable(subject), -(prepaid - used + fee)),
+        ],
+        memo={
+            "payment_id": money.payment_id,
+            "visit_id": visit_id,
+            "used_fen": used,
+            "owed_back_fen": prepaid - used + fee,
+        },
     )

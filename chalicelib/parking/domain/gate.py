@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.parking.domain.reservations import prepaid_split
 from chalicelib.parking.domain.tariffs import Carry, Price
 from chalicelib.shared.money import format_yuan
 
@@ -43,11 +44,14 @@ def fee_until(
 
 
 def decide_exit(
-    plate: str, fee: Price, paid_fen: int, discount_fen: int, arrears_fen: int = 0
+    plate: str, fee: Price, paid_fen: int, discount_fen: int, arrears_fen: int = 0, prepaid_fen: int = 0
 ) -> ExitDecision:
     """Open when nothing is due, else show the amount and keep the barrier down. Arrears of
-    earlier unpaid exits are paid with this fee (docs/identities.md)."""
-    due = max(0, max(0, fee.total_fen - discount_fen) + max(0, arrears_fen) - paid_fen)
+    earlier unpaid exits are paid with this fee; a paid reservation's prepaid pays the visit's
+    own fee first (docs/identities.md)."""
+    net = max(0, fee.total_fen - discount_fen)
+    used, _ = prepaid_split(prepaid_fen, net)
+    due = max(0, net - used + max(0, arrears_fen) - paid_fen)
     if due == 0:
         return ExitDecision(True, fee, 0, (plate, "一路顺风"))
     return ExitDecision(False, fee, due, (plate, f"请缴费 {format_yuan(due)}元"))

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.parking.domain import shared_spaces as sharing
+from chalicelib.parking.domain.reservations import Offer
 from chalicelib.shared.money import format_yuan
 
 SPECIAL, CARD, BLACKLIST, WHITELIST, PASS, ARREARS = (
@@ -52,6 +53,7 @@ class Options:
     arrears_blacklist_after: int = 0  # N unpaid exits put the plate on the blacklist (0: never)
     full_group_blocks_vip: bool = True  # a full group's other cars enter as temporary
     reservation_approval: str = "system"  # system: only card holders may invite; manual: staff
+    paid_reservation: Offer = field(default_factory=Offer)  # fee + prepaid of a paid reservation
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Options:
@@ -68,6 +70,7 @@ class Options:
             arrears_blacklist_after=int(data.get("arrears_blacklist_after") or 0),
             full_group_blocks_vip=bool(data.get("full_group_blocks_vip", True)),
             reservation_approval=str(data.get("reservation_approval") or "system"),
+            paid_reservation=Offer.from_dict(data.get("paid_reservation")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +82,7 @@ class Options:
             "arrears_blacklist_after": self.arrears_blacklist_after,
             "full_group_blocks_vip": self.full_group_blocks_vip,
             "reservation_approval": self.reservation_approval,
+            "paid_reservation": self.paid_reservation.to_dict(),
         }
 
     def open_gate_at(self, lane_id: str) -> bool:
@@ -162,6 +166,8 @@ class Window:
     single_use: bool = False
     used: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # a shared pass: card, host plate, label
+    prepaid_fen: int = 0  # a paid reservation's pass: the prepaid parking its visit carries
+    paid: bool = False  # a paid reservation's pass: the stay is priced (not free)
 
     def active(self, now: datetime) -> bool:
         return (self.starts is None or self.starts <= now) and (self.ends is None or now < self.ends)
@@ -203,6 +209,7 @@ class Entry:
     arrears_fen: int = 0
     stored_value: bool = False  # the exit takes the fee from the card's balance
     shared: Mapping[str, Any] | None = None  # a shared space's window (the exit splits the fee)
+    prepaid_fen: int = 0  # a paid reservation's prepaid parking, paid first at the exit
 
     @property
     def refused(self) -> bool:
@@ -343,13 +350,16 @@ def resolve_entry(
                 None,
             )
             if visitor is not None:
+                paid = f" (付费预约, 预付 {format_yuan(visitor.prepaid_fen)}元)" if visitor.paid else ""
                 return done(
                     visitor.kind,
                     ("预约车辆入场" if visitor.kind == "reservation" else "访客车辆入场")
-                    + (" (单次通行证)" if visitor.single_use else ""),
+                    + (" (单次通行证)" if visitor.single_use else "")
+                    + paid,
                     (plate, "访客 欢迎光临"),
-                    free=True,
+                    free=not visitor.paid,
                     pass_id=visitor.entry_id if visitor.single_use else None,
+                    prepaid_fen=visitor.prepaid_fen if visitor.paid else 0,
                 )
             guest = sharing.guest_pass(identity.windows, now)
             if guest is not None:  # a shared space: priced before and after its window
