@@ -8,7 +8,17 @@ from typing import Any
 
 from chalice import Blueprint, Rate
 
-from chalicelib.parking import api, books_api, booth_api, devices, identities_api, occupancy, ops_api
+from chalicelib.parking import (
+    api,
+    books_api,
+    booth_api,
+    devices,
+    identities_api,
+    occupancy,
+    ops_api,
+    paid_reservations,
+    reservations_api,
+)
 from chalicelib.shared import http
 from chalicelib.shared.clock import now
 from chalicelib.shared.observability import logger, metrics, metrics_flushed, tracer
@@ -19,6 +29,7 @@ http.register(bp, books_api.routes)
 http.register(bp, ops_api.routes)
 http.register(bp, booth_api.routes)
 http.register(bp, identities_api.routes)
+http.register(bp, reservations_api.routes)
 
 
 def _device_event(kind: str, event: Any) -> dict[str, Any]:
@@ -84,3 +95,13 @@ def recount_occupancy(event: Any) -> None:
     drifted = [d for d in done if d["drift"]]
     if drifted:
         logger.warning("occupancy recount corrected drift", extra={"lots": drifted})
+
+
+@bp.schedule(Rate(5, unit=Rate.MINUTES))
+def reservation_no_shows(event: Any) -> None:
+    """Paid reservations whose window ended without an entry: the prepaid is owed back (the
+    automatic refund pays it), the fee kept (docs/identities.md)."""
+    with metrics_flushed():
+        done = paid_reservations.settle_no_shows(now())
+        metrics.add_metric(name="ReservationNoShows", unit="Count", value=done["no_show"])
+        logger.info("reservation no-shows", extra=done)

@@ -33,6 +33,7 @@ from chalicelib.parking import (
     gate_commands,
     identities,
     occupancy,
+    paid_reservations,
     pricing,
     shared_spaces,
     stored_value,
@@ -400,15 +401,19 @@ def close(
     fee = priced.decision.fee
     paid = int(visit.paid_fen)
     discount = int(visit.discount_fen) + priced.discount_fen
+    # A paid reservation's prepaid pays its own fee first (the rest is owed back to the payer).
+    prepaid = paid_reservations.on_close(tx, visit, lot, fee.total_fen - discount, now)
     # The group space it took is freed; what it paid toward earlier visits' arrears is theirs.
-    to_arrears = identities.on_close(tx, visit, lot, fee.total_fen - discount, paid + paid_now_fen, now)
+    to_arrears = identities.on_close(
+        tx, visit, lot, fee.total_fen - discount, paid + paid_now_fen + prepaid, now
+    )
     posting = ledger.visit_closed(
         visit.visit_id,
         lot_id=visit.lot_id,
         operator_id=lot.operator_id,
         total_fen=fee.total_fen,
         discount_fen=discount,
-        paid_fen=paid + paid_now_fen - to_arrears,
+        paid_fen=paid + paid_now_fen + prepaid - to_arrears,
         at=now,
     )
     excess = posting.memo["excess_fen"] if posting is not None else 0

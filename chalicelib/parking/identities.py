@@ -70,6 +70,8 @@ def window_of(entry_id: str, data: dict[str, Any], used: bool = False) -> Window
         bool(data.get("single_use")),
         used,
         sharing.pass_extra(data),
+        prepaid_fen=int(data.get("prepaid_fen") or 0),
+        paid=bool(data.get("paid")),
     )
 
 
@@ -158,11 +160,16 @@ def visit_fields(
 ) -> dict[str, Any]:
     """What the new visit keeps: its identity and the arrears it pays with its fee."""
     arrears = view(item).arrears
+    window = dict(item.windows.as_dict().get(entry.pass_id) or {}) if item and entry.pass_id else {}
+    paid = {"reservation_id": entry.pass_id, "payment_id": window.get("payment_id")}
     return {
         "identity": entry.to_visit(),
         "arrears": arrears or None,
         "arrears_fen": sum(arrears.values()),
         "plateless_user": plateless_user,
+        # a paid reservation's prepaid parking (settled when the visit closes)
+        "prepaid_fen": entry.prepaid_fen,
+        "reservation": paid if entry.prepaid_fen else None,
     }
 
 

@@ -15,6 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.parking import config, lots, plates, tariffs
 from chalicelib.parking.domain import identities as rules
+from chalicelib.parking.domain.reservations import Offer
 from chalicelib.parking.identity_models import (
     CARD,
     IDENTITY_KEY,
@@ -116,6 +117,9 @@ def set_options(staff: Staff, lot_id: str, body: Any, now: datetime) -> dict[str
         if body.full_group_blocks_vip is not None
         else before.full_group_blocks_vip,
         reservation_approval=body.reservation_approval or before.reservation_approval,
+        paid_reservation=Offer(body.paid_reservation.fee_fen, body.paid_reservation.prepaid_fen)
+        if body.paid_reservation is not None
+        else before.paid_reservation,
     )
     known = {lane.lane_id for lane in lots.lanes(lot_id)}
     unknown = sorted(set(after.open_gate_lanes) - known)

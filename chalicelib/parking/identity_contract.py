@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -19,6 +19,13 @@ Pattern = Annotated[
 ]
 
 
+class PaidReservationOffer(Strict, kw_only=True):
+    """A paid reservation's fixed fee and prepaid parking amount (both 0: not offered)."""
+
+    fee_fen: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+    prepaid_fen: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+
+
 class OptionsIn(Strict, kw_only=True):
     """Fields left out keep their value."""
 
@@ -29,6 +36,7 @@ class OptionsIn(Strict, kw_only=True):
     arrears_blacklist_after: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
     full_group_blocks_vip: bool | None = None
     reservation_approval: Annotated[str, msgspec.Meta(pattern="^(system|manual)$")] | None = None
+    paid_reservation: PaidReservationOffer | None = None
 
 
 class OptionsOut(msgspec.Struct):
@@ -39,6 +47,7 @@ class OptionsOut(msgspec.Struct):
     arrears_blacklist_after: int
     full_group_blocks_vip: bool
     reservation_approval: str
+    paid_reservation: dict[str, int] | None = None
 
 
 class CardTypeIn(Strict, kw_only=True):
@@ -189,13 +198,15 @@ class DeletedOut(msgspec.Struct):
 
 class ReservationIn(Strict, kw_only=True):
     """A guest `plate` at `lot_id` for a future window. With system approval (the lot's default)
-    `host_plate` is the inviting driver's plate holding a card of the lot."""
+    `host_plate` is the inviting driver's plate holding a card of the lot. `paid`: a paid
+    reservation (the lot's fee + prepaid parking; no host, no approval), for any plate."""
 
     lot_id: Id
     plate: Plate
     starts: Instant
     ends: Instant
     host_plate: Plate | None = None
+    paid: bool = False
 
 
 class ReservationOut(msgspec.Struct):
@@ -210,6 +221,30 @@ class ReservationOut(msgspec.Struct):
     status: str
     approval: str
     approval_id: str | None
+    # a paid reservation: awaiting_payment | paid | used | cancelled | no_show
+    paid: bool = False
+    fee_fen: int | None = None
+    prepaid_fen: int | None = None
+    total_fen: int | None = None
+    payment_id: str | None = None
+    owed_back_fen: int | None = None
+
+
+class ReservationsOut(msgspec.Struct):
+    items: list[ReservationOut]
+
+
+class ReservationPaymentIn(Strict, kw_only=True):
+    """`method`: sandbox, wechat or alipay; `payer_id`: the WeChat openid or Alipay buyer_id."""
+
+    method: Annotated[str, msgspec.Meta(max_length=20)]
+    payer_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+
+
+class ReservationPaymentOut(msgspec.Struct):
+    reservation: ReservationOut
+    payment: dict[str, Any]
+    provider_order: dict[str, Any]
 
 
 class SharedSpaceIn(Strict, kw_only=True):

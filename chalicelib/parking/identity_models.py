@@ -7,7 +7,10 @@ Two shapes:
   "{kind}#{id}" (kind: type | card | list | resv). Access patterns: get one (staff edits; the
   gate reads a card that needs its live state: a group's cars inside, the count left); a lot's
   items of one kind (Query with begins_with; card types are loaded with the cached lot
-  configuration).
+  configuration); a driver's reservations (sparse GSI `by_user`: only reservations carry
+  `user_id`); paid reservations whose window may have ended without an entry, by the window's
+  end (sparse GSI `reservations_due`: `due_shard` is set when the reservation is paid and removed
+  when its pass was used, it is cancelled or its no-show is settled; the no-show job reads it).
 - `PlateIdentity`: the gate's projection, one item per (lot, plate) in the **visits** table,
   under the visits' own hash key `"{lot_id}#{plate}"` with the range key `~identity`, which sorts
   after every visit id: the gate's descending Query for the plate's latest visits returns it
@@ -29,6 +32,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import PutError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.shared.db import TableMeta, table_name_for
@@ -37,6 +41,27 @@ IDENTITY_KEY = "~identity"
 TYPE, CARD, LIST = "type", "card", "list"  # a list entry: black, white or visitor (a pass)
 # What a plate's identity item holds of its card (`lent`: windows lent to guests, shared spaces).
 SNAP_KEYS = ("card_id", "type_id", "kind", "valid_from", "valid_until", "spaces", "plates", "lent")
+
+
+DUE_SHARD = "open"
+
+
+class ReservationsByUser(GlobalSecondaryIndex["LotIdentity"]):
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+
+
+class ReservationsDue(GlobalSecondaryIndex["LotIdentity"]):
+    class Meta:
+        index_name = "reservations_due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    ends_at = UTCDateTimeAttribute(range_key=True)
 
 
 class LotIdentity(Model):
@@ -56,6 +81,17 @@ class LotIdentity(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()
+    # Reservations: the driver who booked it; a paid one's state (domain.reservations), its
+    # window's end while a no-show may still be due, and what is owed back to the payer (an open
+    # refund obligation, settled when the automatic refund pays it).
+    user_id = UnicodeAttribute(null=True)
+    state = UnicodeAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    ends_at = UTCDateTimeAttribute(null=True)
+    owed_back_fen = NumberAttribute(null=True)
+
+    by_user = ReservationsByUser()
+    reservations_due = ReservationsDue()
 
     @property
     def item_id(self) -> str:

@@ -201,6 +201,10 @@ class Visit(Model):
     arrears_fen = NumberAttribute(default=0)
     # A plateless car (无牌车): the driver whose lane QR scan opened its entry.
     plateless_user = UnicodeAttribute(null=True)
+    # A paid reservation's car: the prepaid parking that pays its own fee first, and whose it is
+    # ({"reservation_id", "payment_id"}); settled when the visit closes (docs/identities.md).
+    prepaid_fen = NumberAttribute(default=0)
+    reservation = JSONAttribute(null=True)
 
     by_plate = VisitsByPlate()
     inside_by_lot = VisitsInsideByLot()

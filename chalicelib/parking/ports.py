@@ -16,7 +16,8 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.coupons import ports as coupons
 from chalicelib.ledger.ports import HeldFact, VisitFact
-from chalicelib.parking import config, gate, plates, pricing, quotes, stored_value
+from chalicelib.ledger.ports import visit_subject as ledger_subject
+from chalicelib.parking import config, gate, paid_reservations, plates, pricing, quotes, stored_value
 from chalicelib.parking.domain import plates as plate_rules
 from chalicelib.parking.identity_models import IDENTITY_KEY
 from chalicelib.parking.models import EXITED, INSIDE, Lot, Visit, lot_plate_key
@@ -36,10 +37,13 @@ __all__ = [
     "lot_timezone",
     "normalize_plate",
     "note_coupon",
+    "obligation_subject",
     "open_obligation",
     "payable_quote",
     "release_paid_car",
     "require_plate_owner",
+    "reservation_booking",
+    "reservation_paid",
     "settle_obligation",
     "use_visit_coupons",
     "visit_facts",
@@ -297,7 +301,10 @@ def card_balance_facts() -> Iterator[HeldFact]:
 
 
 def open_obligation(lot_plate: str, visit_id: str) -> int:
-    """What a visit holds beyond what it owed (its open refund obligation), read consistently."""
+    """What a visit holds beyond what it owed (its open refund obligation), read consistently; for
+    a paid reservation's payment (its key in place of a visit id), what the reservation owes back."""
+    if paid_reservations.is_reservation_key(visit_id):
+        return paid_reservations.open_obligation(lot_plate, visit_id)
     visit = get_or_none(Visit, lot_plate, visit_id, consistent=True)
     return int(visit.overpaid_fen or 0) if visit is not None else 0
 
@@ -307,6 +314,9 @@ def settle_obligation(
 ) -> None:
     """`amount_fen` of the visit's open refund obligation is paid back, as an item of the refund's
     transaction (conditional on the obligation read: `seen_fen`)."""
+    if paid_reservations.is_reservation_key(visit_id):
+        paid_reservations.settle_obligation(tx, lot_plate, visit_id, seen_fen, amount_fen)
+        return
     tx.update(
         Visit(lot_plate, visit_id),
         actions=[Visit.overpaid_fen.set(seen_fen - amount_fen)],
@@ -319,3 +329,27 @@ def approve_reservation(lot_id: str, reservation_id: str, now: datetime) -> dict
     from chalicelib.parking import reservations
 
     return reservations.approve(lot_id, reservation_id, now)
+
+
+# Paid reservations (docs/identities.md): payments books their payment through these.
+
+
+def reservation_booking(
+    lot_id: str, key: str, payment_id: str, amount_fen: int, now: datetime
+) -> paid_reservations.Booking:
+    """What a confirmed payment of a reservation (`key`: its payments' key) does, read."""
+    return paid_reservations.booking(lot_id, key, payment_id, amount_fen, now)
+
+
+def reservation_paid(tx: TransactWrite, booked: paid_reservations.Booking, now: datetime) -> None:
+    """The reservation paid and its pass written (or what it owes back increased), as items of
+    the payment's transaction."""
+    paid_reservations.paid(tx, booked, now)
+
+
+def obligation_subject(visit_id: str) -> str:
+    """Whose refund obligation a parking payment's refund pays first: the visit's, or a paid
+    reservation's (its payments' key in place of a visit id)."""
+    if paid_reservations.is_reservation_key(visit_id):
+        return paid_reservations.obligation_subject(visit_id)
+    return ledger_subject(visit_id)

@@ -171,9 +171,9 @@ def decision_at(
         if entry is not None:
             discounts.append(entry)
             discount += int(entry["amount_fen"])
-    arrears = int(visit.arrears_fen or 0)
+    arrears, prepaid = int(visit.arrears_fen or 0), int(visit.prepaid_fen or 0)
     return ExitPricing(
-        gate.decide_exit(visit.plate, fee, int(visit.paid_fen), discount, arrears), until, discounts
+        gate.decide_exit(visit.plate, fee, int(visit.paid_fen), discount, arrears, prepaid), until, discounts
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 
-from chalicelib.parking import config, identities, plates
+from chalicelib.parking import config, identities, paid_reservations, plates
 from chalicelib.parking.identity_models import IDENTITY_KEY, LotIdentity, PlateIdentity, ensure, item_key
 from chalicelib.parking.models import Lot, lot_plate_key
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
@@ -38,6 +38,8 @@ def create(user_id: str, body: Any, now: datetime) -> dict[str, Any]:
         raise Invalid("ends must be after starts and in the future", "invalid_window")
     if (body.ends - body.starts).days > MAX_DAYS:
         raise Invalid(f"a reservation is at most {MAX_DAYS} days", "invalid_window")
+    if body.paid:
+        return paid_reservations.create(user_id, body, lot, settings, now)
     guest = plates.clean(body.plate)
     manual = settings.options.reservation_approval == "manual"
     host = plates.clean(body.host_plate) if body.host_plate else None
@@ -73,6 +75,7 @@ def create(user_id: str, body: Any, now: datetime) -> dict[str, Any]:
         created_at=now,
         updated_at=now,
         created_by=user_id,
+        user_id=user_id,
     )
     item.save(condition=LotIdentity.key.does_not_exist())
     if manual:

@@ -42,7 +42,7 @@ def pending_shard(method: str) -> str | None:
 
 
 def description(payment: Payment) -> str:
-    return {"wallet_top_up": "钱包充值", "coupon_batch": "商家券"}.get(
+    return {"wallet_top_up": "钱包充值", "coupon_batch": "商家券", "reservation": "付费预约"}.get(
         str(payment.purpose), f"停车费 {payment.plate}"
     )
 

@@ -16,7 +16,14 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
-from chalicelib.payments import batch_purchases, checkout, idempotency, wallet, wallet_flows
+from chalicelib.payments import (
+    batch_purchases,
+    checkout,
+    idempotency,
+    reservation_payments,
+    wallet,
+    wallet_flows,
+)
 from chalicelib.payments.contract import PaymentIn
 from chalicelib.payments.models import (
     BOOKED,
@@ -212,7 +219,11 @@ def apply_notification(
     if payment.provider == checkout.WALLET and also is None:
         # no provider's notification books a fee paid from the wallet: only its own debit does
         raise Conflict(f"order {payment.payment_id} is paid from the wallet", "provider_mismatch")
-    book = {wallet_flows.TOP_UP: wallet_flows.book_top_up, batch_purchases.COUPON_BATCH: batch_purchases.book}
+    book = {
+        wallet_flows.TOP_UP: wallet_flows.book_top_up,
+        batch_purchases.COUPON_BATCH: batch_purchases.book,
+        reservation_payments.RESERVATION: reservation_payments.book,
+    }
     if payment.purpose in book:  # not a parking fee: booked by its purpose's own flow
         booked = book[payment.purpose](payment, note, now)
         payment.refresh(consistent_read=True)

@@ -28,6 +28,8 @@ from chalicelib.payments.prestore import at_exit as exit_funds
 from chalicelib.payments.prestore import balance_facts as prestore_facts
 from chalicelib.payments.provider import ProviderRefund, ProviderRefused, ProviderUnavailable
 from chalicelib.payments.refunding import refund, wechat_refund_notification
+from chalicelib.payments.reservation_payments import RESERVATION, owe_back
+from chalicelib.payments.reservation_payments import order as order_reservation
 from chalicelib.payments.sandbox import SignatureError
 from chalicelib.payments.wallet import WalletView, credit, debit, top_up, view
 from chalicelib.payments.wallet_flows import TOP_UP, WALLET, top_ups_key
@@ -35,6 +37,7 @@ from chalicelib.shared.db import get_or_none
 
 __all__ = [
     "COUPON_BATCH",
+    "RESERVATION",
     "TOP_UP",
     "FundsDebit",
     "PaymentRefundable",
@@ -56,6 +59,8 @@ __all__ = [
     "idempotency_key",
     "open_overpayments",
     "order_batch",
+    "order_reservation",
+    "owe_back",
     "payment_refundable",
     "prestore_facts",
     "refund",
@@ -92,6 +97,8 @@ def _booking_of(payment: Payment) -> dict[str, str]:
         return {"booking_id": f"topup:{payment.payment_id}"}
     if payment.purpose == COUPON_BATCH:
         return {"booking_id": f"batch:{payment.payment_id}"}
+    if payment.purpose == RESERVATION:
+        return {"booking_id": f"resv:{payment.payment_id}"}
     if payment.provider == WALLET:
         return {"source_account": wallet_account(str(payment.user_id))}
     return {}

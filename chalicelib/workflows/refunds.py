@@ -74,8 +74,11 @@ def _session(session_id: str) -> _Subject | None:
 
 def _payment(payment_id: str, kind: str = rules.PARKING_PAYMENT) -> _Subject | None:
     p = payments.payment_refundable(payment_id)
-    if p is None or p.purpose != (payments.TOP_UP if kind == rules.WALLET_TOP_UP else None):
-        return None  # a top-up is withdrawn from the wallet; a coupon batch is not a parking fee
+    # a top-up is withdrawn from the wallet; a coupon batch is not a parking fee; a paid
+    # reservation's payment is paid back as the reservation owes it (automatically, see `_open`)
+    purposes = (payments.TOP_UP,) if kind == rules.WALLET_TOP_UP else (None, payments.RESERVATION)
+    if p is None or p.purpose not in purposes:
+        return None
     facts = rules.Subject(
         kind,
         p.payment_id,
@@ -92,6 +95,7 @@ def _payment(payment_id: str, kind: str = rules.PARKING_PAYMENT) -> _Subject | N
         "lot_plate": p.lot_plate,
         "visit_id": p.visit_id,
         "total_fen": p.amount_fen,
+        **({"purpose": p.purpose} if p.purpose else {}),
     }
     # a fee paid from the wallet goes back to the wallet; a provider's payment through the provider
     route = rules.WALLET if p.provider == rules.WALLET else rules.PROVIDER
@@ -156,6 +160,8 @@ def _open(
         facts = subject.facts if subject is not None else None
         if subject is None or facts is None or getattr(facts, owner[0]) != owner[1]:
             raise _missing(kind)
+        if subject.details.get("purpose") == payments.RESERVATION and origin != rules.OVERPAYMENT:
+            raise _missing(kind)  # a reservation is cancelled, not refunded by hand
         if refund_id is not None and (existing := get_or_none(Refund, refund_id, consistent=True)):
             return Opened(existing, facts.refundable_fen, created=False)
         left = rules.check_amount(facts, amount_fen)
@@ -526,6 +532,7 @@ def _book(
                             from_obligation_fen=settled,
                             at=now,
                             to_account=ledger.wallet(str(refund.user_id)) if to_wallet else None,
+                            subject=parking.obligation_subject(visit_id),
                         ),
                     )
         except TransactWriteError:

@@ -90,7 +90,7 @@ _WORKFLOWS = [m.__name__ for m in WORKFLOW_MODELS]
 _REFUNDS = (
     [m.__name__ for m in REFUND_MODELS]
     + _WORKFLOWS
-    + ["ChargingSession", "Payment", "Wallet", "Visit", "Lot"]
+    + ["ChargingSession", "Payment", "Wallet", "Visit", "Lot", "LotIdentity"]
 )
 _REFUNDS += _LEDGER
 # An exit reads the plate's merchant coupons and uses the best one with the visit's close.
@@ -117,12 +117,16 @@ class Access:
 # later gets only the dead-letter table until it is listed here.
 FUNCTION_ACCESS: dict[str, Access] = {
     "APIHandler": Access(tuple(_ALL), (GATE, CHARGER, LOT), reads_pay_key=True, drives_workflows=True),
-    # (an exit with a fee due may pay from the plate's prestore: payments' plate funds)
+    # (an exit with a fee due may pay from the plate's prestore: payments' plate funds; a paid
+    # reservation's visit closing puts its unused prepaid on its payment, to be refunded)
     "GateCapture": Access(
-        tuple(_DEVICES + _PARKING + _LEDGER + ["PlateFunds"] + _COUPONS_AT_EXIT), (GATE, LOT)
+        tuple(_DEVICES + _PARKING + _LEDGER + ["PlateFunds", "Payment"] + _COUPONS_AT_EXIT), (GATE, LOT)
     ),
     "LotOccupancy": Access(("Lot", "Occupancy"), (LOT,)),
     "RecountOccupancy": Access(("Lot", "Visit", "Occupancy"), (LOT,)),
+    # Paid reservations whose window ended without an entry (a sparse index of the identities):
+    # the pass off the plate's identity item, the prepaid owed back on the payment, the journal.
+    "ReservationNoShows": Access(("Lot", "LotIdentity", "Visit", "Payment", *_LEDGER)),
     "GateAck": Access(tuple(_DEVICES), (GATE,)),
     "GateStatus": Access(tuple(_DEVICES), (GATE,)),
     "GateEvent": Access(tuple(_DEVICES + _PARKING), (GATE,)),
