@@ -22,6 +22,7 @@ from chalicelib.parking import books_api as parking_books
 from chalicelib.parking import booth_api as parking_booth
 from chalicelib.parking import identities_api as parking_identities
 from chalicelib.parking import ops_api as parking_ops
+from chalicelib.parking import reservations_api as parking_reservations
 from chalicelib.parking.blueprint import bp as parking
 from chalicelib.payments import api as payments_api
 from chalicelib.payments import callbacks as payments_callbacks
@@ -64,6 +65,7 @@ ROUTES = (
     parking_ops.routes,
     parking_booth.routes,
     parking_identities.routes,
+    parking_reservations.routes,
     payments_api.routes,
     payments_callbacks.routes,
     payments_recon.routes,

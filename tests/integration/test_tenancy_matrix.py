@@ -93,6 +93,7 @@ class Side:
             self.merchant_id,
             self.batch,
             self.coupon,
+            self.extra.get("reservation", ""),
         ]
         return [v for v in values if v]
 
@@ -307,6 +308,19 @@ def _identity_side(client: Client, side: Side) -> None:
         body = {"lot_id": side.lot, "host_plate": host, "plate": f"粤Q{side.name.upper()}000{n}", **window}
         made = client.http.post("/v1/driver/shared-spaces", headers=side.driver, body=json.dumps(body))
         side.extra[name] = _ok(made, 201)["share_id"]
+    # the side's driver's paid reservations (one to pay, one to cancel)
+    offer = {"paid_reservation": {"fee_fen": 100, "prepaid_fen": 200}}
+    _ok(client.http.put(f"{lot}/identity-options", headers=side.staff, body=json.dumps(offer)), 200)
+    for name in ("reservation", "reservation_cancel"):
+        body = {
+            "lot_id": side.lot,
+            "plate": f"粤R{side.name.upper()}0001",
+            "starts": (now() + timedelta(hours=1)).isoformat(),
+            "ends": (now() + timedelta(hours=2)).isoformat(),
+            "paid": True,
+        }
+        made = client.http.post("/v1/driver/reservations", headers=side.driver, body=json.dumps(body))
+        side.extra[name] = _ok(made, 201)["reservation_id"]
 
 
 def _card_body(plate: str) -> dict[str, Any]:
@@ -805,6 +819,20 @@ MATRIX: dict[tuple[str, str], Builder] = {
             },
         )
     ],
+    ("GET", "/v1/driver/reservations/{reservation_id}"): lambda me, t: [
+        Probe("GET", f"/v1/driver/reservations/{t.extra['reservation']}", "driver")
+    ],
+    ("POST", "/v1/driver/reservations/{reservation_id}/payments"): lambda me, t: [
+        Probe(
+            "POST",
+            f"/v1/driver/reservations/{t.extra['reservation']}/payments",
+            "driver",
+            {"method": "sandbox"},
+        )
+    ],
+    ("POST", "/v1/driver/reservations/{reservation_id}/cancel"): lambda me, t: [
+        Probe("POST", f"/v1/driver/reservations/{t.extra['reservation_cancel']}/cancel", "driver")
+    ],
     ("POST", "/v1/driver/locks"): lambda me, t: [
         Probe("POST", "/v1/driver/locks", "driver", {"lot_id": me.lot, "plate": t.plate, "locked": True})
     ],
@@ -882,6 +910,7 @@ LISTINGS: dict[tuple[str, str], str] = {
     ("GET", "/v1/ops/charging/refund-requests"): "staff",
     ("GET", "/v1/ops/inbox"): "staff",
     ("GET", "/v1/driver/refunds"): "driver",
+    ("GET", "/v1/driver/reservations"): "driver",
     ("GET", "/v1/ops/refunds"): "staff",
     ("GET", "/v1/ops/audit"): "staff",
     ("GET", "/v1/merchant/me"): "merchant",
