@@ -312,14 +312,14 @@ def _identity_side(client: Client, side: Side) -> None:
     offer = {"paid_reservation": {"fee_fen": 100, "prepaid_fen": 200}}
     _ok(client.http.put(f"{lot}/identity-options", headers=side.staff, body=json.dumps(offer)), 200)
     for name in ("reservation", "reservation_cancel"):
-        body = {
+        booking: dict[str, Any] = {
             "lot_id": side.lot,
             "plate": f"粤R{side.name.upper()}0001",
             "starts": (now() + timedelta(hours=1)).isoformat(),
             "ends": (now() + timedelta(hours=2)).isoformat(),
             "paid": True,
         }
-        made = client.http.post("/v1/driver/reservations", headers=side.driver, body=json.dumps(body))
+        made = client.http.post("/v1/driver/reservations", headers=side.driver, body=json.dumps(booking))
         side.extra[name] = _ok(made, 201)["reservation_id"]
 
 
