@@ -19,7 +19,17 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
-from chalicelib.parking import config, gate, gate_commands, identities, lots, occupancy, pricing, shifts
+from chalicelib.parking import (
+    config,
+    gate,
+    gate_commands,
+    identities,
+    lots,
+    occupancy,
+    paid_reservations,
+    pricing,
+    shifts,
+)
 from chalicelib.parking.domain import booth, plates
 from chalicelib.parking.domain import gate as rules
 from chalicelib.parking.messages import Capture
@@ -543,6 +553,7 @@ def _release_once(
         def update(tx: TransactWrite) -> None:
             tx.update(target, actions=actions, condition=(Visit.status == INSIDE) & (Visit.paid_fen == paid))
             identities.free_space(tx, target)
+            paid_reservations.on_close(tx, target, lot, 0, now)  # staff's release: its prepaid goes back
 
         writes.append(update)
     else:
@@ -795,6 +806,7 @@ def close_stale(staff: Staff, lot_id: str, visit_id: str, reason: str, now: date
                 condition=(Visit.status == INSIDE) & (Visit.paid_fen == paid),
             )
             identities.free_space(tx, visit)
+            paid_reservations.on_close(tx, visit, lot, 0, now)  # nothing charged: its prepaid goes back
             ledger.add(tx, closed, lot.timezone)
             tx.save(
                 new_record(

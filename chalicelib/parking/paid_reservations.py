@@ -12,6 +12,7 @@ refund workflow pays it through the provider)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
+from chalicelib.ledger.ports import HeldFact
 from chalicelib.parking import config, plates
 from chalicelib.parking.domain import reservations as rules
 from chalicelib.parking.identity_models import (
@@ -387,3 +389,16 @@ def settle_obligation(tx: TransactWrite, lot_plate: str, key: str, seen_fen: int
 
 def obligation_subject(key: str) -> str:
     return ledger.reservation_subject(key.removeprefix(KEY_PREFIX))
+
+
+def balance_facts() -> Iterator[HeldFact]:
+    """Every paid reservation's prepaid still held and what it owes back, for the ledger's
+    scheduled check against `reservation_prepaid:<id>` and its refund obligation (a scan)."""
+    for item in LotIdentity.scan(LotIdentity.kind == RESERVATION):
+        data = item.data or {}
+        if not data.get("paid"):
+            continue
+        held = int(data.get("prepaid_fen") or 0) if item.state == rules.PAID else 0
+        yield HeldFact(ledger.reservation_prepaid(item.item_id), held)
+        owed = ledger.refunds_payable(ledger.reservation_subject(item.item_id))
+        yield HeldFact(owed, int(item.owed_back_fen or 0))

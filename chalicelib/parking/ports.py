@@ -296,8 +296,10 @@ def visit_facts() -> Iterator[VisitFact]:
 
 
 def card_balance_facts() -> Iterator[HeldFact]:
-    """Every stored-value card's balance (the ledger's scheduled check; a scan)."""
-    return stored_value.balance_facts()
+    """Every stored-value card's balance and every paid reservation's prepaid held and owed back
+    (the ledger's scheduled check; scans)."""
+    yield from stored_value.balance_facts()
+    yield from paid_reservations.balance_facts()
 
 
 def open_obligation(lot_plate: str, visit_id: str) -> int:

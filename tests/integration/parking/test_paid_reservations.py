@@ -13,6 +13,7 @@ from chalice.test import Client
 
 from chalicelib.ledger.domain import postings as accounts
 from chalicelib.parking import paid_reservations
+from chalicelib.parking.models import Visit
 from chalicelib.payments.models import Payment
 from chalicelib.workflows.refund_models import Refund
 from tests.integration.ledger.books import assert_books_hold, balance, postings_of
@@ -73,6 +74,12 @@ def booked(client: Client, plate: str, starts: timedelta, ends: timedelta, key: 
     return made["reservation_id"], payment_id
 
 
+def visit(plate: str = PLATE) -> Visit:
+    return next(
+        iter(Visit.query(f"demo-lot#{plate}", Visit.visit_id < "~", scan_index_forward=False, limit=1))
+    )
+
+
 def mine(client: Client, reservation_id: str, headers: dict[str, str] | None = None) -> Any:
     return client.http.get(f"/v1/driver/reservations/{reservation_id}", headers=headers or auth())
 
@@ -119,6 +126,8 @@ def test_booked_and_paid_once_then_the_car_owes_what_the_prepaid_does_not_cover(
     assert client.http.get("/v1/driver/reservations", headers=auth("someone-else")).json_body["items"] == []
 
     enter_at(now() - timedelta(minutes=95))  # in the window: 1000 fen by the tariff
+    assert (visit().prepaid_fen, visit().identity["free"]) == (PREPAID, False)
+    assert visit().entry_remark.startswith("预约车辆入场 (单次通行证) (付费预约, 预付 6.00元)")
     exit_ = leave_at(now())
     assert (exit_["result"], exit_["due_fen"]) == ("payment_required", 1000 - PREPAID)
     q = quote(client)
@@ -170,11 +179,26 @@ def test_cancelled_before_its_window_fee_and_prepaid_are_refunded(
     assert_books_hold()
 
 
-def test_the_no_show_job_refunds_the_prepaid_keeps_the_fee_once(client: Client, published: Recorder) -> None:
+def test_the_no_show_job_refunds_the_prepaid_keeps_the_fee_once(
+    client: Client, published: Recorder, monkeypatch: Any
+) -> None:
+    from pynamodb.connection.base import Connection
+
     offer(client)
     rid, payment_id = booked(client, GUEST, timedelta(minutes=10), timedelta(hours=1), "resv-0004")
     used, _ = booked(client, PLATE, timedelta(minutes=10), timedelta(hours=1), "resv-0005")
-    enter_at(now() + timedelta(minutes=20))  # the second one's car came
+    enter_at(now(), "粤Z99999")  # the lot's configuration is cached now
+    calls: list[str] = []
+    real = Connection._make_api_call
+
+    def counting(self: Connection, operation: str, kwargs: dict[str, Any]) -> Any:
+        calls.append(operation)
+        return real(self, operation, kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    entry = enter_at(now() + timedelta(minutes=20))  # the second one's car came, on its pass
+    assert entry["result"] == "entered" and sorted(calls) == ["Query", "TransactWriteItems"]
+    monkeypatch.undo()
     later = now() + timedelta(hours=2)
     assert paid_reservations.settle_no_shows(later) == {"no_show": 1, "entered": 1}
     assert paid_reservations.settle_no_shows(later) == {"no_show": 0, "entered": 0}  # once
