@@ -97,11 +97,12 @@ def recount_occupancy(event: Any) -> None:
         logger.warning("occupancy recount corrected drift", extra={"lots": drifted})
 
 
-@bp.schedule(Rate(5, unit=Rate.MINUTES))
-def reservation_no_shows(event: Any) -> None:
-    """Paid reservations whose window ended without an entry: the prepaid is owed back (the
-    automatic refund pays it), the fee kept (docs/identities.md)."""
+@bp.schedule(Rate(1, unit=Rate.MINUTES))
+def settle_reservations(event: Any) -> None:
+    """Paid reservations whose window ended without an entry: the prepaid is owed back, the fee
+    kept; a closed visit's unused prepaid handed to its payment (the automatic refund pays both;
+    docs/identities.md)."""
     with metrics_flushed():
-        done = paid_reservations.settle_no_shows(now())
+        done = paid_reservations.settle(now())
         metrics.add_metric(name="ReservationNoShows", unit="Count", value=done["no_show"])
-        logger.info("reservation no-shows", extra=done)
+        logger.info("reservations settled", extra=done)

@@ -6,9 +6,11 @@ the guest plate's identity item (`reservation_paid`, called by payments). The pa
 prepaid amount, which the visit it starts carries too (the gate reads nothing more); the visit's
 close settles it (`on_close`: what the stay used pays the visit, the rest is owed back). A cancel
 before the window gives fee and prepaid back; a window that ends without an entry gives the
-prepaid back and keeps the fee (`settle_no_shows`, scheduled). What is owed back is a refund
-obligation on the reservation (`owed_back_fen`) and on its payment (the automatic refund of the
-refund workflow pays it through the provider)."""
+prepaid back and keeps the fee (`settle`, scheduled). What is owed back is a refund obligation
+on the reservation (`owed_back_fen`, with its journal posting) and then on its payment, where the
+refund workflow's automatic refund finds it and pays it through the provider. The gate never
+writes payments' tables: a close leaves the reservation on the sparse index and the scheduled
+job puts what it owes back on its payment."""
 
 from __future__ import annotations
 
@@ -260,24 +262,27 @@ def on_close(tx: TransactWrite, visit: Visit, lot: config.LotConfig, net_fee_fen
         return 0
     used, unused = rules.prepaid_split(prepaid, net_fee_fen)
     reservation_id, payment_id = str(ref["reservation_id"]), str(ref.get("payment_id") or "")
+    if not payment_id:
+        return 0
     money = ledger.ReservationMoney(reservation_id, payment_id, lot.lot_id, lot.operator_id, 0, prepaid)
     ledger.add(
         tx,
         ledger.reservation_settled(money, how=rules.USED, used_fen=used, visit_id=visit.visit_id, at=now),
         lot.timezone,
     )
+    # What is owed back goes on the payment with the next run of the scheduled job (soon: the
+    # index key is now), so that the gate writes no payments' table.
+    handover = [LotIdentity.due_shard.set(DUE_SHARD), LotIdentity.ends_at.set(now)]
     tx.update(
         LotIdentity(lot.lot_id, _key(reservation_id)),
         actions=[
             LotIdentity.state.set(rules.USED),
             LotIdentity.owed_back_fen.add(unused),
-            LotIdentity.due_shard.remove(),
+            *(handover if unused else [LotIdentity.due_shard.remove()]),
             LotIdentity.updated_at.set(now),
         ],
         condition=LotIdentity.state == rules.PAID,
     )
-    if unused:
-        payments.owe_back(tx, payment_id, unused)
     return used
 
 
@@ -343,16 +348,38 @@ def cancel(user_id: str, reservation_id: str, now: datetime) -> dict[str, Any]:
     return view(own(user_id, reservation_id))
 
 
-def settle_no_shows(now: datetime) -> dict[str, int]:
-    """The scheduled job: paid reservations whose window ended (a sparse index by the window's
-    end, no scan). A pass never used is a no-show (the prepaid owed back, the fee kept); a used
-    one leaves the index (its visit's close settles it). Run twice, settles once."""
-    counts = {"no_show": 0, "entered": 0}
+def _hand_over(item: LotIdentity) -> bool:
+    """A used reservation's unused prepaid (booked at its visit's close) put on its payment for
+    the automatic refund, once (the reservation leaves the index in the same transaction)."""
+    data = item.data or {}
+    try:
+        with transaction() as tx:
+            tx.update(
+                item,
+                actions=[LotIdentity.due_shard.remove()],
+                condition=(LotIdentity.state == rules.USED) & LotIdentity.due_shard.exists(),
+            )
+            payments.owe_back(tx, str(data["payment_id"]), int(item.owed_back_fen or 0))
+    except TransactWriteError as error:
+        if failed_condition(error):
+            return False
+        raise
+    return True
+
+
+def settle(now: datetime) -> dict[str, int]:
+    """The scheduled job: paid reservations on the sparse index whose key instant has passed (no
+    scan): a pass never used by the window's end is a no-show (the prepaid owed back, the fee
+    kept); a used one leaves the index (its visit's close settles it); a closed visit's unused
+    prepaid is put on the payment for the automatic refund. Run twice, settles once."""
+    counts = {"no_show": 0, "entered": 0, "refunds": 0}
     due = LotIdentity.reservations_due.query(
         DUE_SHARD, LotIdentity.ends_at <= now - NO_SHOW_GRACE, limit=BATCH
     )
     for found in due:
         item = get_or_none(LotIdentity, found.lot_id, found.key, consistent=True)
+        if item is not None and item.state == rules.USED and _hand_over(item):
+            counts["refunds"] += 1
         if item is None or item.state != rules.PAID:
             continue
         if _settle(item, rules.NO_SHOW, now):

@@ -117,16 +117,16 @@ class Access:
 # later gets only the dead-letter table until it is listed here.
 FUNCTION_ACCESS: dict[str, Access] = {
     "APIHandler": Access(tuple(_ALL), (GATE, CHARGER, LOT), reads_pay_key=True, drives_workflows=True),
-    # (an exit with a fee due may pay from the plate's prestore: payments' plate funds; a paid
-    # reservation's visit closing puts its unused prepaid on its payment, to be refunded)
+    # (an exit with a fee due may pay from the plate's prestore: payments' plate funds)
     "GateCapture": Access(
-        tuple(_DEVICES + _PARKING + _LEDGER + ["PlateFunds", "Payment"] + _COUPONS_AT_EXIT), (GATE, LOT)
+        tuple(_DEVICES + _PARKING + _LEDGER + ["PlateFunds"] + _COUPONS_AT_EXIT), (GATE, LOT)
     ),
     "LotOccupancy": Access(("Lot", "Occupancy"), (LOT,)),
     "RecountOccupancy": Access(("Lot", "Visit", "Occupancy"), (LOT,)),
     # Paid reservations whose window ended without an entry (a sparse index of the identities):
-    # the pass off the plate's identity item, the prepaid owed back on the payment, the journal.
-    "ReservationNoShows": Access(("Lot", "LotIdentity", "Visit", "Payment", *_LEDGER)),
+    # the pass off the plate's identity item, the prepaid owed back on the payment, the journal;
+    # a closed visit's unused prepaid handed to the payment for the automatic refund.
+    "SettleReservations": Access(("Lot", "LotIdentity", "Visit", "Payment", *_LEDGER)),
     "GateAck": Access(tuple(_DEVICES), (GATE,)),
     "GateStatus": Access(tuple(_DEVICES), (GATE,)),
     "GateEvent": Access(tuple(_DEVICES + _PARKING), (GATE,)),
