@@ -227,6 +227,7 @@ def _enter_once(
                 condition=(Visit.status == INSIDE) & (Visit.paid_fen == paid),
             )
             ledger.add(tx, posting, lot.timezone)
+            paid_reservations.on_close(tx, previous, lot, 0, now)  # never charged: its prepaid back
             tx.save(
                 new_record(
                     lot.lot_id,

@@ -212,3 +212,20 @@ def test_the_no_show_job_refunds_the_prepaid_keeps_the_fee_once(
     assert (int(payment.excess_fen), payment.overpaid_shard) == (PREPAID, "open")
     assert balance("revenue:demo-op:parking") == -2 * FEE  # the fees are kept
     assert_books_hold()
+
+
+def test_a_visit_closed_by_staff_uses_none_of_the_prepaid(client: Client, published: Recorder) -> None:
+    offer(client)
+    rid, payment_id = booked(client, GUEST, -timedelta(hours=2), timedelta(hours=2), "resv-0006")
+    entry = enter_at(now() - timedelta(minutes=95), GUEST)
+    closed = client.http.post(
+        f"/v1/ops/lots/demo-lot/visits/{entry['visit_id']}/close",
+        body=_json({"reason": "left without a capture"}),
+        headers=staff(),
+    )
+    assert closed.status_code == 200, closed.body
+    seen = mine(client, rid).json_body
+    assert (seen["status"], seen["owed_back_fen"]) == ("used", PREPAID)
+    assert paid_reservations.settle(now() + timedelta(minutes=2))["refunds"] == 1
+    assert int(Payment.get(payment_id).excess_fen) == PREPAID
+    assert_books_hold()
