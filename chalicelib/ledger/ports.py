@@ -50,9 +50,9 @@ from chalicelib.ledger.domain.postings import (
 from chalicelib.ledger.domain.postings import card_balance as card_balance
 from chalicelib.ledger.domain.postings import lot_site as lot_site
 from chalicelib.ledger.domain.postings import prestore as prestore
-from chalicelib.ledger.domain.postings import space_owner as space_owner
 from chalicelib.ledger.domain.postings import refunds_payable as refunds_payable
 from chalicelib.ledger.domain.postings import reservation_prepaid as reservation_prepaid
+from chalicelib.ledger.domain.postings import space_owner as space_owner
 from chalicelib.ledger.journal import add, as_csv, as_json, get, local_day, of_site_day, of_subject
 from chalicelib.ledger.views import CsvQuery, DayQuery, day_param, respond
 
