@@ -150,7 +150,8 @@ def _identity_entries(
     """Entries by identity (docs/identities.md), warm cache: a temporary car and a card holder
     (the identity item comes with the visit Query: 2 round trips), a car of a several-car group
     (one more read of the card, whose space is a condition in the same transaction: 3), a one-space
-    card's car while its space is lent and the guest it is lent to (2 each)."""
+    card's car while its space is lent and the guest it is lent to, a paid reservation's car (its
+    pass and prepaid on the identity item: 2 each)."""
     from chalicelib.parking import config, identity_admin
     from chalicelib.parking import identity_contract as c
 
@@ -180,6 +181,7 @@ def _identity_entries(
         ends=at + timedelta(hours=1),
     )
     shared_spaces.create("bench-owner", lent, t0)
+    _paid_reservation(staff, "粤E50001", at, t0)
     # A first capture re-sends the device's unacknowledged commands of the earlier runs.
     handlers.on_capture(
         iot_event("demo-entry-cam", "capture", capture("demo-entry-cam", "in", "粤E00000")), at
@@ -191,6 +193,7 @@ def _identity_entries(
         ("entry_group_car_full", "粤E20003"),
         ("entry_card_space_lent", "粤E40001"),
         ("entry_shared_space_guest", "粤E40009"),
+        ("entry_paid_reservation", "粤E50001"),
     ):
         if label == "entry_group_car_full":
             handlers.on_capture(
@@ -209,6 +212,34 @@ def _identity_entries(
         }
     results.update(_stored_value_exit(handlers, calls, iot_event, capture, at))
     return results
+
+
+def _paid_reservation(staff: Any, plate: str, at: datetime, t0: datetime) -> None:
+    """A paid reservation for `plate` around `at`, booked as its payment's notification books it
+    (docs/identities.md#paid-reservations-付费预约)."""
+    from chalicelib.parking import config, identity_admin, paid_reservations
+    from chalicelib.parking import identity_contract as c
+    from chalicelib.parking.models import Lot
+    from chalicelib.shared.db import transaction
+
+    offer = c.PaidReservationOffer(fee_fen=500, prepaid_fen=1000)
+    identity_admin.set_options(staff, "demo-lot", c.OptionsIn(paid_reservation=offer), t0)
+    config.clear_cache()
+    body = c.ReservationIn(
+        lot_id="demo-lot",
+        plate=plate,
+        starts=at - timedelta(hours=1),
+        ends=at + timedelta(hours=1),
+        paid=True,
+    )
+    settings = config.lot("demo-lot")
+    assert settings is not None
+    made = paid_reservations.create("bench-driver", body, Lot.get("demo-lot"), settings, t0)
+    key = paid_reservations.payments_key(made["reservation_id"])
+    booked = paid_reservations.booking("demo-lot", key, "rp-bench", 1500, t0)
+    with transaction() as tx:
+        paid_reservations.paid(tx, booked, t0)
+    config.lot("demo-lot")  # cached again, as a running gate has it
 
 
 def _stored_value_exit(
