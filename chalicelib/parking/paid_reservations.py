@@ -148,10 +148,13 @@ def pay(
     """The reservation's payment (fee + prepaid) at the provider of the lot's merchant account."""
     item = own(user_id, reservation_id)
     data = item.data or {}
-    if not data.get("paid") or item.state != rules.AWAITING_PAYMENT:
-        raise Conflict("this reservation is not waiting for a payment", "not_awaiting_payment")
-    if now >= _instant(data["ends"]):
-        raise Conflict("this reservation's window is over", "reservation_over")
+    if not data.get("paid"):
+        raise Conflict("this reservation is free: there is nothing to pay", "not_awaiting_payment")
+    refused = None  # a retry with its Idempotency-Key answers its payment all the same
+    if item.state != rules.AWAITING_PAYMENT:
+        refused = Conflict("this reservation is not waiting for a payment", "not_awaiting_payment")
+    elif now >= _instant(data["ends"]):
+        refused = Conflict("this reservation's window is over", "reservation_over")
     payment, order = payments.order_reservation(
         user_id,
         lot_id=str(item.lot_id),
@@ -163,6 +166,7 @@ def pay(
         payer_id=payer_id,
         now=now,
         idempotency_key=idempotency_key,
+        refused=refused,
     )
     return {"reservation": view(own(user_id, reservation_id)), "payment": payment, "provider_order": order}
 

@@ -25,7 +25,7 @@ from chalicelib.payments import checkout, idempotency, views
 from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, PAID, REFUND_DUE, Payment
 from chalicelib.payments.sandbox import Notification
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
-from chalicelib.shared.errors import Conflict, Invalid
+from chalicelib.shared.errors import Conflict, DomainError, Invalid
 from chalicelib.shared.ids import sortable_id
 
 RESERVATION = "reservation"
@@ -43,10 +43,12 @@ def order(
     payer_id: str | None,
     now: datetime,
     idempotency_key: str | None = None,
+    refused: DomainError | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The reservation's payment and its order at the provider. With an idempotency key a retry
-    is the same payment; a new payment closes the reservation's other pending ones (one payable
-    amount per reservation)."""
+    is the same payment (also once it is booked); a new payment closes the reservation's other
+    pending ones (one payable amount per reservation). `refused`: why no new payment may be
+    made (the reservation no longer waits for one), raised unless this is a retry."""
     if method == checkout.WALLET:
         raise Invalid("a reservation is paid with sandbox, wechat or alipay", "unsupported_method")
     checkout.check_method(method, payer_id)
@@ -56,6 +58,8 @@ def order(
     )
     replayed = idempotency.replayed(user_id, idempotency_key, digest) if idempotency_key else None
     payment = get_or_none(Payment, replayed, consistent=True) if replayed else None
+    if payment is None and refused is not None:
+        raise refused
     if payment is None:
         payment = checkout.purpose_payment(
             sortable_id("rp", now),

@@ -115,6 +115,11 @@ def test_booked_and_paid_once_then_the_car_owes_what_the_prepaid_does_not_cover(
     answers = [notify(client, payment_id, FEE + PREPAID, txn="txn-r1").json_body["outcome"] for _ in range(2)]
     assert answers == ["applied", "already_applied"]
     assert mine(client, rid).json_body["status"] == "paid"
+    assert pay(client, rid, "resv-0001")["payment"]["status"] == "paid"  # a retry after it: the same
+    other = client.http.post(
+        f"/v1/driver/reservations/{rid}/payments", body=_json({"method": "sandbox"}), headers=auth()
+    )
+    assert other.status_code == 409 and other.json_body["code"] == "not_awaiting_payment"
     [paid] = [p for p in postings_of(accounts.reservation_subject(rid)) if p.kind == "reservation_paid"]
     assert {line.account: line.amount_fen for line in paid.lines} == {
         "provider_clearing:sandbox": FEE + PREPAID,
