@@ -217,9 +217,8 @@ def _identity_entries(
 def _paid_reservation(staff: Any, plate: str, at: datetime, t0: datetime) -> None:
     """A paid reservation for `plate` around `at`, booked as its payment's notification books it
     (docs/identities.md#paid-reservations-付费预约)."""
-    from chalicelib.parking import config, identity_admin, paid_reservations
+    from chalicelib.parking import config, identity_admin, paid_reservations, reservations
     from chalicelib.parking import identity_contract as c
-    from chalicelib.parking.models import Lot
     from chalicelib.shared.db import transaction
 
     offer = c.PaidReservationOffer(fee_fen=500, prepaid_fen=1000)
@@ -232,9 +231,7 @@ def _paid_reservation(staff: Any, plate: str, at: datetime, t0: datetime) -> Non
         ends=at + timedelta(hours=1),
         paid=True,
     )
-    settings = config.lot("demo-lot")
-    assert settings is not None
-    made = paid_reservations.create("bench-driver", body, Lot.get("demo-lot"), settings, t0)
+    made = reservations.create("bench-driver", body, t0)
     key = paid_reservations.payments_key(made["reservation_id"])
     booked = paid_reservations.booking("demo-lot", key, "rp-bench", 1500, t0)
     with transaction() as tx:

@@ -39,6 +39,7 @@ from chalicelib.shared.db import TableMeta, table_name_for
 
 IDENTITY_KEY = "~identity"
 TYPE, CARD, LIST = "type", "card", "list"  # a list entry: black, white or visitor (a pass)
+RESERVATION = "resv"
 # What a plate's identity item holds of its card (`lent`: windows lent to guests, shared spaces).
 SNAP_KEYS = ("card_id", "type_id", "kind", "valid_from", "valid_until", "spaces", "plates", "lent")
 

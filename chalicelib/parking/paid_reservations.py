@@ -24,24 +24,23 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.ledger.ports import HeldFact
-from chalicelib.parking import config, plates
+from chalicelib.parking import config
 from chalicelib.parking.domain import reservations as rules
 from chalicelib.parking.identity_models import (
     DUE_SHARD,
     IDENTITY_KEY,
+    RESERVATION,
     LotIdentity,
     PlateIdentity,
     ensure,
     item_key,
 )
-from chalicelib.parking.models import Lot, Visit, lot_plate_key
+from chalicelib.parking.models import Visit, lot_plate_key
 from chalicelib.payments import ports as payments
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
 from chalicelib.shared.errors import Conflict, Invalid, NotFound
-from chalicelib.shared.ids import sortable_id
-from chalicelib.shared.timeutil import iso, parse_iso
+from chalicelib.shared.timeutil import parse_iso
 
-RESERVATION = "resv"  # the reservations' kind in the identities table
 KEY_PREFIX = "resv:"  # a reservation's payments stand on the payments' by-visit index under this
 NO_SHOW_GRACE = timedelta(minutes=1)  # an entry at the window's last instant commits first
 BATCH = 100
@@ -76,46 +75,32 @@ def view(item: LotIdentity) -> dict[str, Any]:
     return out
 
 
-def create(user_id: str, body: Any, lot: Lot, settings: config.LotConfig, now: datetime) -> dict[str, Any]:
-    """A paid reservation for `body.plate` (the caller's own or a guest's), waiting for its
-    payment of the lot's fee + prepaid amount."""
+@dataclass(frozen=True)
+class Terms:
+    """What a paid reservation adds to a reservation item: its data and its attributes."""
+
+    data: dict[str, Any]
+    attributes: dict[str, Any]
+
+
+def terms(body: Any, settings: config.LotConfig) -> Terms:
+    """A paid reservation (for the caller's own plate or a guest's, no host, no approval) waits
+    for its payment of the lot's fee + prepaid amount."""
     offer = settings.options.paid_reservation
     if not offer.offered:
         raise Conflict("this lot offers no paid reservations", "paid_reservation_not_offered")
     if body.host_plate:
         raise Invalid("a paid reservation names no host", "invalid_host")
-    reservation_id = sortable_id("rv", now)
     data = {
-        "plate": plates.clean(body.plate),
-        "host_plate": None,
-        "user_id": user_id,
-        "starts": iso(body.starts),
-        "ends": iso(body.ends),
         "status": rules.AWAITING_PAYMENT,
         "approval": "paid",
-        "approval_id": None,
         "paid": True,
         "fee_fen": offer.fee_fen,
         "prepaid_fen": offer.prepaid_fen,
         "total_fen": offer.total_fen,
         "payment_id": None,
     }
-    item = LotIdentity(
-        body.lot_id,
-        item_key(RESERVATION, reservation_id),
-        kind=RESERVATION,
-        operator_id=lot.operator_id,
-        data=data,
-        created_at=now,
-        updated_at=now,
-        created_by=user_id,
-        user_id=user_id,
-        state=rules.AWAITING_PAYMENT,
-        ends_at=body.ends,
-        owed_back_fen=0,
-    )
-    item.save(condition=LotIdentity.key.does_not_exist())
-    return view(item)
+    return Terms(data, {"state": rules.AWAITING_PAYMENT, "ends_at": body.ends, "owed_back_fen": 0})
 
 
 # --- the driver's own ---------------------------------------------------------------------------

@@ -13,7 +13,14 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.parking import config, identities, paid_reservations, plates
-from chalicelib.parking.identity_models import IDENTITY_KEY, LotIdentity, PlateIdentity, ensure, item_key
+from chalicelib.parking.identity_models import (
+    IDENTITY_KEY,
+    RESERVATION,
+    LotIdentity,
+    PlateIdentity,
+    ensure,
+    item_key,
+)
 from chalicelib.parking.models import Lot, lot_plate_key
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
 from chalicelib.shared.errors import Conflict, Forbidden, Invalid, NotFound
@@ -21,7 +28,6 @@ from chalicelib.shared.ids import sortable_id
 from chalicelib.shared.timeutil import iso
 from chalicelib.workflows import ports as workflows
 
-RESERVATION = "resv"
 MAX_DAYS = 31
 
 
@@ -38,12 +44,11 @@ def create(user_id: str, body: Any, now: datetime) -> dict[str, Any]:
         raise Invalid("ends must be after starts and in the future", "invalid_window")
     if (body.ends - body.starts).days > MAX_DAYS:
         raise Invalid(f"a reservation is at most {MAX_DAYS} days", "invalid_window")
-    if body.paid:
-        return paid_reservations.create(user_id, body, lot, settings, now)
+    paid = paid_reservations.terms(body, settings) if body.paid else None
     guest = plates.clean(body.plate)
-    manual = settings.options.reservation_approval == "manual"
+    manual = paid is None and settings.options.reservation_approval == "manual"
     host = plates.clean(body.host_plate) if body.host_plate else None
-    if not manual:
+    if paid is None and not manual:
         # System approval: only a card holder of this lot may invite.
         if host is None:
             raise Forbidden(
@@ -65,6 +70,7 @@ def create(user_id: str, body: Any, now: datetime) -> dict[str, Any]:
         "status": "pending" if manual else "approved",
         "approval": "manual" if manual else "system",
         "approval_id": None,
+        **(paid.data if paid is not None else {}),
     }
     item = LotIdentity(
         body.lot_id,
@@ -76,8 +82,11 @@ def create(user_id: str, body: Any, now: datetime) -> dict[str, Any]:
         updated_at=now,
         created_by=user_id,
         user_id=user_id,
+        **(paid.attributes if paid is not None else {}),
     )
     item.save(condition=LotIdentity.key.does_not_exist())
+    if paid is not None:
+        return paid_reservations.view(item)
     if manual:
         approval_id = workflows.open_approval(
             kind="reservation",

@@ -19,10 +19,10 @@ from pynamodb.exceptions import TransactWriteError
 from chalicelib.coupons import ports as coupons
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
-from chalicelib.payments import checkout, idempotency, views
+from chalicelib.payments import checkout, views
 from chalicelib.payments.models import BOOKED, Payment
 from chalicelib.payments.sandbox import Notification
-from chalicelib.shared.db import failed_condition, get_or_none, transaction
+from chalicelib.shared.db import failed_condition, transaction
 from chalicelib.shared.errors import Conflict, Invalid
 from chalicelib.shared.ids import sortable_id
 
@@ -64,13 +64,11 @@ def order(
     if not 0 < amount_fen <= MAX_PRICE_FEN:
         raise Invalid(f"a batch costs 1 to {MAX_PRICE_FEN} fen", "invalid_amount")
     checkout.check_site(method, lot_id)
-    digest = idempotency.digest_of({**fields, "method": method, "payer_id": payer_id})
-    replayed = idempotency.replayed(user_id, idempotency_key, digest) if idempotency_key else None
-    payment = get_or_none(Payment, replayed, consistent=True) if replayed else None
-    if payment is None:
+
+    def make() -> Payment:
         payment_id = sortable_id("cb", now)
         batch_id = new_batch(payment_id)
-        payment = checkout.purpose_payment(
+        return checkout.purpose_payment(
             payment_id,
             purpose=COUPON_BATCH,
             key=batch_key(batch_id),
@@ -83,9 +81,9 @@ def order(
             source="merchant_api",
             now=now,
         )
-        payment.save(condition=Payment.payment_id.does_not_exist())
-        if idempotency_key:
-            idempotency.bind(user_id, idempotency_key, digest, payment.payment_id, now)
+
+    request = {**fields, "method": method, "payer_id": payer_id}
+    payment = checkout.new_or_replayed(user_id, idempotency_key, request, make, now)
     pay = checkout.order_for(payment, payer_id, now) if payment.status == "pending" else None
     return Purchase(str(payment.quote_id), views.payment(payment), pay)
 

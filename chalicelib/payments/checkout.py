@@ -5,13 +5,15 @@ mini-program needs to pay it (WeChat Pay: the signed `wx.requestPayment` bundle;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.payments import channels, merchants, provider
+from chalicelib.payments import channels, idempotency, merchants, provider
 from chalicelib.payments.models import PAID, PENDING, PENDING_SHARD, Payment
 from chalicelib.payments.sandbox import Notification
-from chalicelib.shared.errors import Invalid, Unprocessable
+from chalicelib.shared.db import get_or_none
+from chalicelib.shared.errors import DomainError, Invalid, Unprocessable
 from chalicelib.shared.settings import get_settings
 from chalicelib.shared.timeutil import iso
 
@@ -103,6 +105,32 @@ def purpose_payment(
         pending_shard=pending_shard(method),
         purpose=purpose,
     )
+
+
+def new_or_replayed(
+    user_id: str,
+    idempotency_key: str | None,
+    fields: dict[str, Any],
+    make: Callable[[], Payment],
+    now: datetime,
+    refused: DomainError | None = None,
+) -> Payment:
+    """A purpose payment created once per request: with an `Idempotency-Key`, a retry of the same
+    request (`fields`) answers the payment it created, also once booked; otherwise `make()` is
+    saved (unless `refused`: why no new one may be made) and the key bound to it before any order
+    is placed, so a key bound meanwhile refuses it."""
+    digest = idempotency.digest_of(fields)
+    replayed = idempotency.replayed(user_id, idempotency_key, digest) if idempotency_key else None
+    payment = get_or_none(Payment, replayed, consistent=True) if replayed else None
+    if payment is not None:
+        return payment
+    if refused is not None:
+        raise refused
+    payment = make()
+    payment.save(condition=Payment.payment_id.does_not_exist())
+    if idempotency_key:
+        idempotency.bind(user_id, idempotency_key, digest, payment.payment_id, now)
+    return payment
 
 
 def paid_in_full(payment: Payment, note: Notification, now: datetime, on_time: bool = True) -> list[Any]:

@@ -21,10 +21,10 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
-from chalicelib.payments import checkout, idempotency, views
+from chalicelib.payments import checkout, views
 from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, PAID, REFUND_DUE, Payment
 from chalicelib.payments.sandbox import Notification
-from chalicelib.shared.db import failed_condition, get_or_none, transaction
+from chalicelib.shared.db import failed_condition, transaction
 from chalicelib.shared.errors import Conflict, DomainError, Invalid
 from chalicelib.shared.ids import sortable_id
 
@@ -53,30 +53,34 @@ def order(
         raise Invalid("a reservation is paid with sandbox, wechat or alipay", "unsupported_method")
     checkout.check_method(method, payer_id)
     checkout.check_site(method, lot_id)
-    digest = idempotency.digest_of(
-        {"purpose": RESERVATION, "reservation_id": reservation_id, "method": method, "payer_id": payer_id}
-    )
-    replayed = idempotency.replayed(user_id, idempotency_key, digest) if idempotency_key else None
-    payment = get_or_none(Payment, replayed, consistent=True) if replayed else None
-    if payment is None and refused is not None:
-        raise refused
-    if payment is None:
-        payment = checkout.purpose_payment(
-            sortable_id("rp", now),
-            purpose=RESERVATION,
-            key=key,
-            quote_id=reservation_id,
-            lot_plate=lot_plate,
-            user_id=user_id,
-            lot_id=lot_id,
-            amount_fen=amount_fen,
-            method=method,
-            source="driver_api",
-            now=now,
+    created: list[Payment] = []
+
+    def make() -> Payment:
+        created.append(
+            checkout.purpose_payment(
+                sortable_id("rp", now),
+                purpose=RESERVATION,
+                key=key,
+                quote_id=reservation_id,
+                lot_plate=lot_plate,
+                user_id=user_id,
+                lot_id=lot_id,
+                amount_fen=amount_fen,
+                method=method,
+                source="driver_api",
+                now=now,
+            )
         )
-        payment.save(condition=Payment.payment_id.does_not_exist())
-        if idempotency_key:
-            idempotency.bind(user_id, idempotency_key, digest, payment.payment_id, now)
+        return created[0]
+
+    request = {
+        "purpose": RESERVATION,
+        "reservation_id": reservation_id,
+        "method": method,
+        "payer_id": payer_id,
+    }
+    payment = checkout.new_or_replayed(user_id, idempotency_key, request, make, now, refused)
+    if created:  # a new payment: the reservation's other pending ones are closed
         from chalicelib.payments import orders  # orders books this purpose with `book`
 
         orders.close_superseded(payment, now)

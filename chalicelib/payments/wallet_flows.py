@@ -18,10 +18,10 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
-from chalicelib.payments import checkout, idempotency, wallet
+from chalicelib.payments import checkout, wallet
 from chalicelib.payments.models import BOOKED, Payment, Wallet
 from chalicelib.payments.sandbox import Notification
-from chalicelib.shared.db import failed_condition, get_or_none, transaction
+from chalicelib.shared.db import failed_condition, transaction
 from chalicelib.shared.errors import Conflict, Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
 
@@ -75,14 +75,9 @@ def create_top_up(
         "payer_id": payer_id,
         "lot_id": lot_id,
     }
-    digest = idempotency.digest_of(fields)
-    replayed = idempotency.replayed(user_id, idempotency_key, digest) if idempotency_key else None
-    payment = get_or_none(Payment, replayed, consistent=True) if replayed else None
-    if payment is None:
-        payment = _new_top_up(user_id, amount_fen, method, lot_id, now)
-        payment.save(condition=Payment.payment_id.does_not_exist())
-        if idempotency_key:  # before the order is placed: a key bound meanwhile refuses it
-            idempotency.bind(user_id, idempotency_key, digest, payment.payment_id, now)
+    payment = checkout.new_or_replayed(
+        user_id, idempotency_key, fields, lambda: _new_top_up(user_id, amount_fen, method, lot_id, now), now
+    )
     if payment.status in BOOKED:
         return payment, {"out_trade_no": payment.payment_id, "status": payment.status}
     return payment, checkout.order_for(payment, payer_id, now)
