@@ -180,9 +180,15 @@ def _paid_on(posting: ledger.Posting, provider: str) -> int:
     return posting.amount_on(ledger.provider_clearing(provider))
 
 
-# what a lot's merchant account is paid for: parking fees, merchants' coupon batches, and the
-# wallet top-ups drivers pay there
-PROVIDER_PAID = ("parking_payment", "coupon_batch_bought", "wallet_top_up")
+# what a lot's merchant account is paid for: parking fees, merchants' coupon batches, the
+# wallet top-ups drivers pay there and paid reservations (booked, or owed back when booked late)
+PROVIDER_PAID = (
+    "parking_payment",
+    "coupon_batch_bought",
+    "wallet_top_up",
+    "reservation_paid",
+    "reservation_owed_back",
+)
 
 
 def journal_of(group: AccountGroup, day: str) -> dict[str, tuple[int, str]]:
@@ -202,6 +208,7 @@ def _booked_elsewhere(provider: str) -> Any:
             ledger.get(f"pay:{out_trade_no}")
             or ledger.get(f"batch:{out_trade_no}")
             or ledger.get(f"topup:{out_trade_no}")
+            or ledger.get(f"resv:{out_trade_no}")
         )
         if posting is None or _paid_on(posting, provider) <= 0:
             return None

@@ -96,6 +96,19 @@ def plant_a_day(client: Client, fakes: tuple[FakeWeChat, FakeAlipay]) -> dict[st
     )
     assert top_up.status_code == 201, top_up.body
     notify_wechat(client, wx, top_up.json_body["payment_id"])
+    # a paid reservation paid at the lot's account and notified: matched too
+    offer = {"paid_reservation": {"fee_fen": 500, "prepaid_fen": 1000}}
+    client.http.put("/v1/ops/lots/demo-lot/identity-options", body=json.dumps(offer), headers=staff())
+    window = {"starts": now().isoformat(), "ends": (now() + timedelta(hours=2)).isoformat()}
+    booking = {"lot_id": "demo-lot", "plate": "粤B10004", "paid": True, **window}
+    made = client.http.post("/v1/driver/reservations", body=json.dumps(booking), headers=auth()).json_body
+    paid = client.http.post(
+        f"/v1/driver/reservations/{made['reservation_id']}/payments",
+        body=json.dumps({"method": "wechat", "payer_id": "o-openid"}),
+        headers=auth(),
+    )
+    assert paid.status_code == 201, paid.body
+    notify_wechat(client, wx, paid.json_body["payment"]["payment_id"])
     return {"matched": matched, "lost": lost, "differs": differs}
 
 
