@@ -14,12 +14,13 @@ job puts what it owes back on its payment."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
@@ -330,7 +331,7 @@ def cancel(user_id: str, reservation_id: str, now: datetime) -> dict[str, Any]:
                 ],
                 condition=LotIdentity.state == rules.AWAITING_PAYMENT,
             )
-        except Exception as error:  # paid meanwhile: cancel again
+        except UpdateError as error:  # paid meanwhile: cancel again
             raise Conflict("the reservation changed meanwhile; try again", "reservation_changed") from error
     elif not _settle(item, rules.CANCELLED, now):
         raise Conflict("the reservation changed meanwhile", "reservation_changed")
@@ -376,8 +377,11 @@ def settle(now: datetime) -> dict[str, int]:
             continue
         item.refresh(consistent_read=True)
         if item.state == rules.PAID:  # its pass was used: the visit's close settles it
-            item.update(actions=[LotIdentity.due_shard.remove()], condition=LotIdentity.state == rules.PAID)
-            counts["entered"] += 1
+            with contextlib.suppress(UpdateError):  # closed meanwhile: the next run hands it over
+                item.update(
+                    actions=[LotIdentity.due_shard.remove()], condition=LotIdentity.state == rules.PAID
+                )
+                counts["entered"] += 1
     return counts
 
 
