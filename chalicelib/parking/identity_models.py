@@ -90,6 +90,7 @@ class LotIdentity(Model):
     due_shard = UnicodeAttribute(null=True)
     ends_at = UTCDateTimeAttribute(null=True)
     owed_back_fen = NumberAttribute(null=True)
+    handover_fen = NumberAttribute(null=True)  # of it, a closed visit's unused prepaid for the payment
 
     by_user = ReservationsByUser()
     reservations_due = ReservationsDue()

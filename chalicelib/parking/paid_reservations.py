@@ -262,7 +262,11 @@ def on_close(tx: TransactWrite, visit: Visit, lot: config.LotConfig, net_fee_fen
     )
     # What is owed back goes on the payment with the next run of the scheduled job (soon: the
     # index key is now), so that the gate writes no payments' table.
-    handover = [LotIdentity.due_shard.set(DUE_SHARD), LotIdentity.ends_at.set(now)]
+    handover = [
+        LotIdentity.due_shard.set(DUE_SHARD),
+        LotIdentity.ends_at.set(now),
+        LotIdentity.handover_fen.set(unused),
+    ]
     tx.update(
         LotIdentity(lot.lot_id, _key(reservation_id)),
         actions=[
@@ -346,10 +350,10 @@ def _hand_over(item: LotIdentity) -> bool:
         with transaction() as tx:
             tx.update(
                 item,
-                actions=[LotIdentity.due_shard.remove()],
+                actions=[LotIdentity.due_shard.remove(), LotIdentity.handover_fen.remove()],
                 condition=(LotIdentity.state == rules.USED) & LotIdentity.due_shard.exists(),
             )
-            payments.owe_back(tx, str(data["payment_id"]), int(item.owed_back_fen or 0))
+            payments.owe_back(tx, str(data["payment_id"]), int(item.handover_fen or 0))
     except TransactWriteError as error:
         if failed_condition(error):
             return False

@@ -184,6 +184,23 @@ def test_cancelled_before_its_window_fee_and_prepaid_are_refunded(
     assert enter_at(now() + timedelta(hours=1, minutes=5), GUEST)["result"] == "entered"
     refund = refunded(payment_id)
     assert int(refund.amount_fen) == FEE + PREPAID
+    # one cancelled while its payment was at the provider: the money that comes is owed back whole
+    late = book(client, GUEST, timedelta(hours=4), timedelta(hours=5))
+    order = pay(client, late["reservation_id"], "resv-0007")["payment"]["payment_id"]
+    assert (
+        client.http.post(
+            f"/v1/driver/reservations/{late['reservation_id']}/cancel", headers=auth()
+        ).status_code
+        == 200
+    )
+    assert notify(client, order, FEE + PREPAID, txn="txn-late").json_body["outcome"] == "applied"
+    payment = Payment.get(order)
+    assert (payment.status, int(payment.excess_fen), payment.overpaid_shard) == (
+        "refund_due",
+        FEE + PREPAID,
+        "open",
+    )
+    assert mine(client, late["reservation_id"]).json_body["owed_back_fen"] == FEE + PREPAID
     assert_books_hold()
 
 
