@@ -234,6 +234,11 @@ class ReservationsOut(msgspec.Struct):
     items: list[ReservationOut]
 
 
+class LotReservationsOut(msgspec.Struct):
+    lot_id: str
+    items: list[ReservationOut]
+
+
 class ReservationPaymentIn(Strict, kw_only=True):
     """`method`: sandbox, wechat or alipay; `payer_id`: the WeChat openid or Alipay buyer_id."""
 

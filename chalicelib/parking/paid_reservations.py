@@ -114,6 +114,14 @@ def mine(user_id: str, limit: int = 100) -> list[dict[str, Any]]:
     return [view(item) for item in found]
 
 
+def of_lot(lot_id: str, limit: int = 500) -> list[dict[str, Any]]:
+    """A lot's reservations, free and paid, newest first (staff; the caller checks the lot)."""
+    found = LotIdentity.query(
+        lot_id, LotIdentity.key.startswith(f"{RESERVATION}#"), scan_index_forward=False, limit=limit
+    )
+    return [view(item) for item in found]
+
+
 def own(user_id: str, reservation_id: str) -> LotIdentity:
     """The caller's reservation, read consistently (anyone else's answers 404)."""
     for found in LotIdentity.by_user.query(user_id, LotIdentity.key == item_key(RESERVATION, reservation_id)):

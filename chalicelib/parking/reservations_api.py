@@ -1,6 +1,7 @@
-"""A driver's reservations over HTTP (docs/identities.md): list and read their own, pay a paid
-reservation (fee + prepaid parking) and cancel it before its window. Anyone else's reservation
-answers 404. Booking one is `POST /v1/driver/reservations` (identities_api)."""
+"""Reservations over HTTP (docs/identities.md): a driver lists and reads their own, pays a paid
+reservation (fee + prepaid parking) and cancels it before its window; anyone else's answers 404.
+Staff list a lot's reservations (another operator's lot answers 404). Booking one is
+`POST /v1/driver/reservations` (identities_api)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 from chalice import Response
 
 from chalicelib.parking import identity_contract as c
-from chalicelib.parking import paid_reservations
+from chalicelib.parking import lots, paid_reservations
 from chalicelib.payments import ports as payments
-from chalicelib.shared.auth import DRIVER, Principal
+from chalicelib.shared.auth import DRIVER, STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.http import Routes, ok
 
@@ -57,3 +58,13 @@ def cancel_reservation(request: Any, reservation_id: str, *, me: Principal) -> R
     """Cancel a paid reservation before its window starts: fee and prepaid are refunded to the
     payer automatically (`owed_back_fen`)."""
     return ok(paid_reservations.cancel(me.user_id, reservation_id, now()))
+
+
+@routes.route(
+    "/v1/ops/lots/{lot_id}/reservations", "GET", response=c.LotReservationsOut, errors=[404], auth=STAFF
+)
+def lot_reservations(request: Any, lot_id: str, *, me: Principal) -> Response:
+    """The lot's reservations, free and paid (status, amounts, what a paid one owes back), newest
+    first."""
+    lots.own(me.operator, lot_id)
+    return ok({"lot_id": lot_id, "items": paid_reservations.of_lot(lot_id)})

@@ -819,6 +819,9 @@ MATRIX: dict[tuple[str, str], Builder] = {
             },
         )
     ],
+    ("GET", "/v1/ops/lots/{lot_id}/reservations"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/reservations", "staff")
+    ],
     ("GET", "/v1/driver/reservations/{reservation_id}"): lambda me, t: [
         Probe("GET", f"/v1/driver/reservations/{t.extra['reservation']}", "driver")
     ],

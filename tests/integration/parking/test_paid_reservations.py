@@ -229,6 +229,8 @@ def test_the_no_show_job_refunds_the_prepaid_keeps_the_fee_once(
     assert paid_reservations.settle(later) == {"no_show": 0, "entered": 0, "refunds": 0}  # once
     seen = mine(client, rid).json_body
     assert (seen["status"], seen["owed_back_fen"]) == ("no_show", PREPAID)
+    listed = client.http.get("/v1/ops/lots/demo-lot/reservations", headers=staff()).json_body["items"]
+    assert {r["reservation_id"]: r["status"] for r in listed} == {rid: "no_show", used: "paid"}
     assert mine(client, used).json_body["status"] == "paid"  # its visit's close settles it
     payment = Payment.get(payment_id)
     assert (int(payment.excess_fen), payment.overpaid_shard) == (PREPAID, "open")
