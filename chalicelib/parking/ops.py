@@ -461,6 +461,7 @@ def take_cash(
             "cash_payment",
             visit.visit_id,
             "exited" if released else None,
+            due_fen=max(0, priced.decision.due_fen - taken.applied_fen),  # what is still owed
             commands=released,
             cash=taken,
             shift_id=shift.shift_id,

@@ -124,6 +124,17 @@ def test_cash_needs_an_open_shift_and_the_shift_closes_with_the_journals_cash(cl
     assert again_closed.status_code == 409 and again_closed.json_body["code"] == "no_open_shift"
 
 
+def test_cash_short_of_the_fee_answers_what_is_still_owed(client: Client) -> None:
+    visit = waiting(PLATE, 2)  # owes 1250
+    assert post(client, f"{LOT}/shifts").status_code == 201
+    with at(T0 + timedelta(hours=2, minutes=1)):
+        part = post(client, f"{LOT}/visits/{visit.visit_id}/cash", {"amount_fen": 500})
+        assert part.status_code == 200, part.body
+        assert (part.json_body["result"], part.json_body["due_fen"]) == (None, 750)  # still waiting
+        rest = post(client, f"{LOT}/visits/{visit.visit_id}/cash", {"amount_fen": 750})
+    assert (rest.json_body["result"], rest.json_body["due_fen"]) == ("exited", 0)
+
+
 def test_cash_the_driver_does_not_cover_is_refused(client: Client) -> None:
     visit = waiting(PLATE, 2)
     assert post(client, f"{LOT}/shifts").status_code == 201
