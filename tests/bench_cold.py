@@ -15,7 +15,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 15
-# The same measurement on the tree before the regroup by context (layers, function-local imports).
+# The same measurement on the tree before the regroup by context (layers, function-local imports),
+# taken outside Lambda's environment (`in_lambda=False`).
 COLD_IMPORT_RATIO_BEFORE = 2.2  # 1.86-2.41 over interleaved runs on a loaded 2-core machine
 ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -25,6 +26,9 @@ ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
+# As in Lambda: the X-Ray SDK then samples locally (outside Lambda its recorder builds two
+# botocore X-Ray clients for central sampling at import, work no function pays).
+IN_LAMBDA = {"LAMBDA_TASK_ROOT": str(ROOT)}
 
 
 def _once(code: str, env: dict[str, str]) -> float:
@@ -33,11 +37,12 @@ def _once(code: str, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def bench_cold_import() -> dict[str, Any]:
+def bench_cold_import(in_lambda: bool = True) -> dict[str, Any]:
     """Runs interleaved (bare, boto3, app, bare, ...) so that other load on the machine falls on
     all three alike; each is the least disturbed of its runs. Modules are imported from compiled
     bytecode (a private cache, warmed by a first run), as a deployment that ships it would: the
-    measure is the import's work, not the compiler's."""
+    measure is the import's work, not the compiler's. `in_lambda`: with Lambda's environment (what
+    a function pays); without it, as the measure before the regroup was taken."""
     cache_dir = tempfile.mkdtemp(prefix="parkcharge-pycache-")
     env = {
         **{
@@ -46,6 +51,7 @@ def bench_cold_import() -> dict[str, Any]:
             if not k.startswith(("AWS_", "PARKCHARGE_")) and k != "PYTHONDONTWRITEBYTECODE"
         },
         **ENV,
+        **(IN_LAMBDA if in_lambda else {}),
         "PYTHONPYCACHEPREFIX": cache_dir,
     }
     runs: dict[str, list[float]] = {"pass": [], "import boto3": [], "import app": []}
