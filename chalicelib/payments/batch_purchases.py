@@ -14,16 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.coupons import ports as coupons
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import checkout, views
-from chalicelib.payments.models import BOOKED, Payment
+from chalicelib.payments.models import Payment
 from chalicelib.payments.sandbox import Notification
-from chalicelib.shared.db import failed_condition, transaction
-from chalicelib.shared.errors import Conflict, Invalid
+from chalicelib.shared.errors import Invalid
 from chalicelib.shared.ids import sortable_id
 
 COUPON_BATCH = "coupon_batch"
@@ -92,40 +91,30 @@ def book(payment: Payment, note: Notification, now: datetime) -> bool:
     """A paid batch: the payment paid, the batch available, the posting, once (False: it was
     booked before)."""
     amount = int(payment.amount_fen)
-    for _ in range(3):
-        try:
-            with transaction() as tx:
-                tx.update(
-                    payment,
-                    actions=checkout.paid_in_full(
-                        payment, note, now, payment.expires_at is None or now <= payment.expires_at
-                    ),
-                    condition=Payment.status == payment.status,
-                )
-                batch = coupons.batch_paid(tx, str(payment.quote_id), str(payment.payment_id), now)
-                ledger.add(
-                    tx,
-                    ledger.coupon_batch_bought(
-                        str(payment.payment_id),
-                        batch_id=batch.batch_id,
-                        merchant_id=batch.merchant_id,
-                        provider=str(payment.provider),
-                        lot_id=batch.lot_id,
-                        operator_id=batch.operator_id,
-                        amount_fen=amount,
-                        at=now,
-                    ),
-                    parking.lot_timezone(batch.lot_id),
-                )
-        except TransactWriteError as error:
-            # items: the posting (a put, sent first), the payment, the batch
-            if failed_condition(error, index=0) or failed_condition(error, index=2):
-                return False  # booked by another delivery meanwhile
-            if failed_condition(error, index=1):
-                payment.refresh(consistent_read=True)
-                if payment.status in BOOKED:
-                    return False
-                continue  # closed meanwhile: booked all the same
-            raise
-        return True
-    raise Conflict("the order kept changing; the provider will notify again", "busy")
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            payment,
+            actions=checkout.paid_in_full(
+                payment, note, now, payment.expires_at is None or now <= payment.expires_at
+            ),
+            condition=Payment.status == payment.status,
+        )
+        batch = coupons.batch_paid(tx, str(payment.quote_id), str(payment.payment_id), now)
+        ledger.add(
+            tx,
+            ledger.coupon_batch_bought(
+                str(payment.payment_id),
+                batch_id=batch.batch_id,
+                merchant_id=batch.merchant_id,
+                provider=str(payment.provider),
+                lot_id=batch.lot_id,
+                operator_id=batch.operator_id,
+                amount_fen=amount,
+                at=now,
+            ),
+            parking.lot_timezone(batch.lot_id),
+        )
+
+    # the batch's condition failing (item 2): it was made available by another delivery
+    return checkout.book_once(payment, write, other_failed="booked")

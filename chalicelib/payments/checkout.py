@@ -9,11 +9,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
 from chalicelib.payments import channels, idempotency, merchants, provider
-from chalicelib.payments.models import PAID, PENDING, PENDING_SHARD, Payment
+from chalicelib.payments.models import BOOKED, PAID, PENDING, PENDING_SHARD, Payment
 from chalicelib.payments.sandbox import Notification
-from chalicelib.shared.db import get_or_none
-from chalicelib.shared.errors import DomainError, Invalid, Unprocessable
+from chalicelib.shared.db import failed_condition, get_or_none, transaction
+from chalicelib.shared.errors import Conflict, DomainError, Invalid, Unprocessable
 from chalicelib.shared.settings import get_settings
 from chalicelib.shared.timeutil import iso
 
@@ -143,3 +146,37 @@ def paid_in_full(payment: Payment, note: Notification, now: datetime, on_time: b
         Payment.excess_fen.set(0),
         Payment.on_time.set(on_time),
     ]
+
+
+def book_once(
+    payment: Payment,
+    write: Callable[[TransactWrite], None],
+    *,
+    other_failed: str = "raise",
+    busy: str = "the order kept changing; the provider will notify again",
+) -> bool:
+    """Book a purpose payment (a top-up, a coupon batch, a reservation) once: `write(tx)` adds the
+    payment's update, conditional on the status it was read with, and its one journal posting
+    (a put: PynamoDB sends puts before updates, so the posting is item 0 and the payment, the
+    first update, item 1). False: another delivery booked it meanwhile. A payment closed or
+    expired meanwhile is booked all the same on the next try (the money is real). Another item's
+    condition failing: `booked` (it was booked meanwhile), `retry` (decide again), `raise`."""
+    for _ in range(3):
+        try:
+            with transaction() as tx:
+                write(tx)
+        except TransactWriteError as error:
+            if failed_condition(error, index=0):
+                return False
+            if failed_condition(error, index=1):
+                payment.refresh(consistent_read=True)
+                if payment.status in BOOKED:
+                    return False
+                continue
+            if other_failed != "raise" and failed_condition(error):
+                if other_failed == "booked":
+                    return False
+                continue
+            raise
+        return True
+    raise Conflict(busy, "busy")

@@ -16,16 +16,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import checkout, views
-from chalicelib.payments.models import BOOKED, OVERPAID_SHARD, PAID, REFUND_DUE, Payment
+from chalicelib.payments.models import OVERPAID_SHARD, PAID, REFUND_DUE, Payment
 from chalicelib.payments.sandbox import Notification
-from chalicelib.shared.db import failed_condition, transaction
-from chalicelib.shared.errors import Conflict, DomainError, Invalid
+from chalicelib.shared.errors import DomainError, Invalid
 from chalicelib.shared.ids import sortable_id
 
 RESERVATION = "reservation"
@@ -94,7 +92,8 @@ def book(payment: Payment, note: Notification, now: datetime) -> bool:
     once (False: booked before). A reservation no longer waiting for it owes it back whole."""
     amount = int(payment.amount_fen)
     on_time = payment.expires_at is None or now <= payment.expires_at
-    for _ in range(3):
+
+    def write(tx: TransactWrite) -> None:  # decided again on every try
         booked = parking.reservation_booking(
             str(payment.lot_id), str(payment.visit_id), str(payment.payment_id), amount, now
         )
@@ -115,25 +114,18 @@ def book(payment: Payment, note: Notification, now: datetime) -> bool:
             if booked.accepted
             else ledger.reservation_owed_back(booked.money, provider=provider, amount_fen=amount, at=now)
         )
-        try:
-            with transaction() as tx:
-                # items: the posting (a put, sent first), the payment, the reservation, its pass
-                tx.update(payment, actions=actions, condition=Payment.status == payment.status)
-                parking.reservation_paid(tx, booked, now)
-                ledger.add(tx, posting, booked.timezone)
-        except TransactWriteError as error:
-            if failed_condition(error, index=0):
-                return False  # booked by another delivery meanwhile
-            if failed_condition(error, index=1):
-                payment.refresh(consistent_read=True)
-                if payment.status in BOOKED:
-                    return False
-                continue  # closed meanwhile: booked all the same
-            if failed_condition(error):
-                continue  # the reservation changed meanwhile (cancelled, paid): decide again
-            raise
-        return True
-    raise Conflict("the reservation kept changing; the provider will notify again", "busy")
+        # items: the posting (a put, sent first), the payment, the reservation, its pass
+        tx.update(payment, actions=actions, condition=Payment.status == payment.status)
+        parking.reservation_paid(tx, booked, now)
+        ledger.add(tx, posting, booked.timezone)
+
+    # the reservation's or its pass's condition failing: it changed meanwhile (cancelled, paid)
+    return checkout.book_once(
+        payment,
+        write,
+        other_failed="retry",
+        busy="the reservation kept changing; the provider will notify again",
+    )
 
 
 def owe_back(tx: TransactWrite, payment_id: str, amount_fen: int) -> None:

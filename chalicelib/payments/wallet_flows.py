@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import ports as parking
 from chalicelib.payments import checkout, wallet
 from chalicelib.payments.models import BOOKED, Payment, Wallet
 from chalicelib.payments.sandbox import Notification
-from chalicelib.shared.db import failed_condition, transaction
 from chalicelib.shared.errors import Conflict, Invalid, NotFound
 from chalicelib.shared.ids import sortable_id
 
@@ -105,44 +104,33 @@ def book_top_up(payment: Payment, note: Notification, now: datetime) -> bool:
     booked before). A top-up paid after its order expired is booked all the same: the money is
     real."""
     amount = int(payment.amount_fen)
-    for _ in range(3):
-        try:
-            with transaction() as tx:
-                tx.update(
-                    payment,
-                    actions=checkout.paid_in_full(payment, note, now),
-                    condition=Payment.status == payment.status,
-                )
-                tx.update(
-                    Wallet(str(payment.user_id)),
-                    actions=[
-                        Wallet.balance_fen.add(amount),
-                        Wallet.updated_at.set(now),
-                        Wallet.status.set(Wallet.status | wallet.ACTIVE),
-                    ],
-                )
-                ledger.add(
-                    tx,
-                    ledger.wallet_top_up(
-                        str(payment.payment_id),
-                        user_id=str(payment.user_id),
-                        source=ledger.provider_clearing(str(payment.provider)),
-                        amount_fen=amount,
-                        at=now,
-                        lot_id=str(payment.lot_id),
-                        operator_id=parking.lot_operator(str(payment.lot_id)),
-                    ),
-                    parking.lot_timezone(str(payment.lot_id)),
-                )
-        except TransactWriteError as error:
-            # items as sent: the posting (a put, sent before updates), the payment, the wallet
-            if failed_condition(error, index=0):
-                return False  # booked by another delivery meanwhile
-            if failed_condition(error, index=1):
-                payment.refresh(consistent_read=True)
-                if payment.status in BOOKED:
-                    return False
-                continue  # closed or expired meanwhile: booked all the same
-            raise
-        return True
-    raise Conflict("the order kept changing; the provider will notify again", "busy")
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            payment,
+            actions=checkout.paid_in_full(payment, note, now),
+            condition=Payment.status == payment.status,
+        )
+        tx.update(
+            Wallet(str(payment.user_id)),
+            actions=[
+                Wallet.balance_fen.add(amount),
+                Wallet.updated_at.set(now),
+                Wallet.status.set(Wallet.status | wallet.ACTIVE),
+            ],
+        )
+        ledger.add(
+            tx,
+            ledger.wallet_top_up(
+                str(payment.payment_id),
+                user_id=str(payment.user_id),
+                source=ledger.provider_clearing(str(payment.provider)),
+                amount_fen=amount,
+                at=now,
+                lot_id=str(payment.lot_id),
+                operator_id=parking.lot_operator(str(payment.lot_id)),
+            ),
+            parking.lot_timezone(str(payment.lot_id)),
+        )
+
+    return checkout.book_once(payment, write)
