@@ -3,8 +3,9 @@
 provider's signed notification. A paid reservation booked, paid (the notification delivered
 twice, booked once), used by an entry in its window and an exit the prepaid covers (the barrier
 opens without a payment; the unused prepaid is owed back); a card holder's space lent to a guest
-(the guest enters on the shared pass, the owner's own car is temporary while the window lasts,
-the guest leaves inside the window owing nothing)."""
+(a later window's guest admitted early on its pass; the guest enters on the shared pass, the
+owner's own car is temporary while the window lasts, the guest leaves inside the window owing
+nothing)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,16 @@ def _until_passed(instant: datetime) -> None:
             return
         time.sleep(POLL)
     raise AssertionError(f"{instant.isoformat()} did not pass within 5 s")
+
+
+def _lend(owner: Driver, guest: str, starts: datetime, ends: datetime) -> str:
+    """The owner lends the window of their card's space to the guest plate; its label."""
+    body = {"lot_id": DEMO_LOT, "host_plate": owner.plate, "plate": guest}
+    lent = owner.api.post(
+        "/v1/driver/shared-spaces", {**body, "starts": starts.isoformat(), "ends": ends.isoformat()}
+    )
+    assert lent.status_code == 201, lent.text
+    return str(lent.json()["label"])
 
 
 def _last_visit(driver: Driver, plate: str) -> dict[str, Any]:
@@ -161,17 +172,15 @@ def test_a_shared_space_admits_the_guest_free_and_makes_the_owners_car_temporary
     answer = desk.session.put(f"{desk.base}{LOT}/card-types/e2e-share", json={"name": "月卡"}, timeout=15)
     assert answer.status_code == 200, answer.text
     _card(desk, "e2e-share", [driver.plate])
-    guest = _another_driver(stack)
+    guest, early = _another_driver(stack), new_plate()
     starts = datetime.now(UTC) + timedelta(seconds=2)  # a lent window is in the future
-    body = {"lot_id": DEMO_LOT, "host_plate": driver.plate, "plate": guest.plate}
-    lent = driver.api.post(
-        "/v1/driver/shared-spaces",
-        {**body, "starts": starts.isoformat(), "ends": (starts + timedelta(hours=1)).isoformat()},
-    )
-    assert lent.status_code == 201, lent.text
-    label = lent.json()["label"]
-    # The pass admits the guest early too, but that part is the lot's and priced (the demo tariff
-    # charges a started second): the guest comes once the window has started.
+    label = _lend(driver, guest.plate, starts, starts + timedelta(hours=1))
+    # a later window's guest may come early (from 24 h before): admitted on its pass now
+    later = _lend(driver, early, starts + timedelta(hours=2), starts + timedelta(hours=3))
+    assert _arrive(entry, early, "in") == ([early, "共享车位 欢迎光临"], True)
+    assert _remark(desk, early).startswith(f"共享车位入场 (车主 {driver.plate} {later})")
+    # That early part is the lot's and priced (the demo tariff charges a started second): the
+    # first window's guest comes once it has started, and leaves inside it owing nothing.
     _until_passed(starts)
     assert _arrive(entry, guest.plate, "in") == ([guest.plate, "共享车位 欢迎光临"], True)
     came = time.monotonic()
