@@ -268,11 +268,12 @@ def on_close(tx: TransactWrite, visit: Visit, lot: config.LotConfig, net_fee_fen
         ledger.reservation_settled(money, how=rules.USED, used_fen=used, visit_id=visit.visit_id, at=now),
         lot.timezone,
     )
-    # What is owed back goes on the payment with the next run of the scheduled job (soon: the
-    # index key is now), so that the gate writes no payments' table.
+    # What is owed back goes on the payment with the next run of the scheduled job, so that the
+    # gate writes no payments' table: the index key is set back by the no-show grace (which is
+    # for windows ending, not for this), so the next run takes it.
     handover = [
         LotIdentity.due_shard.set(DUE_SHARD),
-        LotIdentity.ends_at.set(now),
+        LotIdentity.ends_at.set(now - NO_SHOW_GRACE),
         LotIdentity.handover_fen.set(unused),
     ]
     tx.update(
