@@ -28,6 +28,11 @@ def visit(item: Visit) -> dict[str, Any]:
         "abnormal_reason": item.abnormal_reason,
         "charging_waiver": item.charging_waiver,
         "cash_fen": int(item.cash_fen or 0),
+        # a paid reservation's prepaid the stay carries (it pays the fee first; paid_fen is what
+        # the driver paid), and the earlier visits' arrears it owes with its own fee
+        "prepaid_fen": int(item.prepaid_fen or 0),
+        "reservation_id": (item.reservation or {}).get("reservation_id"),
+        "arrears_fen": int(item.arrears_fen or 0),
         "exit_remark": item.exit_remark,
         "corrections": item.corrections or [],
     }

@@ -151,6 +151,7 @@ def test_a_paid_reservation_is_paid_once_admits_the_car_and_owes_back_the_unused
     assert opened  # no payment asked
     visit = _last_visit(driver, plate)
     assert visit["status"] == "exited" and visit["paid_fen"] == 0
+    assert (visit["prepaid_fen"], visit["reservation_id"]) == (PREPAID, rid)  # what paid it
     fee = visit["total_fen"]
     assert 0 < fee < PREPAID
     seen = driver.api.get(f"/v1/driver/reservations/{rid}").json()
