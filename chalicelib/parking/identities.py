@@ -228,7 +228,12 @@ def owe(
 ) -> None:
     """Open-gate mode let the car out owing `owed_fen`: it becomes the plate's arrears (paid
     with its next fee), an arrears record, and at the lot's threshold of unpaid exits an
-    automatic blacklist entry (listed with the staff's entries)."""
+    automatic blacklist entry (listed with the staff's entries). What it owed of earlier visits'
+    arrears (carried in its due, still on the identity) is not counted twice: only its own part
+    becomes its arrears."""
+    owed_fen = rules.own_arrears(owed_fen, int(visit.arrears_fen or 0))
+    if not owed_fen:
+        return
     actions = [
         PlateIdentity.arrears[visit.visit_id].set(owed_fen),
         PlateIdentity.operator_id.set(lot.operator_id),

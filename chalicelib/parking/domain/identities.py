@@ -402,6 +402,12 @@ def settled_arrears(arrears: Mapping[str, int], net_fee_fen: int, paid_fen: int)
     return {}
 
 
+def own_arrears(owed_fen: int, carried_fen: int) -> int:
+    """What a visit let out in open-gate mode owes of its own: its due less the earlier visits'
+    arrears it carried (they stay owed under their own visits)."""
+    return max(0, owed_fen - max(0, carried_fen))
+
+
 def blacklists_after(unpaid_exits: int, threshold: int) -> bool:
     """N unpaid exits (per lot) put the plate on the blacklist automatically."""
     return threshold > 0 and unpaid_exits >= threshold
