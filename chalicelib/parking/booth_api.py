@@ -1,6 +1,7 @@
 """The booth over HTTP (docs/booth.md): a cashier opens and closes their shift at a lot (closing
-answers the shift's totals), the lot's shifts are listed for the booth and finance, and an ops
-admin sets the lot's cash threshold. Another operator's lot answers 404."""
+answers the shift's totals), the lot's shifts are listed for the booth and finance, an ops
+admin sets the lot's cash threshold, and a cashier takes a plate's arrears. Another operator's
+lot answers 404."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ from typing import Any
 
 from chalice import Response
 
+from chalicelib.parking import arrears, lots, shifts
 from chalicelib.parking import contract as c
-from chalicelib.parking import lots, shifts
 from chalicelib.parking.domain.booth import DEFAULT_CONFIRM_ABOVE_FEN
 from chalicelib.parking.models import Lot
 from chalicelib.platform import audit
-from chalicelib.shared.auth import CASHIER, FINANCE, OPS_ADMIN, STAFF, Principal
+from chalicelib.shared.auth import CASHIER, CUSTOMER_SERVICE, FINANCE, OPS_ADMIN, STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.db import transaction
 from chalicelib.shared.http import Routes, ok
 
 routes = Routes()
 SHIFTS = "/v1/ops/lots/{lot_id}/shifts"
+ARREARS = "/v1/ops/lots/{lot_id}/plates/{plate}/arrears"
 
 
 @routes.route(
@@ -81,3 +83,43 @@ def put_booth_policy(request: Any, lot_id: str, *, me: Principal, body: c.BoothP
             at,
         )
     return ok({"lot_id": lot_id, "confirm_above_fen": body.confirm_above_fen})
+
+
+@routes.route(
+    ARREARS,
+    "GET",
+    response=c.ArrearsOut,
+    errors=[404],
+    auth=STAFF,
+    roles=(CASHIER, CUSTOMER_SERVICE, FINANCE),
+)
+def plate_arrears(request: Any, lot_id: str, plate: str, *, me: Principal) -> Response:
+    """What the plate owes at this lot, by earlier visit (unpaid exits in open-gate mode)."""
+    return ok(arrears.show(me.operator, lot_id, plate))
+
+
+@routes.route(
+    f"{ARREARS}/cash",
+    "POST",
+    body=c.CashIn,
+    response=c.ArrearsCashOut,
+    errors=[404, 409],
+    auth=STAFF,
+    roles=(CASHIER,),
+)
+def arrears_cash(request: Any, lot_id: str, plate: str, *, me: Principal, body: c.CashIn) -> Response:
+    """The cashier takes the plate's whole arrears in cash, in their open shift (docs/booth.md):
+    the earlier visits are settled and the automatic arrears blacklist is lifted. 409
+    `no_arrears` when nothing is owed, `arrears_not_covered` for less than all of it,
+    `arrears_on_visit` while its visit inside carries them, `no_open_shift` without a shift."""
+    done = arrears.take_cash(
+        me.user_id,
+        me.operator,
+        lot_id,
+        plate,
+        now(),
+        amount_fen=body.amount_fen,
+        tendered_fen=body.tendered_fen,
+        confirmed=body.confirmed,
+    )
+    return ok(done)

@@ -137,6 +137,38 @@ class CashOut(msgspec.Struct):
     change_fen: Fen
 
 
+class ArrearsPartOut(msgspec.Struct):
+    visit_id: str
+    amount_fen: Fen
+
+
+class ArrearsOut(msgspec.Struct):
+    """What a plate owes at a lot, by earlier visit (unpaid exits); `auto_blacklisted`: the
+    automatic arrears blacklist holds it; `carried_by_visit`: its visit inside pays them."""
+
+    lot_id: str
+    plate: str
+    arrears_fen: Fen
+    visits: list[ArrearsPartOut]
+    auto_blacklisted: bool
+    carried_by_visit: bool
+
+
+class ArrearsCashOut(msgspec.Struct):
+    """A plate's arrears taken in cash at the booth: the till's part, what each visit got and the
+    automatic blacklist entries lifted."""
+
+    lot_id: str
+    plate: str
+    shift_id: str
+    payment_id: str
+    tendered_fen: Fen
+    amount_fen: Fen
+    change_fen: Fen
+    visits: list[ArrearsPartOut]
+    lifted: list[str]
+
+
 class BoothPolicyIn(Strict):
     confirm_above_fen: Fen
 

@@ -340,7 +340,11 @@ def _payer_of(account: str) -> str:
 def day_records(lot_id: str, day: date) -> list[dict[str, Any]]:
     """Every payment booked at the lot on its day (the journal's), with who called (source) and how
     the driver paid (method): a provider payment's from its order, the others' from the posting."""
-    postings = [p for p in ledger.of_site_day(ledger.lot_site(lot_id), day) if p.kind == "parking_payment"]
+    postings = [
+        p
+        for p in ledger.of_site_day(ledger.lot_site(lot_id), day)
+        if p.kind in ("parking_payment", "arrears_paid")  # arrears paid at the booth: one per visit
+    ]
     ids = [str(p.memo.get("payment_id")) for p in postings if "source" not in p.memo]
     orders = {str(o.payment_id): o for o in Payment.batch_get(ids)} if ids else {}
     records: list[dict[str, Any]] = []

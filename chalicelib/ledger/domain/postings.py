@@ -325,6 +325,33 @@ def arrears_settled(
     )
 
 
+def arrears_paid(
+    payment_id: str,
+    *,
+    provider: str,
+    lot_id: str,
+    operator_id: str | None,
+    visit_id: str,
+    amount_fen: int,
+    at: datetime,
+    memo: dict[str, Any] | None = None,
+) -> Posting | None:
+    """One earlier visit's arrears paid on their own (cash at the booth for a plate with unpaid
+    exits): the money goes from the provider's clearing account to that visit's receivable, as
+    `arrears_settled` moves it from a later visit, so the receivable ends at zero. One posting
+    per visit (its id names the visit: its arrears are paid once); `payment_id` ties the parts."""
+    return posting(
+        f"arrears-paid:{visit_id}",
+        "arrears_paid",
+        at,
+        site=lot_site(lot_id),
+        subject=visit_subject(visit_id),
+        operator_id=operator_id,
+        pairs=[(provider_clearing(provider), _fen(amount_fen)), (visit(visit_id), -amount_fen)],
+        memo={**(memo or {}), "payment_id": payment_id, "arrears": {visit_id: amount_fen}},
+    )
+
+
 def prepay_hold(
     session_id: str, *, user_id: str, station_id: str, operator_id: str | None, amount_fen: int, at: datetime
 ) -> Posting | None:

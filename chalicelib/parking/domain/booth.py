@@ -48,6 +48,24 @@ def take(due_fen: int, tendered_fen: int | None, amount_fen: int | None) -> Cash
     return CashTaken(tendered, kept, tendered - kept, applied, kept - applied)
 
 
+class ArrearsNotCovered(ValueError):
+    """Less cash kept than the plate's arrears: they are taken whole or not at all."""
+
+
+def take_arrears(owed_fen: int, tendered_fen: int | None, amount_fen: int | None) -> CashTaken:
+    """The cash a cashier takes for a plate's arrears (欠费补缴): all of them at once (Decision: no
+    part payment at the booth; one payment settles every unpaid exit and lifts the automatic
+    blacklist). Nothing is kept beyond them (the rest of what was handed over is change)."""
+    taken = take(owed_fen, tendered_fen, amount_fen)
+    if taken.excess_fen:
+        raise BadTender(f"{taken.kept_fen} fen kept but the arrears are {owed_fen} fen")
+    if taken.kept_fen < owed_fen:
+        raise ArrearsNotCovered(
+            f"the arrears are {owed_fen} fen and are taken whole; {taken.kept_fen} fen is not enough"
+        )
+    return taken
+
+
 def needs_confirmation(kept_fen: int, confirm_above_fen: int | None) -> bool:
     """An amount above the lot's threshold is taken only when the cashier confirms it."""
     limit = DEFAULT_CONFIRM_ABOVE_FEN if confirm_above_fen is None else confirm_above_fen
