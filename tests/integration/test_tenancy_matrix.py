@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -525,6 +526,14 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ],
     ("PUT", "/v1/ops/lots/{lot_id}/booth-policy"): lambda me, t: [
         Probe("PUT", f"/v1/ops/lots/{t.lot}/booth-policy", "staff", {"confirm_above_fen": 1})
+    ],
+    ("GET", "/v1/ops/lots/{lot_id}/plates/{plate}/arrears"): lambda me, t: [
+        Probe("GET", f"/v1/ops/lots/{t.lot}/plates/{quote(t.plate)}/arrears", "staff")
+    ],
+    ("POST", "/v1/ops/lots/{lot_id}/plates/{plate}/arrears/cash"): lambda me, t: [
+        Probe(
+            "POST", f"/v1/ops/lots/{t.lot}/plates/{quote(t.plate)}/arrears/cash", "staff", {"amount_fen": 1}
+        )
     ],
     # payments
     ("POST", "/v1/driver/payments"): lambda me, t: [
