@@ -221,3 +221,18 @@ def test_a_withdrawal_leaves_the_wallet_once_and_ends_at_the_provider_or_back_in
         [top_up, held, end], wallets=[invariants.WalletFact("u", wallet_balance)], payments=[fact]
     )
     assert breaches == []
+
+
+@given(fee=st.integers(min_value=1, max_value=1_000_000), paid=fen)
+def test_arrears_paid_at_the_booth_leave_the_unpaid_visit_at_zero(fee: int, paid: int) -> None:
+    paid = min(paid, fee - 1)  # an open-gate exit: it left owing fee - paid
+    closed = p.visit_closed(
+        "v1", lot_id="l", operator_id="op", total_fen=fee, discount_fen=0, paid_fen=paid, at=AT
+    )
+    owed = p.balance([closed] if closed else [], p.visit("v1")) - paid
+    part = p.arrears_paid(
+        "cash-1", provider="cash", lot_id="l", operator_id="op", visit_id="v1", amount_fen=owed, at=AT
+    )
+    assert part is not None and part.posting_id == "arrears-paid:v1" and part.kind == "arrears_paid"
+    assert part.amount_on(p.provider_clearing("cash")) == owed
+    assert p.balance([x for x in (closed, part) if x], p.visit("v1")) - paid == 0

@@ -81,3 +81,31 @@ def test_a_shifts_totals_are_the_sums_of_its_actions(actions: list[tuple[str, in
 def test_above_the_threshold_needs_a_confirmation() -> None:
     assert not booth.needs_confirmation(50_000, None) and booth.needs_confirmation(50_001, None)
     assert booth.needs_confirmation(1001, 1000) and not booth.needs_confirmation(1000, 1000)
+
+
+owed_fen = st.integers(min_value=1, max_value=1_000_000)
+
+
+@given(owed=owed_fen, tendered=st.one_of(st.none(), fen), amount=st.one_of(st.none(), fen))
+def test_arrears_at_the_booth_are_taken_whole_or_not_at_all(
+    owed: int, tendered: int | None, amount: int | None
+) -> None:
+    try:
+        taken = booth.take_arrears(owed, tendered, amount)
+    except booth.ArrearsNotCovered:
+        assert (amount if amount is not None else min(tendered or 0, owed)) < owed
+        return
+    except booth.BadTender:
+        return
+    assert taken.kept_fen == taken.applied_fen == owed and taken.excess_fen == 0
+    assert taken.tendered_fen - taken.change_fen == owed and taken.change_fen >= 0
+
+
+@given(owed=fen, carried=fen)
+def test_an_open_gate_exit_owes_only_its_own_part_beside_the_arrears_it_carried(
+    owed: int, carried: int
+) -> None:
+    from chalicelib.parking.domain.identities import own_arrears
+
+    own = own_arrears(owed, carried)
+    assert own >= 0 and own + min(owed, carried) == owed
