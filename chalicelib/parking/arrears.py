@@ -23,7 +23,7 @@ from chalicelib.ledger import ports as ledger
 from chalicelib.parking import config, identities, lots, plates, shifts
 from chalicelib.parking.domain import booth
 from chalicelib.parking.identity_models import IDENTITY_KEY, LIST, LotIdentity, PlateIdentity, item_key
-from chalicelib.parking.models import INSIDE, RECORD_ARREARS, lot_plate_key, new_record
+from chalicelib.parking.models import INSIDE, RECORD_ARREARS, Lot, lot_plate_key, new_record
 from chalicelib.platform import audit
 from chalicelib.shared.db import failed_condition, get_or_none, transaction
 from chalicelib.shared.errors import Conflict, Invalid, NotFound
@@ -64,7 +64,19 @@ def _parts(arrears: dict[str, int]) -> list[dict[str, Any]]:
 def show(operator_id: str, lot_id: str, plate_text: str) -> dict[str, Any]:
     """What the plate owes at the lot, by visit, and whether the automatic blacklist holds it."""
     lots.own(operator_id, lot_id)
-    plate = plates.clean(unquote(plate_text))  # a path parameter
+    return _shown(lot_id, plates.clean(unquote(plate_text)))  # a path parameter
+
+
+def show_own(user_id: str, lot_id: str, plate_text: str) -> dict[str, Any]:
+    """The driver's view of a plate bound to them (403 `not_your_plate` otherwise), read only."""
+    plate = plates.clean(plate_text)
+    plates.require_owner(user_id, plate)
+    if get_or_none(Lot, lot_id) is None:
+        raise NotFound("no such lot", "lot_not_found")
+    return _shown(lot_id, plate)
+
+
+def _shown(lot_id: str, plate: str) -> dict[str, Any]:
     item, arrears, carried = _read(lot_id, plate)
     return {
         "lot_id": lot_id,

@@ -1,7 +1,7 @@
 """The booth over HTTP (docs/booth.md): a cashier opens and closes their shift at a lot (closing
 answers the shift's totals), the lot's shifts are listed for the booth and finance, an ops
-admin sets the lot's cash threshold, and a cashier takes a plate's arrears. Another operator's
-lot answers 404."""
+admin sets the lot's cash threshold, and a cashier takes a plate's arrears (a driver sees their
+plate's). Another operator's lot answers 404."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from chalicelib.parking import contract as c
 from chalicelib.parking.domain.booth import DEFAULT_CONFIRM_ABOVE_FEN
 from chalicelib.parking.models import Lot
 from chalicelib.platform import audit
-from chalicelib.shared.auth import CASHIER, CUSTOMER_SERVICE, FINANCE, OPS_ADMIN, STAFF, Principal
+from chalicelib.shared.auth import CASHIER, CUSTOMER_SERVICE, DRIVER, FINANCE, OPS_ADMIN, STAFF, Principal
 from chalicelib.shared.clock import now
 from chalicelib.shared.db import transaction
 from chalicelib.shared.http import Routes, ok
@@ -123,3 +123,11 @@ def arrears_cash(request: Any, lot_id: str, plate: str, *, me: Principal, body: 
         confirmed=body.confirmed,
     )
     return ok(done)
+
+
+@routes.route(
+    "/v1/driver/arrears", "GET", query=c.ArrearsQuery, response=c.ArrearsOut, errors=[403, 404], auth=DRIVER
+)
+def my_arrears(request: Any, *, me: Principal, query: c.ArrearsQuery) -> Response:
+    """What one of the driver's plates owes at a lot (unpaid exits), by visit; read only."""
+    return ok(arrears.show_own(me.user_id, query.lot_id, query.plate))

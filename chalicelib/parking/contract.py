@@ -154,6 +154,11 @@ class ArrearsOut(msgspec.Struct):
     carried_by_visit: bool
 
 
+class ArrearsQuery(msgspec.Struct, kw_only=True):
+    lot_id: Id
+    plate: Plate
+
+
 class ArrearsCashOut(msgspec.Struct):
     """A plate's arrears taken in cash at the booth: the till's part, what each visit got and the
     automatic blacklist entries lifted."""

@@ -845,6 +845,9 @@ MATRIX: dict[tuple[str, str], Builder] = {
     ("POST", "/v1/driver/reservations/{reservation_id}/cancel"): lambda me, t: [
         Probe("POST", f"/v1/driver/reservations/{t.extra['reservation_cancel']}/cancel", "driver")
     ],
+    ("GET", "/v1/driver/arrears"): lambda me, t: [
+        Probe("GET", f"/v1/driver/arrears?lot_id={me.lot}&plate={quote(t.plate)}", "driver")
+    ],
     ("POST", "/v1/driver/locks"): lambda me, t: [
         Probe("POST", "/v1/driver/locks", "driver", {"lot_id": me.lot, "plate": t.plate, "locked": True})
     ],

@@ -17,7 +17,7 @@ from chalicelib.parking import devices as handlers
 from chalicelib.parking.models import Visit
 from tests.integration.ledger.books import assert_books_hold
 from tests.support.iot import capture, iot_event
-from tests.support.tokens import staff
+from tests.support.tokens import auth, staff
 
 ENTRY, EXIT = "demo-entry-cam", "demo-exit-cam"
 LOT = "/v1/ops/lots/demo-lot"
@@ -160,3 +160,16 @@ def test_a_car_inside_pays_its_arrears_with_its_visit(client: Client) -> None:
     assert call(client, "post", f"{LOT}/shifts", headers=CASHIER)[0] == 201
     status, refused = call(client, "post", f"{arrears_path(plate)}/cash", {"amount_fen": 250}, CASHIER)
     assert (status, refused["code"]) == (409, "arrears_on_visit")
+
+
+def test_the_driver_sees_a_bound_plates_arrears(client: Client) -> None:
+    plate = "粤B60606"
+    driver = auth("arrears-driver")
+    assert call(client, "post", "/v1/driver/plates", {"plate": plate}, driver)[0] in (200, 201)
+    [unpaid] = unpaid_exits(client, plate, 1, blacklist_after=1)
+    path = f"/v1/driver/arrears?lot_id=demo-lot&plate={quote(plate)}"
+    status, owed = call(client, "get", path, headers=driver)
+    assert status == 200, owed
+    assert owed["visits"] == [{"visit_id": unpaid, "amount_fen": 250}] and owed["auto_blacklisted"]
+    status, other = call(client, "get", path, headers=auth("someone-else"))
+    assert (status, other["code"]) == (403, "not_your_plate")
