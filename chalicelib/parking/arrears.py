@@ -123,14 +123,7 @@ def take_cash(
             raise Conflict(str(error), "arrears_not_covered") from error
         except booth.BadTender as error:
             raise Invalid(str(error), "invalid_cash") from error
-        threshold = lot_item.cash_confirm_above_fen
-        limit = int(threshold) if threshold is not None else None
-        if booth.needs_confirmation(taken.kept_fen, limit) and not confirmed:
-            raise Conflict(
-                f"{taken.kept_fen} fen is above this lot's cash threshold: send it again with "
-                '"confirmed": true to take it',
-                "confirmation_required",
-            )
+        shifts.require_confirmed(lot_item.cash_confirm_above_fen, taken.kept_fen, confirmed)
         lifted = _auto_entries(lot_id, item)
         action_id = sortable_id("cash", now)
         memo = {"source": "staff", "method": CASH, "who": user_id, "shift_id": shift.shift_id}

@@ -388,14 +388,7 @@ def take_cash(
             taken = booth.take(priced.decision.due_fen, tendered_fen, amount_fen)
         except booth.BadTender as error:
             raise Invalid(str(error), "invalid_cash") from error
-        threshold = lot_item.cash_confirm_above_fen
-        limit = int(threshold) if threshold is not None else None
-        if booth.needs_confirmation(taken.kept_fen, limit) and not confirmed:
-            raise Conflict(
-                f"{taken.kept_fen} fen is above this lot's cash threshold: send it again with "
-                '"confirmed": true to take it',
-                "confirmation_required",
-            )
+        shifts.require_confirmed(lot_item.cash_confirm_above_fen, taken.kept_fen, confirmed)
         split = ledger.PaymentSplit(taken.applied_fen, taken.excess_fen)
         action_id = sortable_id("cash", now)
         posting = ledger.parking_payment(

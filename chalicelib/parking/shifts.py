@@ -23,7 +23,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.parking.domain.booth import COUNTERS, ShiftTotals
+from chalicelib.parking.domain.booth import COUNTERS, ShiftTotals, needs_confirmation
 from chalicelib.platform import audit
 from chalicelib.shared.db import TableMeta, failed_condition, get_or_none, table_name_for, transaction
 from chalicelib.shared.errors import Conflict
@@ -88,6 +88,18 @@ def require_open(lot_id: str, user_id: str) -> CashierShift:
     if shift is None:
         raise Conflict("you have no open shift at this lot: open one before taking cash", "no_open_shift")
     return shift
+
+
+def require_confirmed(confirm_above_fen: Any, kept_fen: int, confirmed: bool) -> None:
+    """Cash above the lot's threshold is taken only when the cashier confirms it (409
+    `confirmation_required`, nothing written): `confirm_above_fen` is the lot's, or None."""
+    limit = int(confirm_above_fen) if confirm_above_fen is not None else None
+    if needs_confirmation(kept_fen, limit) and not confirmed:
+        raise Conflict(
+            f"{kept_fen} fen is above this lot's cash threshold: send it again with "
+            '"confirmed": true to take it',
+            "confirmation_required",
+        )
 
 
 def open_shift(user_id: str, operator_id: str, lot_id: str, now: datetime) -> CashierShift:
