@@ -80,12 +80,14 @@ Reason = Annotated[
 
 class ReleaseIn(Strict):
     """The car at this exit: its open visit (`visit_id`), or its plate (none found: an entry is
-    synthesised); `amount_fen` cash taken (0: all waived)."""
+    synthesised); `amount_fen` cash taken (0: all waived, or all owed with `as_arrears`)."""
 
     reason: Reason
     visit_id: Id | None = None
     plate: Plate | None = None
     amount_fen: Fen = 0
+    # what the cash does not cover is the plate's arrears (paid with its next fee), not waived
+    as_arrears: bool = False
 
 
 class OpenIn(Strict):

@@ -225,13 +225,16 @@ def owe(
     owed_fen: int,
     item: PlateIdentity | None,
     now: datetime,
+    kind: str = "open_gate",
 ) -> None:
     """Open-gate mode let the car out owing `owed_fen`: it becomes the plate's arrears (paid
     with its next fee), an arrears record, and at the lot's threshold of unpaid exits an
     automatic blacklist entry (listed with the staff's entries). What it owed of earlier visits'
     arrears (carried in its due, still on the identity) is not counted twice: only its own part
-    becomes its arrears."""
-    owed_fen = rules.own_arrears(owed_fen, int(visit.arrears_fen or 0))
+    becomes its arrears. `kind` `abnormal_release`: staff let it out owing its own fee's rest
+    (`owed_fen` carries no earlier arrears)."""
+    if kind == "open_gate":
+        owed_fen = rules.own_arrears(owed_fen, int(visit.arrears_fen or 0))
     if not owed_fen:
         return
     actions = [
@@ -288,7 +291,7 @@ def owe(
             visit.visit_id,
             visit_id=visit.visit_id,
             detail={
-                "kind": "open_gate",
+                "kind": kind,
                 "lane_id": lane_id,
                 "unpaid_fen": owed_fen,
                 "unpaid_exits": unpaid,

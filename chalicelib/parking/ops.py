@@ -11,7 +11,7 @@ exactly as if its plate had been read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -476,11 +476,13 @@ def release(
     reason: str,
     now: datetime,
     kind: str = "abnormal_release",
+    as_arrears: bool = False,
 ) -> Done:
     """Abnormal release (异常放行) of the car at this exit: the cash taken (`amount_fen`, into the
-    journal) counts toward what it owes and the rest is waived; the barrier opens. No normal exit
-    is written (the visit ends `released`). A car whose entry cannot be found is released with a
-    synthesised entry so the books balance."""
+    journal) counts toward what it owes and the rest is waived, or with `as_arrears` stays owed
+    as the plate's arrears (paid with its next fee, counted toward the automatic blacklist); the
+    barrier opens. No normal exit is written (the visit ends `released`). A car whose entry
+    cannot be found is released with a synthesised entry so the books balance."""
     lot = _lot(staff, lot_id)
     _, device_id = _lane(lot, lane_id, "out")
     for attempt in range(ATTEMPTS):
@@ -499,7 +501,7 @@ def release(
         )
         try:
             return _release_once(
-                staff, lot, lane_id, device_id, visit, plate, amount_fen, reason, kind, now, shift
+                staff, lot, lane_id, device_id, visit, plate, amount_fen, reason, kind, now, shift, as_arrears
             )
         except TransactWriteError as error:
             if failed_condition(error) and attempt + 1 < ATTEMPTS:
@@ -520,15 +522,20 @@ def _release_once(
     kind: str,
     now: datetime,
     shift: shifts.CashierShift | None = None,
+    as_arrears: bool = False,
 ) -> Done:
     action_id = sortable_id("op", now)
     writes: list[Callable[[TransactWrite], object]] = []
+    owed_fen = 0  # with `as_arrears`: what the cash leaves of the fee, the plate's arrears
     if visit is not None:
         priced = pricing.exit_decision(visit, lot, now, _earlier(visit))
         fee = priced.decision.fee
         paid = int(visit.paid_fen)
         discount = int(visit.discount_fen) + priced.discount_fen
         split = rules.release_split(fee.total_fen, paid, discount, amount_fen)
+        if as_arrears and split.waived_fen:
+            owed_fen, split = split.waived_fen, replace(split, waived_fen=0)
+            identity, _ = identities.lookup(lot.lot_id, visit.plate, limit=0)
         plate, target, synthesised, delta = visit.plate, visit, False, -1
         before: dict[str, Any] | None = _audited(visit)
         fee_fen = fee.total_fen
@@ -548,6 +555,8 @@ def _release_once(
             tx.update(target, actions=actions, condition=(Visit.status == INSIDE) & (Visit.paid_fen == paid))
             identities.free_space(tx, target)
             paid_reservations.on_close(tx, target, lot, 0, now)  # staff's release: its prepaid goes back
+            if owed_fen:  # left on the visit's receivable, owed by the plate
+                identities.owe(tx, target, lot, lane_id, owed_fen, identity, now, kind="abnormal_release")
 
         writes.append(update)
     else:
@@ -618,6 +627,7 @@ def _release_once(
         "paid_before_fen": paid,
         "cash_fen": amount_fen,
         "waived_fen": split.waived_fen,
+        "arrears_fen": owed_fen,
         "synthesised_entry": synthesised,
         "correlation_id": outgoing[0].correlation_id,
         "shift_id": shift.shift_id if shift is not None else None,
@@ -629,6 +639,7 @@ def _release_once(
         "paid_fen": paid + split.applied_fen,
         "cash_fen": amount_fen,
         "waived_fen": split.waived_fen,
+        "arrears_fen": owed_fen,
     }
 
     def write(tx: TransactWrite) -> None:

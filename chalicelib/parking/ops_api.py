@@ -64,6 +64,7 @@ def release(request: Any, lot_id: str, lane_id: str, *, me: Principal, body: c.R
             amount_fen=body.amount_fen,
             reason=body.reason,
             now=now(),
+            as_arrears=body.as_arrears,
         )
     )
 

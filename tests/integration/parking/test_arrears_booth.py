@@ -173,3 +173,28 @@ def test_the_driver_sees_a_bound_plates_arrears(client: Client) -> None:
     assert owed["visits"] == [{"visit_id": unpaid, "amount_fen": 250}] and owed["auto_blacklisted"]
     status, other = call(client, "get", path, headers=auth("someone-else"))
     assert (status, other["code"]) == (403, "not_your_plate")
+
+
+def test_an_abnormal_release_as_arrears_leaves_the_rest_owed_by_the_plate(client: Client) -> None:
+    """Staff let a car out that cannot pay (异常放行, 欠费): what the cash leaves of the fee is the
+    plate's arrears, not waived, owed like an open-gate exit's (here the booth takes it)."""
+    plate = "粤B70808"
+    assert enter(plate, datetime.now(UTC) - timedelta(minutes=40))["result"] == "entered"
+    visit = latest(plate)
+    body = {"visit_id": visit.visit_id, "amount_fen": 100, "reason": "车主现金不足", "as_arrears": True}
+    assert call(client, "post", f"{LOT}/shifts", headers=CASHIER)[0] == 201
+    status, done = call(client, "post", f"{LOT}/lanes/exit-1/release", body, CASHIER)
+    assert (status, done["result"]) == (200, "released"), done
+    released = latest(plate)
+    fee = int(released.total_fen)
+    assert fee > 100 and int(released.paid_fen) == 100
+    status, owed = call(client, "get", arrears_path(plate), headers=CASHIER)
+    assert owed["visits"] == [{"visit_id": visit.visit_id, "amount_fen": fee - 100}]
+    assert receivable(visit.visit_id) == fee - 100  # left on the visit's receivable, not waived
+    assert_books_hold()
+
+    # the booth takes it (the car is not inside, so no visit carries it yet)
+    status, paid = call(client, "post", f"{arrears_path(plate)}/cash", {"tendered_fen": 5000}, CASHIER)
+    assert status == 200 and paid["amount_fen"] == fee - 100, paid
+    assert receivable(visit.visit_id) == 0
+    assert_books_hold()
