@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.condition import size
 
 from chalicelib.ledger import ports as ledger
 from chalicelib.parking import config, identities, lots, plates, shifts
@@ -141,9 +140,14 @@ def take_cash(
             for visit_id, fen in sorted(arrears.items())
         ]
         delta = booth.ShiftTotals().plus_payment(taken).minus(booth.ShiftTotals())
-        condition: Any = size(PlateIdentity.arrears) == len(arrears)
-        for visit_id, fen in arrears.items():
-            condition = condition & (PlateIdentity.arrears[visit_id] == fen)
+        # as read, and not changed since by an entry that carries them (its visit pays them)
+        condition: Any = identities.arrears_unchanged(arrears)
+        if item is not None:
+            condition = condition & (
+                PlateIdentity.updated_at == item.updated_at
+                if item.updated_at is not None
+                else PlateIdentity.updated_at.does_not_exist()
+            )
         before = {"arrears": arrears, "auto_blacklist": [e.item_id for e in lifted]}
         after = {
             "arrears": {},

@@ -202,7 +202,7 @@ def _enter_once(
 
     def write(tx: TransactWrite) -> None:
         tx.save(visit, condition=Visit.visit_id.does_not_exist())
-        identities.entry_writes(tx, lot, plate, entry, card_state, visit_id, now)
+        identities.entry_writes(tx, lot, plate, entry, card_state, visit_id, now, item)
         if decision.previous_becomes_abnormal and previous is not None:
             paid = int(previous.paid_fen)
             # Whatever the abandoned visit had paid is owed back (it is never charged now).

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -120,6 +121,14 @@ def tariff_ref(lot: config.LotConfig, entry: Entry) -> config.TariffRef | None:
     return lot.card_tariffs.get(entry.tariff_id) if entry.tariff_id else None
 
 
+def arrears_unchanged(arrears: dict[str, int]) -> Condition:
+    """The plate identity's arrears are exactly these (what was read)."""
+    condition: Condition = size(PlateIdentity.arrears) == len(arrears)
+    for visit_id, fen in arrears.items():
+        condition = condition & (PlateIdentity.arrears[visit_id] == fen)
+    return condition
+
+
 def entry_writes(
     tx: TransactWrite,
     lot: config.LotConfig,
@@ -128,10 +137,20 @@ def entry_writes(
     state: CardState | None,
     visit_id: str,
     now: datetime,
+    item: PlateIdentity | None = None,
 ) -> None:
     """The entry's identity changes, in the gate's transaction: the group's space taken (only if
     the card is as it was read: two cars of one group at two lanes never both take the last
-    space), a count used, a single-use pass used up."""
+    space), a count used, a single-use pass used up. A visit that carries the plate's arrears
+    enters only while they are as read (paid at the booth meanwhile: the entry decides again),
+    and marks the identity changed (a booth payment read before it is refused and reads again)."""
+    arrears = dict(view(item).arrears)
+    if arrears and entry.pass_id is None:
+        tx.update(
+            PlateIdentity(lot_plate_key(lot.lot_id, plate), IDENTITY_KEY),
+            actions=[PlateIdentity.updated_at.set(now)],
+            condition=arrears_unchanged(arrears),
+        )
     if entry.card_id is not None and state is not None and (entry.group or entry.uses_count):
         actions: list[Action] = [LotIdentity.version.add(1), LotIdentity.updated_at.set(now)]
         condition: Any = LotIdentity.version == state.version
@@ -146,12 +165,14 @@ def entry_writes(
             LotIdentity(lot.lot_id, item_key(CARD, entry.card_id)), actions=actions, condition=condition
         )
     if entry.pass_id is not None:
+        unused = (
+            PlateIdentity.used[entry.pass_id].does_not_exist() & PlateIdentity.windows[entry.pass_id].exists()
+        )
         tx.update(
             PlateIdentity(lot_plate_key(lot.lot_id, plate), IDENTITY_KEY),
             actions=[PlateIdentity.used[entry.pass_id].set(visit_id), PlateIdentity.updated_at.set(now)],
             # unused, and not withdrawn meanwhile (a staff delete, a shared window withdrawn)
-            condition=PlateIdentity.used[entry.pass_id].does_not_exist()
-            & PlateIdentity.windows[entry.pass_id].exists(),
+            condition=unused & arrears_unchanged(arrears) if arrears else unused,
         )
 
 

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from chalice.test import Client
 
 from chalicelib.ledger import journal
+from chalicelib.parking import arrears, identities
 from chalicelib.parking import devices as handlers
 from chalicelib.parking.models import Visit
 from tests.integration.ledger.books import assert_books_hold
@@ -197,4 +199,58 @@ def test_an_abnormal_release_as_arrears_leaves_the_rest_owed_by_the_plate(client
     status, paid = call(client, "post", f"{arrears_path(plate)}/cash", {"tendered_fen": 5000}, CASHIER)
     assert status == 200 and paid["amount_fen"] == fee - 100, paid
     assert receivable(visit.visit_id) == 0
+    assert_books_hold()
+
+
+def test_an_entry_between_the_booths_read_and_write_keeps_the_arrears_on_its_visit(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The car enters while the cashier's payment is being written: the entry carries the
+    arrears (its fee pays them), so the booth's write is refused and it answers as for a car
+    inside: the arrears are not taken twice."""
+    plate = "粤B70909"
+    [owing] = unpaid_exits(client, plate, 1, blacklist_after=0)
+    assert call(client, "post", f"{LOT}/shifts", headers=CASHIER)[0] == 201
+    real_read = arrears._read
+    entered: list[dict[str, Any]] = []
+
+    def read_then_enter(lot_id: str, plate_read: str) -> Any:
+        found = real_read(lot_id, plate_read)
+        if not entered:  # the car comes in after the booth read the arrears
+            entered.append(enter(plate, T0 + timedelta(hours=5)))
+        return found
+
+    monkeypatch.setattr(arrears, "_read", read_then_enter)
+    status, refused = call(client, "post", f"{arrears_path(plate)}/cash", {"tendered_fen": 1000}, CASHIER)
+    assert entered[0]["result"] == "entered"
+    assert (status, refused["code"]) == (409, "arrears_on_visit"), refused
+    assert latest(plate).arrears_fen == 250 and receivable(owing) == 250
+    assert_books_hold()
+
+
+def test_an_arrears_payment_between_the_entrys_read_and_write_leaves_the_new_visit_owing_none(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cashier takes the arrears while the car's entry is being decided: the entry read
+    them, but it is written only while they are as read, so it decides again and the new visit
+    does not carry arrears that are already paid."""
+    plate = "粤B71010"
+    [owing] = unpaid_exits(client, plate, 1, blacklist_after=0)
+    assert call(client, "post", f"{LOT}/shifts", headers=CASHIER)[0] == 201
+    real_lookup = identities.lookup
+    paid: list[Any] = []
+
+    def lookup_then_pay(lot_id: str, plate_read: str, limit: int = 3) -> Any:
+        found = real_lookup(lot_id, plate_read, limit)
+        if limit == 1 and not paid and plate_read == plate:  # the gate's read, not the booth's
+            paid.append(None)
+            answer = call(client, "post", f"{arrears_path(plate)}/cash", {"tendered_fen": 1000}, CASHIER)
+            paid[0] = answer
+        return found
+
+    monkeypatch.setattr(identities, "lookup", lookup_then_pay)
+    assert enter(plate, T0 + timedelta(hours=5))["result"] == "entered"
+    assert paid[0][0] == 200, paid
+    inside = latest(plate)
+    assert inside.arrears_fen == 0 and receivable(owing) == 0
     assert_books_hold()
