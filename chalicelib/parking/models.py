@@ -240,6 +240,8 @@ class Quote(Model):
     paid_fen = NumberAttribute()
     discount_fen = NumberAttribute()
     due_fen = NumberAttribute()
+    arrears_fen = NumberAttribute(null=True)  # earlier visits' arrears paid with this fee
+    prepaid_fen = NumberAttribute(null=True)  # what a paid reservation's prepaid pays of it
     breakdown = JSONAttribute()
     discounts = JSONAttribute(default=list)
     tariff = JSONAttribute()

@@ -53,6 +53,8 @@ def create(
         discount_fen=int(visit.discount_fen) + priced.discount_fen,
         discounts=priced.discounts,
         due_fen=decision.due_fen,
+        arrears_fen=int(visit.arrears_fen or 0),
+        prepaid_fen=decision.prepaid_used_fen,
         breakdown=decision.fee.breakdown(),
         tariff=visit.tariff_ref or {},
         created_at=now,

@@ -50,6 +50,9 @@ def quote(item: Quote) -> dict[str, Any]:
         "paid_fen": int(item.paid_fen),
         "discount_fen": int(item.discount_fen),
         "due_fen": int(item.due_fen),
+        # due = total − discount − prepaid + arrears − paid
+        "arrears_fen": int(item.arrears_fen or 0),
+        "prepaid_fen": int(item.prepaid_fen or 0),
         "breakdown": item.breakdown,
         "discounts": item.discounts or [],
         "tariff": item.tariff,

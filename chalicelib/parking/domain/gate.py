@@ -29,6 +29,7 @@ class ExitDecision:
     fee: Price
     due_fen: int
     display: tuple[str, ...]
+    prepaid_used_fen: int = 0  # what a paid reservation's prepaid pays of the fee
 
 
 def fee_until(
@@ -53,8 +54,8 @@ def decide_exit(
     used, _ = prepaid_split(prepaid_fen, net)
     due = max(0, net - used + max(0, arrears_fen) - paid_fen)
     if due == 0:
-        return ExitDecision(True, fee, 0, (plate, "一路顺风"))
-    return ExitDecision(False, fee, due, (plate, f"请缴费 {format_yuan(due)}元"))
+        return ExitDecision(True, fee, 0, (plate, "一路顺风"), used)
+    return ExitDecision(False, fee, due, (plate, f"请缴费 {format_yuan(due)}元"), used)
 
 
 @dataclass(frozen=True)

@@ -254,3 +254,14 @@ def test_an_arrears_payment_between_the_entrys_read_and_write_leaves_the_new_vis
     inside = latest(plate)
     assert inside.arrears_fen == 0 and receivable(owing) == 0
     assert_books_hold()
+
+
+def test_a_quote_shows_the_arrears_its_due_includes(client: Client) -> None:
+    plate = "粤B71111"
+    unpaid_exits(client, plate, 1, blacklist_after=0)
+    assert call(client, "post", "/v1/driver/plates", {"plate": plate}, auth())[0] in (200, 201)
+    assert enter(plate, datetime.now(UTC) - timedelta(minutes=20))["result"] == "entered"
+    status, q = call(client, "post", "/v1/driver/quotes", {"plate": plate}, auth())
+    assert status in (200, 201), q
+    assert q["arrears_fen"] == 250 and q["prepaid_fen"] == 0
+    assert q["due_fen"] == q["total_fen"] - q["discount_fen"] + q["arrears_fen"] - q["paid_fen"]

@@ -136,7 +136,7 @@ def test_booked_and_paid_once_then_the_car_owes_what_the_prepaid_does_not_cover(
     exit_ = leave_at(now())
     assert (exit_["result"], exit_["due_fen"]) == ("payment_required", 1000 - PREPAID)
     q = quote(client)
-    assert (q["total_fen"], q["due_fen"]) == (1000, 1000 - PREPAID)
+    assert (q["total_fen"], q["prepaid_fen"], q["due_fen"]) == (1000, PREPAID, 1000 - PREPAID)
     created = post(client, "/v1/driver/payments", {"quote_id": q["quote_id"], "amount_fen": q["due_fen"]})
     assert notify(client, created.json_body["payment_id"], 1000 - PREPAID, txn="txn-r2").status_code == 200
     assert published.commands("demo-exit-cam", "open_gate")  # paid the rest: let out
