@@ -19,5 +19,5 @@ def run() -> list[Breach]:
         visits=parking.visit_facts(),
         sessions=charging.session_facts(),
         payments=payments.confirmed_payments(),
-        cards=chain(parking.card_balance_facts(), payments.prestore_facts()),
+        kept=chain(parking.held_facts(), payments.prestore_facts()),
     )

@@ -30,9 +30,9 @@ __all__ = [
     "VisitOwing",
     "add_payment_to_visit",
     "car_in_lot",
-    "card_balance_facts",
     "clean_plate",
     "grant_charging_waiver",
+    "held_facts",
     "lot_operator",
     "lot_timezone",
     "normalize_plate",
@@ -295,7 +295,7 @@ def visit_facts() -> Iterator[VisitFact]:
         )
 
 
-def card_balance_facts() -> Iterator[HeldFact]:
+def held_facts() -> Iterator[HeldFact]:
     """Every stored-value card's balance and every paid reservation's prepaid held and owed back
     (the ledger's scheduled check; scans)."""
     yield from stored_value.balance_facts()

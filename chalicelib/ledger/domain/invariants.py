@@ -61,13 +61,17 @@ class Breach:
     detail: str
 
 
+# the accounts whose balance a context keeps beside them (HeldFact)
+HELD_KINDS = (p.CARD_BALANCE, p.PRESTORE, p.RESERVATION_PREPAID)
+
+
 def check(
     journal: Iterable[p.Posting],
     wallets: Iterable[WalletFact] = (),
     visits: Iterable[VisitFact] = (),
     sessions: Iterable[SessionFact] = (),
     payments: Iterable[PaymentFact] = (),
-    cards: Iterable[HeldFact] = (),
+    kept: Iterable[HeldFact] = (),
 ) -> list[Breach]:
     postings = list(journal)
     breaches: list[Breach] = []
@@ -95,9 +99,10 @@ def check(
         if p.kind_of(name) == p.WALLET and name not in seen_wallets and amount != 0:
             breaches.append(Breach("wallet_missing", name, f"postings {-amount} but no wallet"))
 
-    # every stored-value card's and prestore balance equals its postings and is never below zero
+    # every balance a context keeps beside its account (stored-value cards, prestore, paid
+    # reservations' prepaid) equals its postings and is never below zero
     seen_held = set()
-    for fact in cards:
+    for fact in kept:
         seen_held.add(fact.account)
         posted = -totals.get(fact.account, 0)
         if posted != fact.balance_fen or fact.balance_fen < 0:
@@ -105,7 +110,7 @@ def check(
                 Breach("held_mismatch", fact.account, f"balance {fact.balance_fen}, postings {posted}")
             )
     for name, amount in totals.items():
-        if p.kind_of(name) in (p.CARD_BALANCE, p.PRESTORE) and name not in seen_held and amount != 0:
+        if p.kind_of(name) in HELD_KINDS and name not in seen_held and amount != 0:
             breaches.append(Breach("held_missing", name, f"postings {-amount} but no balance kept"))
 
     # nothing refunded to the obligation's account beyond what it holds

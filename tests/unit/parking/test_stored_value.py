@@ -47,6 +47,6 @@ def test_the_books_check_compares_a_card_balance_with_its_postings() -> None:
         "card-v1", p.card_balance("c1"), lot_id="l", operator_id="o", visit_id="v1", amount_fen=250, at=at
     )
     journal = [x for x in (loaded, paid) if x is not None]
-    assert check(journal, cards=[HeldFact(p.card_balance("c1"), 50)]) == []
-    assert [b.rule for b in check(journal, cards=[HeldFact(p.card_balance("c1"), 300)])] == ["held_mismatch"]
+    assert check(journal, kept=[HeldFact(p.card_balance("c1"), 50)]) == []
+    assert [b.rule for b in check(journal, kept=[HeldFact(p.card_balance("c1"), 300)])] == ["held_mismatch"]
     assert [b.rule for b in check(journal)] == ["held_missing"]
